@@ -1,0 +1,143 @@
+//! The reference implementation of what a store does with events: drop
+//! duplicates by identity, keep incidents, keep daily rollups additively.
+//!
+//! The SQL adapters do the same thing inside one transaction per batch, and
+//! the store conformance tests compare them with this ledger. It is also the
+//! in-memory model the property tests check against batch recomputation.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+
+use crate::incident::{contribution_delta, CauseCorrection, EntrapmentRecord, FaultRecord, IncidentError, IncidentKey};
+use crate::protocol::{Body, Cause, DeviceCode, Event, EventId, Timestamp};
+use crate::rollup::DayRollup;
+
+/// Whether an event was new to the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// First time seen: counted.
+    New,
+    /// Same identity seen before: changed nothing.
+    Duplicate,
+}
+
+/// Events, incidents and rollups of a set of elevators, in memory.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    tz: Tz,
+    seen: HashSet<EventId>,
+    /// Fault records by `(device, fault_id)`.
+    pub faults: BTreeMap<(DeviceCode, Box<str>), FaultRecord>,
+    /// Entrapment records by `(device, incident_id)`.
+    pub entrapments: BTreeMap<(DeviceCode, Box<str>), EntrapmentRecord>,
+    /// Rollups by `(device, local day)`; rows that sum to zero are removed.
+    pub rollups: BTreeMap<(DeviceCode, NaiveDate), DayRollup>,
+}
+
+impl Ledger {
+    /// An empty ledger attributing events to local days in `tz`.
+    pub fn new(tz: Tz) -> Self {
+        Ledger {
+            tz,
+            seen: HashSet::new(),
+            faults: BTreeMap::new(),
+            entrapments: BTreeMap::new(),
+            rollups: BTreeMap::new(),
+        }
+    }
+
+    /// The zone of the local days.
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    /// Number of distinct events stored.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// True when no event was stored.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    fn add(&mut self, device: DeviceCode, rows: Vec<(NaiveDate, DayRollup)>) {
+        for (day, r) in rows {
+            let e = self.rollups.entry((device, day)).or_default();
+            *e += &r;
+            if e.is_zero() {
+                self.rollups.remove(&(device, day));
+            }
+        }
+    }
+
+    /// Stores one event; a duplicate changes nothing.
+    pub fn apply(&mut self, e: &Event) -> Applied {
+        if !self.seen.insert(e.id()) {
+            return Applied::Duplicate;
+        }
+        let tz = self.tz;
+        match IncidentKey::of(e) {
+            Some(IncidentKey::Fault(d, id)) => {
+                let rec = self.faults.entry((d, id)).or_default();
+                let old = rec.contribution(tz);
+                rec.observe(e);
+                let delta = contribution_delta(old, rec.contribution(tz));
+                self.add(d, delta);
+            }
+            Some(IncidentKey::Entrapment(d, id)) => {
+                let rec = self.entrapments.entry((d, id)).or_default();
+                let old = rec.contribution(tz);
+                rec.observe(e);
+                let delta = contribution_delta(old, rec.contribution(tz));
+                self.add(d, delta);
+            }
+            None => {
+                if let Body::Run { .. } = e.body {
+                    self.add(e.device, vec![(e.ts.local_day(tz), DayRollup::run())]);
+                }
+            }
+        }
+        Applied::New
+    }
+
+    /// Corrects a fault's cause; the rollups follow at once.
+    pub fn correct_cause(
+        &mut self,
+        device: DeviceCode,
+        fault_id: &str,
+        to: Cause,
+        by: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<CauseCorrection, IncidentError> {
+        let tz = self.tz;
+        let rec = self
+            .faults
+            .get_mut(&(device, fault_id.into()))
+            .ok_or_else(|| IncidentError::UnknownFault(fault_id.to_owned()))?;
+        let old = rec.contribution(tz);
+        let c = rec.correct(fault_id, to, by, reason, at)?;
+        let delta = contribution_delta(old, rec.contribution(tz));
+        self.add(device, delta);
+        Ok(c)
+    }
+
+    /// Records a rescuer's arrival reported through the API. Allowed before
+    /// the alarm arrives (it pairs when the alarm comes).
+    pub fn report_arrival(&mut self, device: DeviceCode, incident_id: &str, at: Timestamp) {
+        let tz = self.tz;
+        let rec = self.entrapments.entry((device, incident_id.into())).or_default();
+        let old = rec.contribution(tz);
+        rec.report_arrival(at);
+        let delta = contribution_delta(old, rec.contribution(tz));
+        self.add(device, delta);
+    }
+
+    /// The rollup rows as `(device, day, rollup)`.
+    pub fn rows(&self) -> impl Iterator<Item = (DeviceCode, NaiveDate, &DayRollup)> {
+        self.rollups.iter().map(|((d, day), r)| (*d, *day, r))
+    }
+}

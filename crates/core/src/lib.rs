@@ -1,0 +1,17 @@
+//! The pure domain core of liftwatch: no I/O, no async, no clock reads.
+//!
+//! Data flows through it in the order of the modules:
+//! [`protocol`] decodes what boxes publish; [`incident`] pairs faults with
+//! their clearing and entrapments with the rescuer's arrival, whatever the
+//! arrival order; [`rollup`] keeps the additive per-elevator daily figures the
+//! KPIs are computed from; [`ledger`] is the reference implementation of the
+//! store's semantics (identity dedupe + rollups + incidents) that the real
+//! stores are tested against; [`window`] and [`kpi`] turn rollups into the
+//! mandated KPIs over a project's membership history.
+
+pub mod incident;
+pub mod kpi;
+pub mod ledger;
+pub mod protocol;
+pub mod rollup;
+pub mod window;

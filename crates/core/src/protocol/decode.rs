@@ -1,0 +1,821 @@
+//! Decoding of protocol-v1 payloads: one pass over the JSON, no tree built,
+//! strings borrowed from the payload; every rule of the protocol checked
+//! with its own reason; one bad event in an array never rejects the others.
+//!
+//! Never panics on any input (see the proptest at the bottom and
+//! `docs/protocol.md`).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::device::{topic_device, DeviceCode, DeviceCodeError};
+use super::event::{Body, Event, Kind, Mode, Phase};
+use super::fault_code::{Cause, FaultCode};
+use super::time::{parse_rfc3339, TimeError, Timestamp, MICROS_PER_MINUTE};
+
+/// Largest payload accepted (256 KiB).
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+/// Most events in one array.
+pub const MAX_EVENTS_PER_PAYLOAD: usize = 1000;
+/// How far ahead of the platform clock a `ts` may be (5 minutes).
+pub const MAX_FUTURE_MICROS: i64 = 5 * MICROS_PER_MINUTE;
+/// Longest `fault_id` / `incident_id`.
+pub const MAX_ID_CHARS: usize = 64;
+
+/// Why a payload or an event was rejected. Each variant is one rule of the
+/// protocol; [`Invalid::code`] is a stable machine code (metrics label,
+/// dead-letter filter) and `Display` the sentence an operator reads.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    /// The topic is not `lift/v1/{device_code}/events`.
+    #[error("topic {0:?} is not lift/v1/{{device_code}}/events")]
+    BadTopic(String),
+    /// The topic's device code is malformed.
+    #[error("device code {code:?} in the topic {problem}")]
+    BadTopicDevice {
+        /// As found in the topic.
+        code: String,
+        /// What is wrong with it.
+        problem: DeviceCodeError,
+    },
+    /// Payload over 256 KiB.
+    #[error("payload is {0} bytes; at most 262144 (256 KiB) are allowed")]
+    TooLarge(usize),
+    /// Payload is not UTF-8.
+    #[error("payload is not UTF-8 (invalid byte at offset {0})")]
+    NotUtf8(usize),
+    /// Payload is not JSON.
+    #[error("payload is not valid JSON: {0}")]
+    NotJson(String),
+    /// Payload is JSON but neither an object nor an array.
+    #[error("payload is a JSON {0}; expected one event object or an array of 1 to 1000 event objects")]
+    NotObjectOrArray(&'static str),
+    /// `[]`.
+    #[error("payload is an empty array; an array must hold 1 to 1000 events")]
+    EmptyArray,
+    /// More than 1000 events.
+    #[error("payload is an array of {0} events; at most 1000 are allowed")]
+    TooManyEvents(usize),
+    /// An array element that is not an object.
+    #[error("event is a JSON {0}, not an object")]
+    NotObject(&'static str),
+    /// A required field is absent (or `null`).
+    #[error("{kind}field `{field}` is missing")]
+    Missing {
+        /// Field name.
+        field: &'static str,
+        /// `"fault event: "` style prefix, or empty for envelope fields.
+        kind: KindPrefix,
+    },
+    /// A field has the wrong JSON type.
+    #[error("field `{field}` is a {found}; it must be {expected}")]
+    WrongType {
+        /// Field name.
+        field: &'static str,
+        /// What the protocol says it is.
+        expected: &'static str,
+        /// What was found.
+        found: &'static str,
+    },
+    /// The same known field twice in one object.
+    #[error("field `{0}` appears more than once")]
+    Duplicate(&'static str),
+    /// `v` is not 1.
+    #[error("protocol version v={0} is not supported; this endpoint speaks v=1")]
+    Version(String),
+    /// `device` is malformed.
+    #[error("device {code:?} {problem}")]
+    BadDevice {
+        /// As sent.
+        code: String,
+        /// What is wrong.
+        problem: DeviceCodeError,
+    },
+    /// `device` differs from the topic's code.
+    #[error("device {device:?} differs from the topic's device code {topic:?}")]
+    DeviceMismatch {
+        /// The event's `device`.
+        device: String,
+        /// The topic's code.
+        topic: String,
+    },
+    /// `seq` outside `0 ≤ seq < 2^63`.
+    #[error("seq {0} is out of range; it must be 0 ≤ seq < 2^63")]
+    SeqRange(String),
+    /// A timestamp field is not RFC 3339 with offset.
+    #[error("{field} {value:?} {problem}")]
+    BadTime {
+        /// `ts` or `end`.
+        field: &'static str,
+        /// As sent.
+        value: String,
+        /// What is wrong.
+        problem: TimeError,
+    },
+    /// `ts` more than 5 minutes ahead of the platform clock.
+    #[error("ts is {ts}, more than 5 minutes ahead of the platform clock ({now})")]
+    Future {
+        /// As sent.
+        ts: String,
+        /// Platform clock, RFC 3339 UTC.
+        now: String,
+    },
+    /// `type` is not one of the protocol's.
+    #[error("type {0:?} is not a protocol v1 event type (run, fault, fault_cleared, entrapment, rescue_arrived, released, maintenance, heartbeat, counter)")]
+    UnknownType(String),
+    /// An enumerated field has a value outside its list.
+    #[error("{field} {value:?} is not one of: {}", allowed.join(", "))]
+    NotAllowed {
+        /// Field name.
+        field: &'static str,
+        /// As sent.
+        value: String,
+        /// The protocol's values.
+        allowed: &'static [&'static str],
+    },
+    /// An id outside 1–64 characters, or an empty string field.
+    #[error("{field} has {len} characters; it must have {min} to {max}")]
+    Length {
+        /// Field name.
+        field: &'static str,
+        /// Characters found.
+        len: usize,
+        /// Minimum.
+        min: usize,
+        /// Maximum.
+        max: usize,
+    },
+    /// An integer out of the range the field allows.
+    #[error("{field} {value} is out of range ({range})")]
+    Range {
+        /// Field name.
+        field: &'static str,
+        /// As sent.
+        value: String,
+        /// The allowed range, in words.
+        range: &'static str,
+    },
+    /// A run that ends before it starts.
+    #[error("run end {end} is before its start ts {ts}")]
+    EndBeforeStart {
+        /// As sent.
+        ts: String,
+        /// As sent.
+        end: String,
+    },
+    /// The device is not registered with the platform (checked by the gateway).
+    #[error("device {0} is not registered")]
+    UnknownDevice(String),
+}
+
+/// Prefix naming the event type in "missing field" messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KindPrefix(pub Option<Kind>);
+
+impl fmt::Display for KindPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(k) => write!(f, "{} event: ", k.as_str()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Invalid {
+    /// Stable machine code of the rule broken (metrics label, API filter).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Invalid::BadTopic(_) | Invalid::BadTopicDevice { .. } => "bad_topic",
+            Invalid::TooLarge(_) => "payload_too_large",
+            Invalid::NotUtf8(_) => "not_utf8",
+            Invalid::NotJson(_) => "not_json",
+            Invalid::NotObjectOrArray(_) | Invalid::NotObject(_) => "not_object",
+            Invalid::EmptyArray | Invalid::TooManyEvents(_) => "bad_array",
+            Invalid::Missing { .. } => "missing_field",
+            Invalid::WrongType { .. } => "wrong_type",
+            Invalid::Duplicate(_) => "duplicate_field",
+            Invalid::Version(_) => "unsupported_version",
+            Invalid::BadDevice { .. } => "bad_device",
+            Invalid::DeviceMismatch { .. } => "device_mismatch",
+            Invalid::SeqRange(_) => "seq_out_of_range",
+            Invalid::BadTime { .. } => "bad_timestamp",
+            Invalid::Future { .. } => "ts_in_future",
+            Invalid::UnknownType(_) => "unknown_type",
+            Invalid::NotAllowed { .. } => "bad_value",
+            Invalid::Length { .. } => "bad_length",
+            Invalid::Range { .. } => "out_of_range",
+            Invalid::EndBeforeStart { .. } => "end_before_start",
+            Invalid::UnknownDevice(_) => "unknown_device",
+        }
+    }
+
+    /// Every machine code, for pre-registering metric labels.
+    pub const CODES: &'static [&'static str] = &[
+        "bad_topic",
+        "payload_too_large",
+        "not_utf8",
+        "not_json",
+        "not_object",
+        "bad_array",
+        "missing_field",
+        "wrong_type",
+        "duplicate_field",
+        "unsupported_version",
+        "bad_device",
+        "device_mismatch",
+        "seq_out_of_range",
+        "bad_timestamp",
+        "ts_in_future",
+        "unknown_type",
+        "bad_value",
+        "bad_length",
+        "out_of_range",
+        "end_before_start",
+        "unknown_device",
+    ];
+}
+
+/// A rejected payload or event, with what a dead-letter record needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// Position in the array; `None` for a single object or a payload-level problem.
+    pub index: Option<usize>,
+    /// The raw text of the rejected array element; `None` means the whole
+    /// payload (the caller has it) is what was rejected.
+    pub raw: Option<String>,
+    /// Why.
+    pub reason: Invalid,
+}
+
+/// The outcome of decoding one MQTT message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Decoded {
+    /// Valid events, in payload order.
+    pub events: Vec<Event>,
+    /// Rejected parts, in payload order.
+    pub rejects: Vec<Rejected>,
+}
+
+impl Decoded {
+    fn whole(reason: Invalid) -> Decoded {
+        Decoded { events: Vec::new(), rejects: vec![Rejected { index: None, raw: None, reason }] }
+    }
+}
+
+/// Validates a topic and returns its device code.
+pub fn parse_topic(topic: &str) -> Result<DeviceCode, Invalid> {
+    let code = topic_device(topic).ok_or_else(|| Invalid::BadTopic(topic.to_owned()))?;
+    DeviceCode::parse(code).map_err(|problem| Invalid::BadTopicDevice { code: code.to_owned(), problem })
+}
+
+/// Decodes one MQTT message received on `topic` at platform time `now`.
+///
+/// Payload-level problems (topic, size, UTF-8, JSON syntax, shape) reject the
+/// whole message; event-level problems reject only that event.
+pub fn decode_message(topic: &str, payload: &[u8], now: Timestamp) -> Decoded {
+    match parse_topic(topic) {
+        Ok(device) => decode_payload(&device, payload, now),
+        Err(reason) => Decoded::whole(reason),
+    }
+}
+
+/// Decodes a payload for a topic whose device code is already known.
+pub fn decode_payload(topic_device: &DeviceCode, payload: &[u8], now: Timestamp) -> Decoded {
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Decoded::whole(Invalid::TooLarge(payload.len()));
+    }
+    let text = match std::str::from_utf8(payload) {
+        Ok(t) => t,
+        Err(e) => return Decoded::whole(Invalid::NotUtf8(e.valid_up_to())),
+    };
+    let ctx = Ctx { topic: topic_device, now };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = ShapeVisitor { ctx: &ctx, element: false };
+    let parsed = match top.deserialize(&mut de).and_then(|p| de.end().map(|_| p)) {
+        Ok(ShapeOut::Payload(p)) => p,
+        Ok(ShapeOut::Item(_)) => Parsed::Scalar("value"),
+        Err(e) => return Decoded::whole(Invalid::NotJson(e.to_string())),
+    };
+    match parsed {
+        Parsed::Scalar(kind) => Decoded::whole(Invalid::NotObjectOrArray(kind)),
+        Parsed::One(Ok(ev)) => Decoded { events: vec![ev], rejects: Vec::new() },
+        Parsed::One(Err(reason)) => Decoded::whole(reason),
+        Parsed::Many(items) => {
+            if items.is_empty() {
+                return Decoded::whole(Invalid::EmptyArray);
+            }
+            if items.len() > MAX_EVENTS_PER_PAYLOAD {
+                return Decoded::whole(Invalid::TooManyEvents(items.len()));
+            }
+            let mut out = Decoded { events: Vec::with_capacity(items.len()), rejects: Vec::new() };
+            for (i, res) in items.into_iter().enumerate() {
+                match res {
+                    Ok(ev) => out.events.push(ev),
+                    Err(reason) => out.rejects.push(Rejected { index: Some(i), raw: None, reason }),
+                }
+            }
+            if !out.rejects.is_empty() {
+                // Rare path: a second pass to cut out the raw text of each
+                // rejected element, so its dead letter can be replayed alone.
+                if let Ok(elems) = serde_json::from_str::<Vec<&RawValue>>(text) {
+                    for r in &mut out.rejects {
+                        r.raw = r.index.and_then(|i| elems.get(i)).map(|v| v.get().to_owned());
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One-pass JSON reading into flat, borrowed field values.
+
+/// A JSON value as far as validation needs it: scalars kept, containers only named.
+#[derive(Debug)]
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    U(u64),
+    I(i64),
+    F(f64),
+    Str(Cow<'a, str>),
+    Container(&'static str),
+}
+
+impl Scalar<'_> {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Scalar::Null => "null",
+            Scalar::Bool(_) => "boolean",
+            Scalar::U(_) | Scalar::I(_) => "integer",
+            Scalar::F(_) => "number with a fraction or exponent",
+            Scalar::Str(_) => "string",
+            Scalar::Container(k) => k,
+        }
+    }
+    fn render(&self) -> String {
+        match self {
+            Scalar::Null => "null".into(),
+            Scalar::Bool(b) => b.to_string(),
+            Scalar::U(u) => u.to_string(),
+            Scalar::I(i) => i.to_string(),
+            Scalar::F(f) => f.to_string(),
+            Scalar::Str(s) => format!("{s:?}"),
+            Scalar::Container(k) => (*k).to_string(),
+        }
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Scalar::U(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(if v >= 0 { Scalar::U(v as u64) } else { Scalar::I(v) })
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::F(v))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Container("object"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Container("array"))
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+macro_rules! fields {
+    ($($name:ident),* $(,)?) => {
+        /// Names of the fields protocol v1 defines.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[allow(non_camel_case_types)]
+        enum F { $($name,)* Ignored }
+
+        impl F {
+            fn parse(s: &str) -> F {
+                match s { $(stringify!($name) => F::$name,)* _ => F::Ignored }
+            }
+            fn name(self) -> &'static str {
+                match self { $(F::$name => stringify!($name),)* F::Ignored => "" }
+            }
+        }
+
+        /// The known fields of one event object, as found.
+        #[derive(Default, Debug)]
+        #[allow(non_snake_case)]
+        struct RawEvent<'a> {
+            $($name: Option<Scalar<'a>>,)*
+            duplicate: Option<&'static str>,
+        }
+
+        impl<'a> RawEvent<'a> {
+            fn slot(&mut self, f: F) -> Option<&mut Option<Scalar<'a>>> {
+                match f { $(F::$name => Some(&mut self.$name),)* F::Ignored => None }
+            }
+        }
+    };
+}
+
+fields!(
+    v,
+    device,
+    seq,
+    ts,
+    r#type,
+    end,
+    from,
+    to,
+    doors,
+    fault_id,
+    code,
+    stops_service,
+    cause,
+    incident_id,
+    visit_id,
+    phase,
+    mode,
+    runs_total
+);
+
+struct Key(F);
+
+impl<'de> de::Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KV;
+        impl<'de> Visitor<'de> for KV {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                // `r#type` stringifies as "r#type".
+                Ok(Key(if v == "type" {
+                    F::r#type
+                } else if v == "r#type" {
+                    F::Ignored
+                } else {
+                    F::parse(v)
+                }))
+            }
+        }
+        d.deserialize_str(KV)
+    }
+}
+
+fn read_event<'de, A: MapAccess<'de>>(mut m: A) -> Result<RawEvent<'de>, A::Error> {
+    let mut ev = RawEvent::default();
+    while let Some(Key(f)) = m.next_key::<Key>()? {
+        match ev.slot(f) {
+            Some(slot) => {
+                let val: Scalar<'de> = m.next_value()?;
+                let dup = slot.replace(val).is_some();
+                if dup {
+                    ev.duplicate.get_or_insert(field_name(f));
+                }
+            }
+            None => {
+                m.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(ev)
+}
+
+fn field_name(f: F) -> &'static str {
+    if f == F::r#type {
+        "type"
+    } else {
+        f.name()
+    }
+}
+
+/// Validates each array element as soon as it is read, so a 1000-event
+/// array never holds more than one raw event at a time.
+struct ItemSeed<'c, 't>(&'c Ctx<'t>);
+
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_, '_> {
+    type Value = Result<Event, Invalid>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        match d.deserialize_any(ShapeVisitor { ctx: self.0, element: true })? {
+            ShapeOut::Item(r) => Ok(r),
+            ShapeOut::Payload(_) => Ok(Err(Invalid::NotObject("array"))),
+        }
+    }
+}
+
+enum Parsed {
+    One(Result<Event, Invalid>),
+    Many(Vec<Result<Event, Invalid>>),
+    Scalar(&'static str),
+}
+
+/// Reads a payload (`element: false`) or one array element (`element: true`).
+struct ShapeVisitor<'c, 't> {
+    ctx: &'c Ctx<'t>,
+    element: bool,
+}
+
+impl ShapeVisitor<'_, '_> {
+    fn other<E>(&self, kind: &'static str) -> Result<ShapeOut, E> {
+        Ok(if self.element {
+            ShapeOut::Item(Err(Invalid::NotObject(kind)))
+        } else {
+            ShapeOut::Payload(Parsed::Scalar(kind))
+        })
+    }
+}
+
+enum ShapeOut {
+    Payload(Parsed),
+    Item(Result<Event, Invalid>),
+}
+
+impl<'de> Visitor<'de> for ShapeVisitor<'_, '_> {
+    type Value = ShapeOut;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an event object or an array of event objects")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<Self::Value, A::Error> {
+        let res = read_event(m).map(|raw| self.ctx.validate(raw))?;
+        Ok(if self.element { ShapeOut::Item(res) } else { ShapeOut::Payload(Parsed::One(res)) })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+        if self.element {
+            while s.next_element::<IgnoredAny>()?.is_some() {}
+            return self.other("array");
+        }
+        let mut items = Vec::with_capacity(s.size_hint().unwrap_or(16).min(MAX_EVENTS_PER_PAYLOAD));
+        while let Some(it) = s.next_element_seed(ItemSeed(self.ctx))? {
+            items.push(it);
+        }
+        Ok(ShapeOut::Payload(Parsed::Many(items)))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        self.other("boolean")
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        self.other("number")
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        self.other("number")
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        self.other("number")
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        self.other("string")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        self.other("null")
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ShapeVisitor<'_, '_> {
+    type Value = ShapeOut;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Validation of one event's fields.
+
+struct Ctx<'t> {
+    topic: &'t DeviceCode,
+    now: Timestamp,
+}
+
+fn present<'s, 'a>(slot: &'s Option<Scalar<'a>>) -> Option<&'s Scalar<'a>> {
+    slot.as_ref().filter(|s| !matches!(s, Scalar::Null))
+}
+
+fn req<'s, 'a>(
+    slot: &'s Option<Scalar<'a>>,
+    field: &'static str,
+    kind: Option<Kind>,
+) -> Result<&'s Scalar<'a>, Invalid> {
+    present(slot).ok_or(Invalid::Missing { field, kind: KindPrefix(kind) })
+}
+
+fn as_str<'s>(s: &'s Scalar<'_>, field: &'static str) -> Result<&'s str, Invalid> {
+    match s {
+        Scalar::Str(v) => Ok(v),
+        other => Err(Invalid::WrongType { field, expected: "a string", found: other.type_name() }),
+    }
+}
+
+fn req_str<'s>(slot: &'s Option<Scalar<'_>>, field: &'static str, kind: Option<Kind>) -> Result<&'s str, Invalid> {
+    as_str(req(slot, field, kind)?, field)
+}
+
+fn id_str(slot: &Option<Scalar<'_>>, field: &'static str, kind: Kind) -> Result<Box<str>, Invalid> {
+    let s = req_str(slot, field, Some(kind))?;
+    check_id(s, field)
+}
+
+fn check_id(s: &str, field: &'static str) -> Result<Box<str>, Invalid> {
+    let n = s.chars().count();
+    if n == 0 || n > MAX_ID_CHARS {
+        return Err(Invalid::Length { field, len: n, min: 1, max: MAX_ID_CHARS });
+    }
+    Ok(s.into())
+}
+
+fn int(s: &Scalar<'_>, field: &'static str) -> Result<i128, Invalid> {
+    match s {
+        Scalar::U(u) => Ok(*u as i128),
+        Scalar::I(i) => Ok(*i as i128),
+        other => Err(Invalid::WrongType { field, expected: "an integer", found: other.type_name() }),
+    }
+}
+
+fn floor(slot: &Option<Scalar<'_>>, field: &'static str) -> Result<i32, Invalid> {
+    let v = int(req(slot, field, Some(Kind::Run))?, field)?;
+    i32::try_from(v).map_err(|_| Invalid::Range {
+        field,
+        value: v.to_string(),
+        range: "a floor number between -2147483648 and 2147483647",
+    })
+}
+
+fn time(slot: &Option<Scalar<'_>>, field: &'static str, kind: Option<Kind>) -> Result<(Timestamp, i32), Invalid> {
+    let s = req_str(slot, field, kind)?;
+    parse_rfc3339(s).map_err(|problem| Invalid::BadTime { field, value: s.to_owned(), problem })
+}
+
+fn one_of<T: Copy>(
+    slot: &Option<Scalar<'_>>,
+    field: &'static str,
+    kind: Kind,
+    allowed: &'static [&'static str],
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, Invalid> {
+    let s = req_str(slot, field, Some(kind))?;
+    parse(s).ok_or_else(|| Invalid::NotAllowed { field, value: s.to_owned(), allowed })
+}
+
+impl Ctx<'_> {
+    fn validate(&self, r: RawEvent<'_>) -> Result<Event, Invalid> {
+        if let Some(f) = r.duplicate {
+            return Err(Invalid::Duplicate(f));
+        }
+        // Envelope, in the order of the protocol's table.
+        let v = req(&r.v, "v", None)?;
+        match v {
+            Scalar::U(1) => {}
+            Scalar::U(_) | Scalar::I(_) => return Err(Invalid::Version(v.render())),
+            other => {
+                return Err(Invalid::WrongType { field: "v", expected: "the integer 1", found: other.type_name() })
+            }
+        }
+        let dev = req_str(&r.device, "device", None)?;
+        let device = DeviceCode::parse(dev).map_err(|problem| Invalid::BadDevice { code: dev.to_owned(), problem })?;
+        if device != *self.topic {
+            return Err(Invalid::DeviceMismatch { device: dev.to_owned(), topic: self.topic.to_string() });
+        }
+        let seq = match req(&r.seq, "seq", None)? {
+            Scalar::U(u) if *u < (1u64 << 63) => *u,
+            s @ (Scalar::U(_) | Scalar::I(_)) => return Err(Invalid::SeqRange(s.render())),
+            Scalar::F(f) if f.fract() == 0.0 && f.abs() >= 9.0e18 => return Err(Invalid::SeqRange(format!("{f}"))),
+            other => return Err(Invalid::WrongType { field: "seq", expected: "an integer", found: other.type_name() }),
+        };
+        let (ts, ts_offset) = time(&r.ts, "ts", None)?;
+        if ts.0 > self.now.0.saturating_add(MAX_FUTURE_MICROS) {
+            let raw = present(&r.ts).and_then(|s| as_str(s, "ts").ok()).unwrap_or_default();
+            return Err(Invalid::Future { ts: raw.to_owned(), now: self.now.to_rfc3339() });
+        }
+        let ty = req_str(&r.r#type, "type", None)?;
+        let kind = Kind::parse(ty).ok_or_else(|| Invalid::UnknownType(ty.to_owned()))?;
+        let k = Some(kind);
+        let body = match kind {
+            Kind::Run => {
+                let (end, _) = time(&r.end, "end", k)?;
+                if end < ts {
+                    return Err(Invalid::EndBeforeStart {
+                        ts: req_str(&r.ts, "ts", None)?.to_owned(),
+                        end: req_str(&r.end, "end", k)?.to_owned(),
+                    });
+                }
+                let from = floor(&r.from, "from")?;
+                let to = floor(&r.to, "to")?;
+                let doors = match present(&r.doors) {
+                    None => None,
+                    Some(s) => {
+                        let d = int(s, "doors")?;
+                        Some(u32::try_from(d).map_err(|_| Invalid::Range {
+                            field: "doors",
+                            value: d.to_string(),
+                            range: "0 to 4294967295 door cycles",
+                        })?)
+                    }
+                };
+                Body::Run { end, from, to, doors }
+            }
+            Kind::Fault => {
+                let fault_id = id_str(&r.fault_id, "fault_id", kind)?;
+                let code_s = req_str(&r.code, "code", k)?;
+                if code_s.is_empty() {
+                    return Err(Invalid::Length { field: "code", len: 0, min: 1, max: MAX_ID_CHARS });
+                }
+                if code_s.chars().count() > MAX_ID_CHARS {
+                    return Err(Invalid::Length {
+                        field: "code",
+                        len: code_s.chars().count(),
+                        min: 1,
+                        max: MAX_ID_CHARS,
+                    });
+                }
+                let code = FaultCode::parse(code_s);
+                let stops_service = match req(&r.stops_service, "stops_service", k)? {
+                    Scalar::Bool(b) => *b,
+                    other => {
+                        return Err(Invalid::WrongType {
+                            field: "stops_service",
+                            expected: "a boolean",
+                            found: other.type_name(),
+                        })
+                    }
+                };
+                let cause = match present(&r.cause) {
+                    None => None,
+                    Some(s) => {
+                        let c = as_str(s, "cause")?;
+                        Some(Cause::parse(c).ok_or_else(|| Invalid::NotAllowed {
+                            field: "cause",
+                            value: c.to_owned(),
+                            allowed: Cause::NAMES,
+                        })?)
+                    }
+                };
+                Body::Fault { fault_id, code, stops_service, cause }
+            }
+            Kind::FaultCleared => Body::FaultCleared { fault_id: id_str(&r.fault_id, "fault_id", kind)? },
+            Kind::Entrapment => {
+                let incident_id = id_str(&r.incident_id, "incident_id", kind)?;
+                let fault_id = match present(&r.fault_id) {
+                    None => None,
+                    Some(s) => Some(check_id(as_str(s, "fault_id")?, "fault_id")?),
+                };
+                Body::Entrapment { incident_id, fault_id }
+            }
+            Kind::RescueArrived => Body::RescueArrived { incident_id: id_str(&r.incident_id, "incident_id", kind)? },
+            Kind::Released => Body::Released { incident_id: id_str(&r.incident_id, "incident_id", kind)? },
+            Kind::Maintenance => {
+                let visit_id = id_str(&r.visit_id, "visit_id", kind)?;
+                let phase = one_of(&r.phase, "phase", kind, Phase::NAMES, |s| match s {
+                    "start" => Some(Phase::Start),
+                    "end" => Some(Phase::End),
+                    _ => None,
+                })?;
+                Body::Maintenance { visit_id, phase }
+            }
+            Kind::Heartbeat => Body::Heartbeat { mode: one_of(&r.mode, "mode", kind, Mode::NAMES, Mode::parse)? },
+            Kind::Counter => {
+                let n = int(req(&r.runs_total, "runs_total", k)?, "runs_total")?;
+                let runs_total = u64::try_from(n).ok().filter(|n| *n < (1u64 << 63)).ok_or_else(|| Invalid::Range {
+                    field: "runs_total",
+                    value: n.to_string(),
+                    range: "0 ≤ runs_total < 2^63",
+                })?;
+                Body::Counter { runs_total }
+            }
+        };
+        Ok(Event { device, seq, ts, ts_offset, body })
+    }
+}
