@@ -1,5 +1,6 @@
-//! Test helpers that read like the domain: a `Fleet` that makes events.
-#![allow(dead_code)]
+//! Test helpers that read like the domain: an `Elevator` whose box makes events.
+#![allow(dead_code, missing_docs)]
+#![allow(clippy::unwrap_used)]
 
 use liftwatch_core::protocol::{parse_rfc3339, Body, Cause, DeviceCode, Event, FaultCode, Timestamp};
 
@@ -14,14 +15,14 @@ pub fn dev(n: u32) -> DeviceCode {
 }
 
 /// Makes events for one elevator with increasing seq.
-pub struct Box_ {
+pub struct Elevator {
     pub device: DeviceCode,
     pub seq: u64,
 }
 
-impl Box_ {
+impl Elevator {
     pub fn new(n: u32) -> Self {
-        Box_ { device: dev(n), seq: 0 }
+        Elevator { device: dev(n), seq: 0 }
     }
     fn ev(&mut self, ts: &str, body: Body) -> Event {
         self.seq += 1;

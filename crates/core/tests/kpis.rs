@@ -1,11 +1,12 @@
 //! KPI edge cases of MISSION.md ("The KPIs") and the worked examples of
 //! docs/kpis.md, through the reference ledger.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
 use chrono::NaiveDate;
 use chrono_tz::Asia::Shanghai;
-use common::{dev, t, Box_};
+use common::{dev, t, Elevator};
 use liftwatch_core::kpi::{aggregate, reclassified_share, Commitment, KpiReport, Meets, Membership, Subject};
 use liftwatch_core::ledger::{Applied, Ledger};
 use liftwatch_core::protocol::{Cause, Event};
@@ -39,7 +40,7 @@ const COMMIT: Commitment = Commitment { fault_rate_per_10k: 5.0, downtime_minute
 /// open, two entrapments of which one has an arrival.
 #[test]
 fn worked_example_1() {
-    let (mut a, mut b) = (Box_::new(1), Box_::new(2));
+    let (mut a, mut b) = (Elevator::new(1), Elevator::new(2));
     let mut evs = a.runs("2026-09-01T09:00:00+08:00", 12_000);
     evs.extend(b.runs("2026-10-15T09:00:00+08:00", 8_000));
     // A: door fault stopping service 10:00, cleared 10:45 → 45 min downtime.
@@ -81,7 +82,7 @@ fn worked_example_1() {
 /// A fault reclassified from equipment to external stops counting.
 #[test]
 fn worked_example_2() {
-    let (mut a, mut c) = (Box_::new(1), Box_::new(3));
+    let (mut a, mut c) = (Elevator::new(1), Elevator::new(3));
     let mut evs = a.runs("2026-10-10T09:00:00+08:00", 3_000);
     evs.extend(c.runs("2026-09-30T23:59:59+08:00", 1_000)); // day before joining
     evs.extend(c.runs("2026-10-01T00:00:00+08:00", 3_000)); // first day
@@ -127,7 +128,7 @@ fn no_runs_means_undefined_fault_rate_and_null_means() {
 
 #[test]
 fn window_edges_are_inclusive_and_use_local_days() {
-    let mut a = Box_::new(1);
+    let mut a = Elevator::new(1);
     let evs = vec![
         a.run("2026-05-27T23:59:59.999+08:00"), // day before the window
         a.run("2026-05-27T16:00:00Z"),          // = 2026-05-28T00:00+08:00: first day
@@ -142,7 +143,7 @@ fn window_edges_are_inclusive_and_use_local_days() {
 
 #[test]
 fn downtime_counts_stoppages_begun_in_window_even_if_ended_after() {
-    let mut a = Box_::new(1);
+    let mut a = Elevator::new(1);
     let evs = vec![
         a.fault("2026-11-27T23:00:00+08:00", "f", "safety_circuit_open", true),
         a.cleared("2026-11-28T01:30:00+08:00", "f"), // ends after the window: still counts
@@ -156,7 +157,7 @@ fn downtime_counts_stoppages_begun_in_window_even_if_ended_after() {
 
 #[test]
 fn non_stopping_and_non_equipment_faults_are_not_downtime() {
-    let mut a = Box_::new(1);
+    let mut a = Elevator::new(1);
     let evs = vec![
         a.fault("2026-11-01T10:00:00+08:00", "ns", "door_open_fault", false),
         a.cleared("2026-11-01T11:00:00+08:00", "ns"),
@@ -176,7 +177,7 @@ fn non_stopping_and_non_equipment_faults_are_not_downtime() {
 
 #[test]
 fn unknown_codes_count_only_when_corrected_to_equipment() {
-    let mut a = Box_::new(1);
+    let mut a = Elevator::new(1);
     let mut l = ledger(&[a.run("2026-11-01T10:00:00+08:00"), a.fault("2026-11-01T10:00:00+08:00", "u", "E-99", true)]);
     let w = Window::rolling(d("2026-11-28")).unwrap();
     let m = [member(1, "2020-01-01", None)];
@@ -198,7 +199,7 @@ fn unknown_codes_count_only_when_corrected_to_equipment() {
 
 #[test]
 fn every_correction_is_kept_and_the_latest_wins() {
-    let mut a = Box_::new(1);
+    let mut a = Elevator::new(1);
     let mut l = ledger(&[a.fault("2026-11-01T10:00:00+08:00", "f", "door_open_fault", true)]);
     l.correct_cause(dev(1), "f", Cause::External, "firm:zls", "grid", t("2026-11-02T00:00:00Z")).unwrap();
     l.correct_cause(
@@ -227,7 +228,7 @@ fn every_correction_is_kept_and_the_latest_wins() {
 
 #[test]
 fn membership_history_counts_only_member_days() {
-    let mut a = Box_::new(1);
+    let mut a = Elevator::new(1);
     let mut evs = a.runs("2026-07-31T12:00:00+08:00", 10); // last member day of the first stint
     evs.extend(a.runs("2026-08-15T12:00:00+08:00", 100)); // not a member
     evs.extend(a.runs("2026-09-01T12:00:00+08:00", 1000)); // member again
@@ -248,7 +249,7 @@ fn membership_history_counts_only_member_days() {
 
 #[test]
 fn rescue_counts_all_causes_and_earliest_arrival() {
-    let mut a = Box_::new(1);
+    let mut a = Elevator::new(1);
     let evs = vec![
         a.fault("2026-11-01T10:00:00+08:00", "pf", "power_failure", true),
         a.entrapment("2026-11-01T10:00:30+08:00", "e"),
@@ -270,7 +271,7 @@ fn rescue_counts_all_causes_and_earliest_arrival() {
 
 #[test]
 fn arrival_before_alarm_and_clear_before_fault_pair_when_the_start_comes() {
-    let mut a = Box_::new(1);
+    let mut a = Elevator::new(1);
     let arr = a.arrived("2026-11-01T10:20:00+08:00", "e");
     let clr = a.cleared("2026-11-01T11:00:00+08:00", "f");
     let mut l = ledger(&[arr, clr]);
@@ -287,7 +288,7 @@ fn arrival_before_alarm_and_clear_before_fault_pair_when_the_start_comes() {
 
 #[test]
 fn duplicates_change_nothing_and_late_events_land_on_their_day() {
-    let mut a = Box_::new(1);
+    let mut a = Elevator::new(1);
     let r = a.run("2026-06-10T08:00:00+08:00");
     let mut l = Ledger::new(Shanghai);
     assert_eq!(l.apply(&r), Applied::New);
@@ -303,7 +304,7 @@ fn duplicates_change_nothing_and_late_events_land_on_their_day() {
 
 #[test]
 fn half_year_windows() {
-    let mut a = Box_::new(1);
+    let mut a = Elevator::new(1);
     let mut evs = a.runs("2026-06-30T23:00:00+08:00", 3);
     evs.extend(a.runs("2026-07-01T00:30:00+08:00", 5));
     let l = ledger(&evs);
@@ -314,7 +315,7 @@ fn half_year_windows() {
 
 #[test]
 fn commitment_breaches_are_reported() {
-    let mut a = Box_::new(1);
+    let mut a = Elevator::new(1);
     let mut evs = a.runs("2026-11-01T09:00:00+08:00", 1000);
     evs.push(a.fault("2026-11-02T10:00:00+08:00", "f", "door_open_fault", true));
     evs.push(a.cleared("2026-11-02T11:30:00+08:00", "f"));

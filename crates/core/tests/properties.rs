@@ -2,6 +2,7 @@
 //! deliveries, and any partition into batches, the streaming ledger gives the
 //! same rollups and KPIs as a straightforward batch recomputation written
 //! independently here (no use of the core's incident or rollup code).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
