@@ -71,7 +71,7 @@ pub enum Invalid {
         kind: KindPrefix,
     },
     /// A field has the wrong JSON type.
-    #[error("field `{field}` is a {found}; it must be {expected}")]
+    #[error("field `{field}` is {found}; it must be {expected}")]
     WrongType {
         /// Field name.
         field: &'static str,
@@ -148,6 +148,12 @@ pub enum Invalid {
         /// Maximum.
         max: usize,
     },
+    /// An empty string where the protocol needs a value.
+    #[error("{0} is an empty string")]
+    Empty(&'static str),
+    /// A string holding U+0000.
+    #[error("{0} contains the character U+0000, which cannot be stored")]
+    Nul(&'static str),
     /// An integer out of the range the field allows.
     #[error("{field} {value} is out of range ({range})")]
     Range {
@@ -205,7 +211,8 @@ impl Invalid {
             Invalid::Future { .. } => "ts_in_future",
             Invalid::UnknownType(_) => "unknown_type",
             Invalid::NotAllowed { .. } => "bad_value",
-            Invalid::Length { .. } => "bad_length",
+            Invalid::Length { .. } | Invalid::Empty(_) => "bad_length",
+            Invalid::Nul(_) => "bad_character",
             Invalid::Range { .. } => "out_of_range",
             Invalid::EndBeforeStart { .. } => "end_before_start",
             Invalid::UnknownDevice(_) => "unknown_device",
@@ -232,6 +239,7 @@ impl Invalid {
         "unknown_type",
         "bad_value",
         "bad_length",
+        "bad_character",
         "out_of_range",
         "end_before_start",
         "unknown_device",
@@ -297,7 +305,7 @@ pub fn decode_payload(topic_device: &DeviceCode, payload: &[u8], now: Timestamp)
     let parsed = match top.deserialize(&mut de).and_then(|p| de.end().map(|_| p)) {
         Ok(ShapeOut::Payload(p)) => p,
         Ok(ShapeOut::Item(_)) => Parsed::Scalar("value"),
-        Err(e) => return Decoded::whole(Invalid::NotJson(e.to_string())),
+        Err(e) => return decode_elements_apart(topic_device, text, now, e),
     };
     match parsed {
         Parsed::Scalar(kind) => Decoded::whole(Invalid::NotObjectOrArray(kind)),
@@ -331,6 +339,37 @@ pub fn decode_payload(topic_device: &DeviceCode, payload: &[u8], now: Timestamp)
     }
 }
 
+/// The one-pass read failed. If the payload is still a well-formed array
+/// (the failure was a value serde_json cannot represent in a known field,
+/// e.g. `1e400` or a lone surrogate `"\ud800"`), decode its elements one by
+/// one so the bad one does not take its neighbours down with it.
+fn decode_elements_apart(topic_device: &DeviceCode, text: &str, now: Timestamp, err: serde_json::Error) -> Decoded {
+    let Ok(elems) = serde_json::from_str::<Vec<&RawValue>>(text) else {
+        return Decoded::whole(Invalid::NotJson(err.to_string()));
+    };
+    if elems.is_empty() || elems.len() > MAX_EVENTS_PER_PAYLOAD {
+        return Decoded::whole(Invalid::NotJson(err.to_string()));
+    }
+    let mut out = Decoded::default();
+    for (i, el) in elems.iter().enumerate() {
+        let raw = el.get();
+        if !raw.starts_with('{') {
+            // Arrays nested in arrays etc.: the normal path reports the kind.
+            let kind = if raw.starts_with('[') { "array" } else { "value" };
+            out.rejects.push(Rejected { index: Some(i), raw: Some(raw.to_owned()), reason: Invalid::NotObject(kind) });
+            continue;
+        }
+        let one = decode_payload(topic_device, raw.as_bytes(), now);
+        out.events.extend(one.events);
+        out.rejects.extend(one.rejects.into_iter().map(|r| Rejected {
+            index: Some(i),
+            raw: Some(raw.to_owned()),
+            reason: r.reason,
+        }));
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------
 // One-pass JSON reading into flat, borrowed field values.
 
@@ -350,11 +389,12 @@ impl Scalar<'_> {
     fn type_name(&self) -> &'static str {
         match self {
             Scalar::Null => "null",
-            Scalar::Bool(_) => "boolean",
-            Scalar::U(_) | Scalar::I(_) => "integer",
-            Scalar::F(_) => "number with a fraction or exponent",
-            Scalar::Str(_) => "string",
-            Scalar::Container(k) => k,
+            Scalar::Bool(_) => "a boolean",
+            Scalar::U(_) | Scalar::I(_) => "an integer",
+            Scalar::F(_) => "a number with a fraction or exponent",
+            Scalar::Str(_) => "a string",
+            Scalar::Container("object") => "an object",
+            Scalar::Container(_) => "an array",
         }
     }
     fn render(&self) -> String {
@@ -654,6 +694,17 @@ fn check_id(s: &str, field: &'static str) -> Result<Box<str>, Invalid> {
     if n == 0 || n > MAX_ID_CHARS {
         return Err(Invalid::Length { field, len: n, min: 1, max: MAX_ID_CHARS });
     }
+    nonempty(s, field)
+}
+
+/// A non-empty string without U+0000 (which no SQL text column can store).
+fn nonempty(s: &str, field: &'static str) -> Result<Box<str>, Invalid> {
+    if s.is_empty() {
+        return Err(Invalid::Empty(field));
+    }
+    if s.contains('\0') {
+        return Err(Invalid::Nul(field));
+    }
     Ok(s.into())
 }
 
@@ -750,18 +801,7 @@ impl Ctx<'_> {
             Kind::Fault => {
                 let fault_id = id_str(&r.fault_id, "fault_id", kind)?;
                 let code_s = req_str(&r.code, "code", k)?;
-                if code_s.is_empty() {
-                    return Err(Invalid::Length { field: "code", len: 0, min: 1, max: MAX_ID_CHARS });
-                }
-                if code_s.chars().count() > MAX_ID_CHARS {
-                    return Err(Invalid::Length {
-                        field: "code",
-                        len: code_s.chars().count(),
-                        min: 1,
-                        max: MAX_ID_CHARS,
-                    });
-                }
-                let code = FaultCode::parse(code_s);
+                let code = FaultCode::parse(&nonempty(code_s, "code")?);
                 let stops_service = match req(&r.stops_service, "stops_service", k)? {
                     Scalar::Bool(b) => *b,
                     other => {
@@ -797,7 +837,7 @@ impl Ctx<'_> {
             Kind::RescueArrived => Body::RescueArrived { incident_id: id_str(&r.incident_id, "incident_id", kind)? },
             Kind::Released => Body::Released { incident_id: id_str(&r.incident_id, "incident_id", kind)? },
             Kind::Maintenance => {
-                let visit_id = id_str(&r.visit_id, "visit_id", kind)?;
+                let visit_id = nonempty(req_str(&r.visit_id, "visit_id", k)?, "visit_id")?;
                 let phase = one_of(&r.phase, "phase", kind, Phase::NAMES, |s| match s {
                     "start" => Some(Phase::Start),
                     "end" => Some(Phase::End),

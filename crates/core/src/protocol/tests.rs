@@ -377,3 +377,39 @@ mod props {
         }
     }
 }
+
+#[test]
+fn unrepresentable_values_reject_only_their_element() {
+    let bad = with("seq", "1").replace(r#""seq":1"#, r#""seq":1e400"#);
+    let bad2 = ev(r#""type":"fault_cleared","fault_id":"\ud800""#);
+    let p = format!("[{}, {bad}, {bad2}, {}]", run_json(1), run_json(3));
+    let d = decode(&p);
+    assert_eq!(d.events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 3]);
+    assert_eq!(d.rejects.iter().map(|r| r.index).collect::<Vec<_>>(), vec![Some(1), Some(2)]);
+    assert_eq!(d.rejects[0].reason.code(), "not_json");
+    assert_eq!(d.rejects[0].raw.as_deref(), Some(bad.as_str()));
+}
+
+#[test]
+fn strings_that_cannot_be_stored_are_rejected() {
+    assert_eq!(reject_of(&ev(r#""type":"fault_cleared","fault_id":"a\u0000b""#)), Invalid::Nul("fault_id"));
+    assert_eq!(
+        reject_of(&ev(r#""type":"fault","fault_id":"f","code":"","stops_service":true"#)),
+        Invalid::Empty("code")
+    );
+}
+
+#[test]
+fn visit_ids_and_codes_have_no_upper_length_limit() {
+    let long = "v".repeat(200);
+    assert_eq!(decode(&ev(&format!(r#""type":"maintenance","visit_id":"{long}","phase":"start""#))).events.len(), 1);
+    assert_eq!(
+        decode(&ev(&format!(r#""type":"fault","fault_id":"f","code":"{long}","stops_service":true"#))).events.len(),
+        1
+    );
+}
+
+#[test]
+fn wrong_type_messages_read_well() {
+    assert_eq!(reject_of(&with("to", "[1]")).to_string(), "field `to` is an array; it must be an integer");
+}
