@@ -1,0 +1,107 @@
+//! Dead letters: listing and replay after the cause is fixed.
+
+use chrono::{DateTime, Utc};
+use liftwatch_core::protocol::{decode_message, Timestamp};
+use serde::Serialize;
+
+use crate::postgres::{dt, ts};
+use crate::{Inbound, IngestReport, PgStore, StoreError};
+
+/// One dead letter as listed (api-v1.md "Dead letters").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeadLetterRecord {
+    /// Id (for replay).
+    pub id: i64,
+    /// When the gateway received it.
+    pub received_at: Timestamp,
+    /// MQTT topic.
+    pub topic: String,
+    /// Machine code of the reason.
+    pub reason_code: String,
+    /// Why it was rejected.
+    pub reason: String,
+    /// Raw payload (lossy UTF-8 when the payload was not UTF-8).
+    pub payload: String,
+}
+
+/// Which dead letters.
+#[derive(Clone, Debug, Default)]
+pub struct DeadLetterFilter {
+    /// Only this reason code.
+    pub reason_code: Option<String>,
+    /// Only this device.
+    pub device: Option<String>,
+    /// At most this many (default 100).
+    pub limit: Option<i64>,
+}
+
+/// What a replay did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Dead letters taken.
+    pub replayed: u64,
+    /// What ingesting them did (new dead letters for those still invalid).
+    pub ingest: IngestReport,
+}
+
+impl PgStore {
+    /// Pending (not replayed) dead letters, oldest first.
+    pub async fn dead_letters(&self, f: &DeadLetterFilter) -> Result<Vec<DeadLetterRecord>, StoreError> {
+        let c = self.pool.get().await?;
+        let rows = c
+            .query(
+                "SELECT id, received_at, topic, reason_code, reason, payload FROM dead_letters \
+                 WHERE replayed_at IS NULL AND ($1::text IS NULL OR reason_code = $1) AND ($2::text IS NULL OR device = $2) \
+                 ORDER BY id LIMIT $3",
+                &[&f.reason_code, &f.device, &f.limit.unwrap_or(100)],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DeadLetterRecord {
+                id: r.get(0),
+                received_at: ts(r.get::<_, DateTime<Utc>>(1)),
+                topic: r.get(2),
+                reason_code: r.get(3),
+                reason: r.get(4),
+                payload: String::from_utf8_lossy(r.get::<_, &[u8]>(5)).into_owned(),
+            })
+            .collect())
+    }
+
+    /// Replays pending dead letters matching `f` in one transaction: each is
+    /// decoded again at `now` and ingested; the originals are marked replayed
+    /// (those still invalid get a fresh dead letter with today's reason).
+    /// Events already stored stay counted once.
+    pub async fn replay_dead_letters(&self, f: &DeadLetterFilter, now: Timestamp) -> Result<ReplayReport, StoreError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let rows = tx
+            .query(
+                "SELECT id, topic, payload FROM dead_letters \
+                 WHERE replayed_at IS NULL AND ($1::text IS NULL OR reason_code = $1) AND ($2::text IS NULL OR device = $2) \
+                 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
+                &[&f.reason_code, &f.device, &f.limit.unwrap_or(1000)],
+            )
+            .await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let batch: Vec<Inbound> = rows
+            .iter()
+            .map(|r| {
+                ids.push(r.get::<_, i64>(0));
+                let topic: String = r.get(1);
+                let payload: Vec<u8> = r.get(2);
+                let decoded = decode_message(&topic, &payload, now);
+                Inbound { topic, payload, received_at: now, decoded }
+            })
+            .collect();
+        let ingest = self.ingest_in(&tx, &batch).await?;
+        tx.execute(
+            "UPDATE dead_letters SET replayed_at = $2, replay_note = 'replayed' WHERE id = ANY($1)",
+            &[&ids, &dt(now)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ReplayReport { replayed: ids.len() as u64, ingest })
+    }
+}

@@ -1,0 +1,92 @@
+//! KPI queries: sums of rollup rows, never a scan of raw events.
+
+use chrono::NaiveDate;
+use liftwatch_core::kpi::{KpiReport, Subject};
+use liftwatch_core::protocol::DeviceCode;
+use liftwatch_core::rollup::DayRollup;
+use liftwatch_core::window::Window;
+
+use crate::{PgStore, StoreError};
+
+const SUMS: &str = "coalesce(sum(r.runs),0)::int8, coalesce(sum(r.faults),0)::int8, coalesce(sum(r.equipment_faults),0)::int8, \
+    coalesce(sum(r.reported_equipment_faults),0)::int8, coalesce(sum(r.reclassified_from_equipment),0)::int8, \
+    coalesce(sum(r.stoppages_closed),0)::int8, coalesce(sum(r.downtime_us),0)::int8, coalesce(sum(r.stoppages_open),0)::int8, \
+    coalesce(sum(r.entrapments),0)::int8, coalesce(sum(r.rescues),0)::int8, coalesce(sum(r.rescue_us),0)::int8, \
+    coalesce(sum(r.awaiting_arrival),0)::int8";
+
+fn totals(r: &tokio_postgres::Row) -> DayRollup {
+    let mut v = [0i64; 12];
+    for (i, x) in v.iter_mut().enumerate() {
+        *x = r.get(i);
+    }
+    DayRollup::from_scalars(v)
+}
+
+impl PgStore {
+    /// A project's KPIs over a window: rollups of its elevators on the days
+    /// they belonged. `None` when the project does not exist.
+    pub async fn project_kpis(&self, project_id: &str, w: Window) -> Result<Option<KpiReport>, StoreError> {
+        let Some(commitment) = self.project_commitment(project_id).await? else { return Ok(None) };
+        let c = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {SUMS} FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
+             AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
+             WHERE m.project_id = $1 AND r.day BETWEEN $2 AND $3"
+        );
+        let t = totals(&c.query_one(sql.as_str(), &[&project_id, &w.from, &w.to]).await?);
+        let n: i64 = c
+            .query_one(
+                "SELECT count(DISTINCT elevator_id) FROM memberships WHERE project_id = $1 \
+                 AND since <= $3 AND (until IS NULL OR until >= $2)",
+                &[&project_id, &w.from, &w.to],
+            )
+            .await?
+            .get(0);
+        Ok(Some(KpiReport::new(Subject::Project(project_id.to_owned()), w, n as usize, &t, commitment)))
+    }
+
+    /// One elevator's KPIs over a window (all its days). `None` when unknown.
+    pub async fn elevator_kpis(&self, device: DeviceCode, w: Window) -> Result<Option<KpiReport>, StoreError> {
+        let c = self.pool.get().await?;
+        let Some(id) = c.query_opt("SELECT id FROM elevators WHERE device_code = $1", &[&device.as_str()]).await?
+        else {
+            return Ok(None);
+        };
+        let id: i32 = id.get(0);
+        let sql = format!("SELECT {SUMS} FROM rollups r WHERE r.elevator_id = $1 AND r.day BETWEEN $2 AND $3");
+        let t = totals(&c.query_one(sql.as_str(), &[&id, &w.from, &w.to]).await?);
+        Ok(Some(KpiReport::new(Subject::Elevator(device.to_string()), w, 1, &t, None)))
+    }
+
+    /// All rollup rows (with fault counts by code), for reconciliation and tests.
+    pub async fn rollup_rows(&self) -> Result<Vec<(DeviceCode, NaiveDate, DayRollup)>, StoreError> {
+        let c = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {}, e.device_code, r.day FROM rollups r JOIN elevators e ON e.id = r.elevator_id ORDER BY 13, 14",
+            DayRollup::SCALAR_NAMES.map(|n| format!("r.{n}")).join(", ")
+        );
+        let mut out = Vec::new();
+        for r in c.query(sql.as_str(), &[]).await? {
+            let mut roll = totals(&r);
+            let code: &str = r.get(12);
+            let day: NaiveDate = r.get(13);
+            let dev = DeviceCode::parse(code).map_err(|e| StoreError::Permanent(e.to_string()))?;
+            let fc = c
+                .query(
+                    "SELECT code, cause, n FROM fault_counts f JOIN elevators e ON e.id = f.elevator_id \
+                     WHERE e.device_code = $1 AND f.day = $2 AND n <> 0",
+                    &[&code, &day],
+                )
+                .await?;
+            for f in fc {
+                let cause = liftwatch_core::protocol::Cause::parse(f.get(1))
+                    .unwrap_or(liftwatch_core::protocol::Cause::Unknown);
+                *roll.by_code.entry(f.get::<_, String>(0)).or_default().get_mut(cause) += f.get::<_, i64>(2);
+            }
+            if !roll.is_zero() {
+                out.push((dev, day, roll));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,227 @@
+//! Registry: firms, pilot projects, elevators and their membership history
+//! (api-v1.md "Registry"). The HTTP API comes in its own issue; the ingest
+//! path needs the elevators now.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::NaiveDate;
+use liftwatch_core::kpi::{Commitment, Membership};
+use liftwatch_core::protocol::DeviceCode;
+use serde::{Deserialize, Serialize};
+
+use crate::{PgStore, StoreError};
+
+/// A maintenance firm (维保单位).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Firm {
+    /// Stable id (`zls`).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Previous year's classification: A, B, C or D.
+    pub grade: String,
+    /// Where the self-declaration is published, if it is.
+    pub self_declaration_url: Option<String>,
+}
+
+/// An elevator as listed in a project.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElevatorSpec {
+    /// Registration code.
+    pub device_code: DeviceCode,
+    /// `traction`, `hydraulic`, `escalator`, …
+    #[serde(default)]
+    pub kind: String,
+    /// Where it is.
+    #[serde(default)]
+    pub location: String,
+    /// Liability insurance cover end.
+    #[serde(default)]
+    pub insured_until: Option<NaiveDate>,
+    /// Membership start, when given.
+    #[serde(default)]
+    pub since: Option<NaiveDate>,
+}
+
+/// A pilot project as put by a regulator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectSpec {
+    /// Stable id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// The maintenance firm.
+    pub firm_id: String,
+    /// The owner / property manager.
+    #[serde(default)]
+    pub owner: String,
+    /// `iot`, `remote_pension`, `remote_full_service` or `remote`.
+    pub mode: String,
+    /// Admission day.
+    pub admitted_on: NaiveDate,
+    /// Committed KPI targets.
+    pub commitment: Option<Commitment>,
+    /// Current elevators.
+    pub elevators: Vec<ElevatorSpec>,
+}
+
+/// Pilot monitoring modes (A1 §I.(二)).
+pub const MODES: [&str; 4] = ["iot", "remote_pension", "remote_full_service", "remote"];
+
+impl PgStore {
+    /// Creates or updates a firm; returns true when it was created.
+    pub async fn put_firm(&self, f: &Firm) -> Result<bool, StoreError> {
+        if !["A", "B", "C", "D"].contains(&f.grade.as_str()) {
+            return Err(StoreError::Permanent(format!("grade {:?} is not one of A, B, C, D", f.grade)));
+        }
+        let c = self.pool.get().await?;
+        let row = c
+            .query_one(
+                "INSERT INTO firms (id, name, grade, self_declaration_url) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, grade = excluded.grade, \
+                 self_declaration_url = excluded.self_declaration_url, updated_at = now() \
+                 RETURNING (xmax = 0) AS created",
+                &[&f.id, &f.name, &f.grade, &f.self_declaration_url],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// Creates or updates a project with its elevators, keeping membership
+    /// history (api-v1.md): a new elevator belongs from its `since`, else from
+    /// `admitted_on` when the project is first put, else from `today`; an
+    /// elevator left out ends its membership on `today − 1`. An elevator in
+    /// another project on an overlapping day is a conflict. Returns true when created.
+    pub async fn put_project(&self, p: &ProjectSpec, today: NaiveDate) -> Result<bool, StoreError> {
+        if !MODES.contains(&p.mode.as_str()) {
+            return Err(StoreError::Permanent(format!("mode {:?} is not one of {}", p.mode, MODES.join(", "))));
+        }
+        let mut seen = HashSet::new();
+        if let Some(dup) = p.elevators.iter().find(|e| !seen.insert(e.device_code)) {
+            return Err(StoreError::Conflict(format!("elevator {} is listed twice", dup.device_code)));
+        }
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        // Serialise membership changes: one registry writer at a time.
+        tx.execute("SELECT pg_advisory_xact_lock(7460001)", &[]).await?;
+        if tx.query_opt("SELECT 1 FROM firms WHERE id = $1", &[&p.firm_id]).await?.is_none() {
+            return Err(StoreError::NotFound(format!("firm {} does not exist", p.firm_id)));
+        }
+        let commitment = p.commitment.map(|c| serde_json::to_value(c).unwrap_or_default());
+        let created: bool = tx
+            .query_one(
+                "INSERT INTO projects (id, name, firm_id, owner, mode, admitted_on, commitment) VALUES ($1,$2,$3,$4,$5,$6,$7) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, firm_id = excluded.firm_id, owner = excluded.owner, \
+                 mode = excluded.mode, admitted_on = excluded.admitted_on, commitment = excluded.commitment, updated_at = now() \
+                 RETURNING (xmax = 0)",
+                &[&p.id, &p.name, &p.firm_id, &p.owner, &p.mode, &p.admitted_on, &commitment],
+            )
+            .await?
+            .get(0);
+        // Elevators: register or update.
+        let mut ids = BTreeMap::new();
+        for e in &p.elevators {
+            let id: i32 = tx
+                .query_one(
+                    "INSERT INTO elevators (device_code, kind, location, insured_until) VALUES ($1,$2,$3,$4) \
+                     ON CONFLICT (device_code) DO UPDATE SET kind = excluded.kind, location = excluded.location, \
+                     insured_until = excluded.insured_until RETURNING id",
+                    &[&e.device_code.as_str(), &e.kind, &e.location, &e.insured_until],
+                )
+                .await?
+                .get(0);
+            ids.insert(e.device_code, (id, e));
+        }
+        // Current memberships of this project.
+        let open = tx
+            .query(
+                "SELECT m.elevator_id, e.device_code, m.since FROM memberships m JOIN elevators e ON e.id = m.elevator_id \
+                 WHERE m.project_id = $1 AND m.until IS NULL",
+                &[&p.id],
+            )
+            .await?;
+        let mut current = HashSet::new();
+        for r in &open {
+            let code: &str = r.get(1);
+            let id: i32 = r.get(0);
+            let since: NaiveDate = r.get(2);
+            match DeviceCode::parse(code).ok().filter(|d| ids.contains_key(d)) {
+                Some(_) => {
+                    current.insert(id);
+                }
+                None => {
+                    // Left out: membership ends the day before the request
+                    // (or is removed if it had not begun yet).
+                    let until = today.pred_opt().unwrap_or(today);
+                    if until < since {
+                        tx.execute("DELETE FROM memberships WHERE elevator_id = $1 AND since = $2", &[&id, &since])
+                            .await?;
+                    } else {
+                        tx.execute(
+                            "UPDATE memberships SET until = $3 WHERE elevator_id = $1 AND since = $2",
+                            &[&id, &since, &until],
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        for (code, (id, e)) in &ids {
+            if current.contains(id) {
+                continue;
+            }
+            let since = e.since.unwrap_or(if created { p.admitted_on } else { today });
+            let clash = tx
+                .query_opt(
+                    "SELECT project_id, since, until FROM memberships WHERE elevator_id = $1 \
+                     AND (until IS NULL OR until >= $2) LIMIT 1",
+                    &[id, &since],
+                )
+                .await?;
+            if let Some(r) = clash {
+                let other: String = r.get(0);
+                let from: NaiveDate = r.get(1);
+                return Err(StoreError::Conflict(format!(
+                    "elevator {code} belongs to project {other} since {from}; it can belong to one project on any day"
+                )));
+            }
+            tx.execute(
+                "INSERT INTO memberships (elevator_id, project_id, since) VALUES ($1, $2, $3)",
+                &[id, &p.id, &since],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// The membership history of a project.
+    pub async fn memberships(&self, project_id: &str) -> Result<Vec<Membership>, StoreError> {
+        let c = self.pool.get().await?;
+        let rows = c
+            .query(
+                "SELECT e.device_code, m.since, m.until FROM memberships m JOIN elevators e ON e.id = m.elevator_id \
+                 WHERE m.project_id = $1 ORDER BY e.device_code, m.since",
+                &[&project_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let code: &str = r.get(0);
+                Ok(Membership {
+                    device: DeviceCode::parse(code)
+                        .map_err(|e| StoreError::Permanent(format!("stored code {code}: {e}")))?,
+                    since: r.get(1),
+                    until: r.get(2),
+                })
+            })
+            .collect()
+    }
+
+    /// The project's commitment, if the project exists.
+    pub async fn project_commitment(&self, project_id: &str) -> Result<Option<Option<Commitment>>, StoreError> {
+        let c = self.pool.get().await?;
+        let row = c.query_opt("SELECT commitment FROM projects WHERE id = $1", &[&project_id]).await?;
+        Ok(row.map(|r| r.get::<_, Option<serde_json::Value>>(0).and_then(|v| serde_json::from_value(v).ok())))
+    }
+}

@@ -1,0 +1,346 @@
+//! The PostgreSQL store against the reference ledger of the core, in both
+//! modes (TimescaleDB hypertable and plain tables), each test in its own database.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use chrono::NaiveDate;
+use chrono_tz::Asia::Shanghai;
+use liftwatch_core::kpi::{aggregate, Commitment, KpiReport, Membership, Subject};
+use liftwatch_core::ledger::Ledger;
+use liftwatch_core::protocol::{
+    decode_message, parse_rfc3339, to_array_payload, topic_for, Body, Cause, DeviceCode, Event, FaultCode, Mode,
+    Timestamp,
+};
+use liftwatch_core::window::Window;
+use liftwatch_store::dead_letters::DeadLetterFilter;
+use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
+use liftwatch_store::testing::TestDb;
+use liftwatch_store::{EventStore, Inbound, PgStore, StoreError};
+
+fn dev(n: u32) -> DeviceCode {
+    DeviceCode::parse(&format!("311033020020181{n:05}")).unwrap()
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn now() -> Timestamp {
+    parse_rfc3339("2026-11-28T12:00:00+08:00").unwrap().0
+}
+
+/// Deterministic pseudo-random events (xorshift), covering every incident path.
+fn random_events(seed: u64, n: usize, devices: u32) -> Vec<Event> {
+    let mut x = seed.max(1);
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let base = parse_rfc3339("2026-06-01T00:00:00+08:00").unwrap().0 .0;
+    (0..n)
+        .map(|i| {
+            let d = dev((next() % devices as u64) as u32);
+            let ts = Timestamp(base + (next() % (150 * 86_400)) as i64 * 1_000_000);
+            let id: Box<str> = format!("i{}", next() % 8).into();
+            let body = match next() % 10 {
+                0..=4 => Body::Run { end: Timestamp(ts.0 + 25_000_000), from: 1, to: 4, doors: None },
+                5 => Body::Fault {
+                    fault_id: id,
+                    code: FaultCode::parse(["02", "power_failure", "E9", "brake_fault"][(next() % 4) as usize]),
+                    stops_service: next() % 2 == 0,
+                    cause: if next() % 3 == 0 { Some(Cause::ALL[(next() % 4) as usize]) } else { None },
+                },
+                6 => Body::FaultCleared { fault_id: id },
+                7 => Body::Entrapment { incident_id: id, fault_id: None },
+                8 => Body::RescueArrived { incident_id: id },
+                _ => Body::Heartbeat { mode: Mode::Normal },
+            };
+            Event { device: d, seq: i as u64, ts, ts_offset: 8 * 3600, body }
+        })
+        .collect()
+}
+
+/// Publishes events as the gateway would hand them over: arrays per device.
+fn messages(events: &[Event], per_msg: usize) -> Vec<Inbound> {
+    let mut out = Vec::new();
+    let mut by_dev: std::collections::BTreeMap<DeviceCode, Vec<&Event>> = Default::default();
+    for e in events {
+        by_dev.entry(e.device).or_default().push(e);
+    }
+    for (d, evs) in by_dev {
+        for chunk in evs.chunks(per_msg) {
+            let payload = to_array_payload(chunk.iter().copied()).into_bytes();
+            let topic = topic_for(&d);
+            let decoded = decode_message(&topic, &payload, now());
+            assert!(decoded.rejects.is_empty());
+            out.push(Inbound { topic, payload, received_at: now(), decoded });
+        }
+    }
+    out
+}
+
+async fn register(s: &PgStore, devices: u32) {
+    s.put_firm(&Firm { id: "zls".into(), name: "Zhoushan Lift".into(), grade: "A".into(), self_declaration_url: None })
+        .await
+        .unwrap();
+    s.put_project(
+        &ProjectSpec {
+            id: "haibin".into(),
+            name: "Haibin Garden".into(),
+            firm_id: "zls".into(),
+            owner: "Haibin Property".into(),
+            mode: "iot".into(),
+            admitted_on: day("2026-01-01"),
+            commitment: Some(Commitment { fault_rate_per_10k: 5.0, downtime_minutes: 60.0, rescue_minutes: 20.0 }),
+            elevators: (0..devices)
+                .map(|n| ElevatorSpec {
+                    device_code: dev(n),
+                    kind: "traction".into(),
+                    location: format!("Bldg {n}"),
+                    insured_until: Some(day("2027-06-30")),
+                    since: None,
+                })
+                .collect(),
+        },
+        day("2026-01-01"),
+    )
+    .await
+    .unwrap();
+}
+
+fn ledger_of(events: &[Event]) -> Ledger {
+    let mut l = Ledger::new(Shanghai);
+    for e in events {
+        l.apply(e);
+    }
+    l
+}
+
+async fn assert_matches_ledger(s: &PgStore, l: &Ledger, devices: u32) {
+    let stored = s.rollup_rows().await.unwrap();
+    let expected: Vec<_> = l.rows().map(|(d, day, r)| (d, day, r.clone())).collect();
+    assert_eq!(stored, expected);
+    let w = Window::rolling(day("2026-11-28")).unwrap();
+    let m: Vec<Membership> =
+        (0..devices).map(|n| Membership { device: dev(n), since: day("2026-01-01"), until: None }).collect();
+    let agg = aggregate(&w, &m, l.rows());
+    let c = Some(Commitment { fault_rate_per_10k: 5.0, downtime_minutes: 60.0, rescue_minutes: 20.0 });
+    let want = KpiReport::new(Subject::Project("haibin".into()), w, agg.elevators, &agg.totals, c);
+    assert_eq!(s.project_kpis("haibin", w).await.unwrap().unwrap(), want);
+}
+
+async fn duplicates_and_reordering(timescale: bool) {
+    let db = TestDb::new(if timescale { "dup_ts" } else { "dup_pg" }).await;
+    let s = db.store(timescale).await;
+    assert_eq!(s.uses_timescaledb().await.unwrap(), timescale);
+    register(&s, 4).await;
+    let events = random_events(7, 3000, 4);
+    // Deliver everything twice, the second time in reverse order and other batch shapes.
+    let first = messages(&events, 100);
+    let mut rev = events.clone();
+    rev.reverse();
+    let second = messages(&rev, 37);
+    let mut new = 0;
+    for batch in first.chunks(5).chain(second.chunks(3)) {
+        new += s.ingest(batch).await.unwrap().new_events;
+    }
+    assert_eq!(new, 3000, "every distinct event counted exactly once");
+    assert_matches_ledger(&s, &ledger_of(&events), 4).await;
+}
+
+#[tokio::test]
+async fn duplicates_and_reordering_timescaledb() {
+    duplicates_and_reordering(true).await;
+}
+
+#[tokio::test]
+async fn duplicates_and_reordering_plain_postgres() {
+    duplicates_and_reordering(false).await;
+}
+
+#[tokio::test]
+async fn concurrent_gateways_on_overlapping_batches_count_once() {
+    let db = TestDb::new("conc").await;
+    let s = db.store(true).await;
+    register(&s, 3).await;
+    let events = random_events(99, 4000, 3);
+    let msgs = messages(&events, 50);
+    // Four "gateways", each with an overlapping share of the messages.
+    let mut tasks = Vec::new();
+    for g in 0..4usize {
+        let s = s.clone();
+        let mine: Vec<Inbound> =
+            msgs.iter().enumerate().filter(|(i, _)| (i + g) % 2 == 0).map(|(_, m)| m.clone()).collect();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0;
+            for b in mine.chunks(4) {
+                loop {
+                    match s.ingest(b).await {
+                        Ok(r) => {
+                            n += r.new_events;
+                            break;
+                        }
+                        Err(e) if e.is_transient() => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, 4000);
+    assert_matches_ledger(&s, &ledger_of(&events), 3).await;
+}
+
+#[tokio::test]
+async fn late_events_change_past_windows() {
+    let db = TestDb::new("late").await;
+    let s = db.store(true).await;
+    register(&s, 1).await;
+    let events = random_events(3, 500, 1);
+    s.ingest(&messages(&events, 100)).await.unwrap();
+    let h1 = Window::parse_half("2026H1").unwrap();
+    let before = s.project_kpis("haibin", h1).await.unwrap().unwrap();
+    let late: Vec<Event> = (0..10)
+        .map(|i| Event {
+            device: dev(0),
+            seq: 100_000 + i,
+            ts: parse_rfc3339("2026-03-03T10:00:00+08:00").unwrap().0,
+            ts_offset: 8 * 3600,
+            body: Body::Run { end: parse_rfc3339("2026-03-03T10:00:30+08:00").unwrap().0, from: 1, to: 2, doors: None },
+        })
+        .collect();
+    s.ingest(&messages(&late, 100)).await.unwrap();
+    let after = s.project_kpis("haibin", h1).await.unwrap().unwrap();
+    assert_eq!(after.runs, before.runs + 10);
+    let mut all = events.clone();
+    all.extend(late);
+    assert_matches_ledger(&s, &ledger_of(&all), 1).await;
+}
+
+#[tokio::test]
+async fn bad_events_are_dead_lettered_beside_the_good_ones() {
+    let db = TestDb::new("dlq").await;
+    let s = db.store(false).await;
+    register(&s, 1).await;
+    let topic = topic_for(&dev(0));
+    let good = random_events(5, 3, 1);
+    let mut arr: Vec<serde_json::Value> = good.iter().map(liftwatch_core::protocol::to_value).collect();
+    arr.insert(1, serde_json::json!({"v": 1, "device": dev(0).as_str(), "seq": 1, "type": "run"}));
+    let payload = serde_json::Value::Array(arr).to_string().into_bytes();
+    let decoded = decode_message(&topic, &payload, now());
+    let r = s.ingest(&[Inbound { topic: topic.clone(), payload, received_at: now(), decoded }]).await.unwrap();
+    assert_eq!(r.new_events, 3);
+    assert_eq!(r.dead_letters, vec!["missing_field"]);
+    let dl = s.dead_letters(&DeadLetterFilter::default()).await.unwrap();
+    assert_eq!(dl.len(), 1);
+    assert_eq!(dl[0].reason, "field `ts` is missing");
+    assert!(
+        dl[0].payload.starts_with('{') && dl[0].payload.contains("\"seq\":1"),
+        "the bad element alone: {}",
+        dl[0].payload
+    );
+    // Not JSON at all: the whole payload is kept.
+    let junk = b"\xff\xfe not json".to_vec();
+    let decoded = decode_message(&topic, &junk, now());
+    s.ingest(&[Inbound { topic, payload: junk, received_at: now(), decoded }]).await.unwrap();
+    let dl =
+        s.dead_letters(&DeadLetterFilter { reason_code: Some("not_utf8".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(dl.len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_device_then_registration_then_replay() {
+    let db = TestDb::new("replay").await;
+    let s = db.store(true).await;
+    register(&s, 1).await;
+    let events = random_events(11, 200, 1).into_iter().map(|e| Event { device: dev(7), ..e }).collect::<Vec<_>>();
+    let msgs = messages(&events, 50);
+    let r = s.ingest(&msgs).await.unwrap();
+    assert_eq!((r.new_events, r.dead_letters.len()), (0, 4));
+    assert!(r.dead_letters.iter().all(|c| *c == "unknown_device"));
+    // Replaying before registration changes nothing but the bookkeeping.
+    let rep = s.replay_dead_letters(&DeadLetterFilter::default(), now()).await.unwrap();
+    assert_eq!((rep.replayed, rep.ingest.new_events, rep.ingest.dead_letters.len()), (4, 0, 4));
+    // Register the elevator into the project, then replay: all counted once.
+    let mut p = ProjectSpec {
+        id: "haibin".into(),
+        name: "Haibin Garden".into(),
+        firm_id: "zls".into(),
+        owner: String::new(),
+        mode: "iot".into(),
+        admitted_on: day("2026-01-01"),
+        commitment: None,
+        elevators: vec![],
+    };
+    for n in [0, 7] {
+        p.elevators.push(ElevatorSpec {
+            device_code: dev(n),
+            kind: String::new(),
+            location: String::new(),
+            insured_until: None,
+            since: Some(day("2026-01-01")),
+        });
+    }
+    s.put_project(&p, day("2026-11-28")).await.unwrap();
+    let rep = s.replay_dead_letters(&DeadLetterFilter::default(), now()).await.unwrap();
+    assert_eq!((rep.replayed, rep.ingest.new_events, rep.ingest.dead_letters.len()), (4, 200, 0));
+    assert!(s.dead_letters(&DeadLetterFilter::default()).await.unwrap().is_empty());
+    let again = s.replay_dead_letters(&DeadLetterFilter::default(), now()).await.unwrap();
+    assert_eq!(again.replayed, 0);
+    let stored = s.rollup_rows().await.unwrap();
+    let l = ledger_of(&events);
+    let expected: Vec<_> = l.rows().map(|(d, day, r)| (d, day, r.clone())).collect();
+    assert_eq!(stored, expected);
+}
+
+#[tokio::test]
+async fn membership_history_and_conflicts() {
+    let db = TestDb::new("members").await;
+    let s = db.store(false).await;
+    register(&s, 2).await;
+    // Drop elevator 1 on 2026-07-01: its membership ends 2026-06-30.
+    let mut p = ProjectSpec {
+        id: "haibin".into(),
+        name: "Haibin Garden".into(),
+        firm_id: "zls".into(),
+        owner: String::new(),
+        mode: "iot".into(),
+        admitted_on: day("2026-01-01"),
+        commitment: None,
+        elevators: vec![ElevatorSpec {
+            device_code: dev(0),
+            kind: String::new(),
+            location: String::new(),
+            insured_until: None,
+            since: None,
+        }],
+    };
+    assert!(!s.put_project(&p, day("2026-07-01")).await.unwrap());
+    let m = s.memberships("haibin").await.unwrap();
+    assert_eq!(
+        m.iter().map(|m| (m.device, m.since, m.until)).collect::<Vec<_>>(),
+        vec![(dev(0), day("2026-01-01"), None), (dev(1), day("2026-01-01"), Some(day("2026-06-30"))),]
+    );
+    // Elevator 1 may join another project from 2026-07-01 …
+    let mut q = p.clone();
+    q.id = "other".into();
+    q.admitted_on = day("2026-07-01");
+    q.elevators[0].device_code = dev(1);
+    assert!(s.put_project(&q, day("2026-07-01")).await.unwrap());
+    // … but elevator 0 may not, while it belongs to haibin.
+    q.id = "third".into();
+    q.elevators[0].device_code = dev(0);
+    assert!(matches!(s.put_project(&q, day("2026-07-01")).await, Err(StoreError::Conflict(_))));
+    // Unknown firm and bad mode are refused.
+    p.firm_id = "nope".into();
+    assert!(matches!(s.put_project(&p, day("2026-07-01")).await, Err(StoreError::NotFound(_))));
+    p.firm_id = "zls".into();
+    p.mode = "teleport".into();
+    assert!(matches!(s.put_project(&p, day("2026-07-01")).await, Err(StoreError::Permanent(_))));
+}
