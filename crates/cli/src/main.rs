@@ -1,12 +1,16 @@
 //! `liftwatch`: supervises elevator on-demand maintenance quality from live
 //! telemetry. Subcommands appear here as they work.
 
+mod config;
+mod serve;
+
 use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use liftwatch_core::protocol::{decode_message, Timestamp, FAULT_TABLE};
+use liftwatch_store::dead_letters::DeadLetterFilter;
 
 /// Supervises elevator "on-demand maintenance" pilot projects from live telemetry:
 /// decodes protocol-v1 events from monitoring boxes, keeps the mandated KPIs
@@ -21,6 +25,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the service: subscribe to the broker, store every event exactly once,
+    /// keep the KPIs current, serve HTTP (/healthz, /readyz). Applies pending
+    /// database migrations at start. Stops cleanly on SIGTERM.
+    Serve(config::ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(config::ServeArgs),
+    /// List or replay dead letters (rejected payloads kept with their reason).
+    #[command(subcommand)]
+    DeadLetters(DeadLetterCmd),
     /// Decode and validate one protocol-v1 payload (a file, or stdin) as the gateway
     /// would: prints the accepted events as JSON lines and every rejection with its reason.
     /// Exits 1 when anything was rejected.
@@ -36,9 +49,95 @@ enum Command {
     FaultCodes,
 }
 
+#[derive(Subcommand, Debug)]
+enum DeadLetterCmd {
+    /// Print pending dead letters as JSON lines, oldest first.
+    List {
+        #[command(flatten)]
+        serve: config::ServeArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Decode the pending dead letters again and store what is now valid (e.g. after the
+    /// device was registered). Events already stored stay counted once.
+    Replay {
+        #[command(flatten)]
+        serve: config::ServeArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct FilterArgs {
+    /// Only this reason code (e.g. unknown_device).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Only this device code.
+    #[arg(long)]
+    device: Option<String>,
+    /// At most this many [default: 100 for list, 1000 for replay].
+    #[arg(long)]
+    limit: Option<i64>,
+}
+
+impl FilterArgs {
+    fn filter(self) -> DeadLetterFilter {
+        DeadLetterFilter { reason_code: self.reason, device: self.device, limit: self.limit }
+    }
+}
+
+fn resolve(args: config::ServeArgs) -> anyhow::Result<config::Config> {
+    args.resolve().map_err(|errs| anyhow::anyhow!("invalid configuration:\n  - {}", errs.join("\n  - ")))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
 fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LIFTWATCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => {
+            let cfg = resolve(args)?;
+            runtime()?.block_on(serve::run(cfg))?;
+        }
+        Command::Migrate(args) => {
+            let cfg = resolve(args)?;
+            runtime()?.block_on(serve::open_store(&cfg))?;
+        }
+        Command::DeadLetters(DeadLetterCmd::List { serve, filter }) => {
+            let cfg = resolve(serve)?;
+            runtime()?.block_on(async {
+                let store = serve::open_store(&cfg).await?;
+                for d in store.dead_letters(&filter.filter()).await? {
+                    println!("{}", serde_json::to_string(&d)?);
+                }
+                anyhow::Ok(())
+            })?;
+        }
+        Command::DeadLetters(DeadLetterCmd::Replay { serve, filter }) => {
+            let cfg = resolve(serve)?;
+            runtime()?.block_on(async {
+                let store = serve::open_store(&cfg).await?;
+                let r = store.replay_dead_letters(&filter.filter(), Timestamp::now()).await?;
+                println!(
+                    "replayed {} dead letters: {} new events, {} duplicates, {} still rejected",
+                    r.replayed,
+                    r.ingest.new_events,
+                    r.ingest.duplicates,
+                    r.ingest.dead_letters.len()
+                );
+                anyhow::Ok(())
+            })?;
+        }
         Command::Decode { topic, file } => {
             let mut payload = Vec::new();
             match file {

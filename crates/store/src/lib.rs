@@ -63,6 +63,14 @@ impl IngestReport {
 pub trait EventStore: Clone + Send + Sync + 'static {
     /// Stores a batch in one transaction; on error nothing of it is stored.
     fn ingest(&self, batch: &[Inbound]) -> impl Future<Output = Result<IngestReport, StoreError>> + Send;
+    /// Keeps one whole message as a dead letter with a reason (used when the
+    /// store refuses a message the decoder accepted).
+    fn dead_letter(
+        &self,
+        m: &Inbound,
+        reason_code: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Whether the store answers (for `/readyz`).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -349,6 +349,17 @@ impl EventStore for PgStore {
         Ok(report)
     }
 
+    async fn dead_letter(&self, m: &Inbound, reason_code: &str, reason: &str) -> Result<(), StoreError> {
+        let c = self.pool.get().await?;
+        let device = parse_topic(&m.topic).ok().map(|d| d.to_string());
+        c.execute(
+            "INSERT INTO dead_letters (received_at, topic, device, reason_code, reason, payload) VALUES ($1,$2,$3,$4,$5,$6)",
+            &[&dt(m.received_at), &m.topic, &device, &reason_code, &reason, &m.payload],
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let c = self.pool.get().await?;
         c.simple_query("SELECT 1").await?;

@@ -1,0 +1,119 @@
+//! `liftwatch serve`: store + gateway + HTTP (`/healthz`, `/readyz`).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use liftwatch_gateway::{Gateway, Stats};
+use liftwatch_store::{EventStore, PgOptions, PgStore};
+use tokio::sync::watch;
+
+use crate::config::Config;
+
+#[derive(Clone)]
+struct AppState {
+    store: PgStore,
+    stats: Arc<Stats>,
+}
+
+/// Opens the configured store (migrated).
+pub async fn open_store(cfg: &Config) -> anyhow::Result<PgStore> {
+    let Some(url) = &cfg.database_url else {
+        bail!(
+            "LIFTWATCH_DATABASE_URL / --database-url is not set, and the embedded store is not available in this \
+             build yet: point liftwatch at PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/liftwatch)"
+        );
+    };
+    let opts = PgOptions { tz: cfg.timezone, pool_size: cfg.db_pool_size, timescaledb: cfg.timescaledb };
+    let store = PgStore::connect(url, opts).await.context("connecting to the database")?;
+    let ts = store.migrate().await.context("applying migrations")?;
+    tracing::info!(timescaledb = ts, "store ready (migrations applied)");
+    Ok(store)
+}
+
+/// Runs until SIGTERM / SIGINT, then drains: stop taking messages, commit,
+/// ack, disconnect, stop HTTP.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let store = open_store(&cfg).await?;
+    tracing::info!(
+        regulator_token_set = cfg.regulator_token.is_some(),
+        data_dir = %cfg.data_dir.display(),
+        timezone = %cfg.timezone,
+        "configuration (the data dir is used only by the embedded store)"
+    );
+    if cfg.mqtt_url.is_none() {
+        bail!(
+            "LIFTWATCH_MQTT_URL / --mqtt-url is not set, and the embedded broker is not available in this build yet: \
+             point liftwatch at an MQTT broker (e.g. mqtt://127.0.0.1:1883)"
+        );
+    }
+    let listener =
+        tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding HTTP on {}", cfg.listen))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let gateway = Gateway::start(cfg.gateway.clone(), store.clone(), shutdown_rx.clone())?;
+    let state = AppState { store, stats: gateway.stats.clone() };
+    let app = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(state);
+    tracing::info!(listen = %cfg.listen, "HTTP listening");
+    let mut http_shutdown = shutdown_rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_shutdown.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    gateway.join().await;
+    let _ = http.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = tokio::signal::ctrl_c() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    let store = s.store.ping().await;
+    let subscribed = s.stats.subscribed.load(Ordering::Relaxed);
+    match (store, subscribed) {
+        (Ok(()), true) => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))),
+        (Err(e), _) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": "store_unavailable", "message": e.to_string()})),
+        ),
+        (Ok(()), false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": "not_subscribed", "message": "the broker subscription is not up yet"})),
+        ),
+    }
+}
