@@ -1,0 +1,177 @@
+//! End to end through real processes: boxes → private Mosquitto → `liftwatch
+//! serve` → PostgreSQL/TimescaleDB, with duplicates, bad input, SIGKILL,
+//! two gateways on one shared subscription and a database outage. After each
+//! scenario the stored rollups must equal the core ledger's, exactly.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use chrono_tz::Asia::Shanghai;
+use liftwatch_core::ledger::Ledger;
+use liftwatch_core::protocol::{DeviceCode, Event};
+use liftwatch_store::dead_letters::DeadLetterFilter;
+use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
+use liftwatch_store::testing::TestDb;
+use liftwatch_store::PgStore;
+use support::{fleet_events, publish, wait_until, Broker, Service};
+
+fn dev(n: u32) -> DeviceCode {
+    DeviceCode::parse(&format!("311033020020181{n:05}")).unwrap()
+}
+
+async fn setup(tag: &str, devices: u32) -> (TestDb, PgStore, Vec<DeviceCode>) {
+    let db = TestDb::new(tag).await;
+    let store = db.store(true).await;
+    store
+        .put_firm(&Firm {
+            id: "zls".into(),
+            name: "Zhoushan Lift".into(),
+            grade: "A".into(),
+            self_declaration_url: None,
+        })
+        .await
+        .unwrap();
+    let devs: Vec<DeviceCode> = (0..devices).map(dev).collect();
+    store
+        .put_project(
+            &ProjectSpec {
+                id: "haibin".into(),
+                name: "Haibin Garden".into(),
+                firm_id: "zls".into(),
+                owner: String::new(),
+                mode: "iot".into(),
+                admitted_on: "2026-01-01".parse().unwrap(),
+                commitment: None,
+                elevators: devs
+                    .iter()
+                    .map(|d| ElevatorSpec {
+                        device_code: *d,
+                        kind: "traction".into(),
+                        location: String::new(),
+                        insured_until: None,
+                        since: None,
+                    })
+                    .collect(),
+            },
+            "2026-01-01".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    (db, store, devs)
+}
+
+async fn stored_events(db: &TestDb) -> i64 {
+    let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0)
+}
+
+async fn wait_for_events(db: &TestDb, n: usize) {
+    wait_until(&format!("{n} events stored"), Duration::from_secs(120), || async {
+        stored_events(db).await == n as i64
+    })
+    .await;
+}
+
+async fn assert_exact(store: &PgStore, events: &[Event]) {
+    let mut l = Ledger::new(Shanghai);
+    for e in events {
+        l.apply(e);
+    }
+    let want: Vec<(DeviceCode, NaiveDate, _)> = l.rows().map(|(d, day, r)| (d, day, r.clone())).collect();
+    assert_eq!(store.rollup_rows().await.unwrap(), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_bad_input_and_clean_shutdown() {
+    let (db, store, devs) = setup("e2e_dup", 3).await;
+    let broker = Broker::start().await;
+    let mut svc = Service::start(&db.url, &broker.url(), "gw-dup", "g-dup").await;
+    let events = fleet_events(&devs, 400, 1);
+    publish(broker.port, "pub-dup-1", &events, 50).await;
+    // Again, in other array shapes: all duplicates.
+    publish(broker.port, "pub-dup-2", &events, 7).await;
+    // Bad input: an unregistered device.
+    let bad = fleet_events(&[dev(99)], 3, 9);
+    publish(broker.port, "pub-dup-3", &bad, 10).await;
+    wait_for_events(&db, events.len()).await;
+    wait_until("the dead letter", Duration::from_secs(30), || async {
+        !store.dead_letters(&DeadLetterFilter::default()).await.unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(store.dead_letters(&DeadLetterFilter::default()).await.unwrap()[0].reason_code, "unknown_device");
+    assert_exact(&store, &events).await;
+    let status = svc.terminate();
+    assert!(status.success(), "SIGTERM exits cleanly: {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_then_restart_counts_every_event_once() {
+    let (db, store, devs) = setup("e2e_kill", 4).await;
+    let broker = Broker::start().await;
+    let mut svc = Service::start(&db.url, &broker.url(), "gw-kill", "g-kill").await;
+    let events = fleet_events(&devs, 5000, 2);
+    let total = events.len();
+    let port = broker.port;
+    let evs = events.clone();
+    let publisher = tokio::spawn(async move { publish(port, "pub-kill", &evs, 20).await });
+    // Kill when part of the stream is stored, part is not.
+    wait_until("a third of the stream stored", Duration::from_secs(120), || async {
+        stored_events(&db).await >= (total / 3) as i64
+    })
+    .await;
+    svc.kill9();
+    let at_kill = stored_events(&db).await;
+    assert!(at_kill < total as i64, "killed mid-stream ({at_kill} of {total})");
+    publisher.await.unwrap();
+    svc.restart().await;
+    wait_for_events(&db, total).await;
+    assert_exact(&store, &events).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_one_shared_subscription() {
+    let (db, store, devs) = setup("e2e_two", 4).await;
+    let broker = Broker::start().await;
+    let _a = Service::start(&db.url, &broker.url(), "gw-two-a", "g-two").await;
+    let _b = Service::start(&db.url, &broker.url(), "gw-two-b", "g-two").await;
+    let events = fleet_events(&devs, 2000, 3);
+    // Every message published twice so both gateways see duplicates of each other's work.
+    let port = broker.port;
+    let (e1, e2) = (events.clone(), events.clone());
+    let p1 = tokio::spawn(async move { publish(port, "pub-two-1", &e1, 10).await });
+    let p2 = tokio::spawn(async move { publish(port, "pub-two-2", &e2, 25).await });
+    p1.await.unwrap();
+    p2.await.unwrap();
+    wait_for_events(&db, events.len()).await;
+    assert_exact(&store, &events).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_mid_stream_loses_nothing() {
+    let (db, store, devs) = setup("e2e_dbdown", 3).await;
+    let broker = Broker::start().await;
+    let _svc = Service::start(&db.url, &broker.url(), "gw-db", "g-db").await;
+    let events = fleet_events(&devs, 3000, 4);
+    let (half1, half2) = events.split_at(events.len() / 2);
+    publish(broker.port, "pub-db-1", half1, 20).await;
+    wait_for_events(&db, half1.len()).await;
+    // The database goes away for this service: no new connections, and the
+    // open ones are cut (as in a restart).
+    let (admin, conn) =
+        tokio_postgres::connect(&liftwatch_store::testing::admin_url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    admin.batch_execute(&format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false", db.name)).await.unwrap();
+    admin
+        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", &[&db.name])
+        .await
+        .unwrap();
+    // The second half is published while the database is down: the broker keeps it.
+    publish(broker.port, "pub-db-2", half2, 20).await;
+    admin.batch_execute(&format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true", db.name)).await.unwrap();
+    wait_for_events(&db, events.len()).await;
+    assert_exact(&store, &events).await;
+}
