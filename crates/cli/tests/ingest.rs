@@ -83,6 +83,8 @@ async fn assert_exact(store: &PgStore, events: &[Event]) {
     }
     let want: Vec<(DeviceCode, NaiveDate, _)> = l.rows().map(|(d, day, r)| (d, day, r.clone())).collect();
     assert_eq!(store.rollup_rows().await.unwrap(), want);
+    let refused = DeadLetterFilter { reason_code: Some("store_refused".into()), ..Default::default() };
+    assert!(store.dead_letters(&refused).await.unwrap().is_empty(), "no valid message may end as a dead letter");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,21 +30,22 @@ impl StoreError {
 }
 
 impl From<tokio_postgres::Error> for StoreError {
+    /// Only errors caused by the data itself are permanent: SQLSTATE classes
+    /// 22 (data exception), 23 (integrity constraint) and 54 (program limit,
+    /// e.g. a value too large). Everything else — connection loss, restarts,
+    /// "database does not allow connections", deadlocks, even a schema
+    /// mismatch during a rolling deploy — is retried: the messages stay
+    /// unacknowledged in the broker meanwhile, so nothing is lost, and the
+    /// retry counter in the metrics shows it.
     fn from(e: tokio_postgres::Error) -> Self {
-        use tokio_postgres::error::SqlState;
         if let Some(db) = e.as_db_error() {
-            let c = db.code();
-            let transient = *c == SqlState::T_R_DEADLOCK_DETECTED
-                || *c == SqlState::T_R_SERIALIZATION_FAILURE
-                || *c == SqlState::ADMIN_SHUTDOWN
-                || *c == SqlState::CRASH_SHUTDOWN
-                || *c == SqlState::CANNOT_CONNECT_NOW
-                || *c == SqlState::TOO_MANY_CONNECTIONS
-                || c.code().starts_with("08")
-                || c.code().starts_with("53")
-                || c.code().starts_with("57P");
-            let msg = format!("{}: {}", c.code(), db.message());
-            return if transient { StoreError::Transient(msg) } else { StoreError::Permanent(msg) };
+            let c = db.code().code();
+            let msg = format!("{c}: {}", db.message());
+            return if c.starts_with("22") || c.starts_with("23") || c.starts_with("54") {
+                StoreError::Permanent(msg)
+            } else {
+                StoreError::Transient(msg)
+            };
         }
         // No SQLSTATE: connection closed, I/O error, timeout.
         StoreError::Transient(e.to_string())
@@ -52,10 +53,8 @@ impl From<tokio_postgres::Error> for StoreError {
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
+    /// Failing to get a connection is always worth retrying.
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        match e {
-            deadpool_postgres::PoolError::Backend(e) => e.into(),
-            other => StoreError::Transient(other.to_string()),
-        }
+        StoreError::Transient(format!("no database connection: {e}"))
     }
 }
