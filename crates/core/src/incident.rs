@@ -155,7 +155,7 @@ impl FaultRecord {
         let s = self.start.as_ref()?;
         let cause = self.cause()?;
         let mut r = DayRollup { faults: 1, ..Default::default() };
-        *r.by_code.entry(s.code.as_str().to_owned()).or_default().get_mut(cause) += 1;
+        *r.by_code.entry(rollup_code_key(s.code.as_str())).or_default().get_mut(cause) += 1;
         if self.original_cause() == Some(Cause::Equipment) {
             r.reported_equipment_faults = 1;
             r.reclassified_from_equipment = i64::from(cause != Cause::Equipment);
@@ -173,6 +173,20 @@ impl FaultRecord {
             }
         }
         Some((s.ts.local_day(tz), r))
+    }
+}
+
+/// Longest code kept as a rollup key (characters). Unknown codes may be of
+/// any length; their rollup key is cut here so that it always fits an index
+/// entry (PostgreSQL refuses btree entries over ~2.7 kB). The full code stays
+/// on the event and the fault record.
+pub const ROLLUP_CODE_MAX_CHARS: usize = 128;
+
+/// The key a fault code is counted under in [`DayRollup::by_code`].
+pub fn rollup_code_key(code: &str) -> String {
+    match code.char_indices().nth(ROLLUP_CODE_MAX_CHARS) {
+        Some((i, _)) => code[..i].to_owned(),
+        None => code.to_owned(),
     }
 }
 

@@ -344,3 +344,26 @@ async fn membership_history_and_conflicts() {
     p.mode = "teleport".into();
     assert!(matches!(s.put_project(&p, day("2026-07-01")).await, Err(StoreError::Permanent(_))));
 }
+
+#[tokio::test]
+async fn very_long_unknown_codes_are_counted_under_a_cut_key() {
+    let db = TestDb::new("longcode").await;
+    let s = db.store(false).await;
+    register(&s, 1).await;
+    let code = "好".repeat(3000);
+    let events = vec![Event {
+        device: dev(0),
+        seq: 1,
+        ts: parse_rfc3339("2026-11-01T10:00:00+08:00").unwrap().0,
+        ts_offset: 8 * 3600,
+        body: Body::Fault { fault_id: "f".into(), code: FaultCode::parse(&code), stops_service: true, cause: None },
+    }];
+    let r = s.ingest(&messages(&events, 1)).await.unwrap();
+    assert_eq!((r.new_events, r.dead_letters.len()), (1, 0));
+    let rows = s.rollup_rows().await.unwrap();
+    assert_eq!(
+        rows[0].2.by_code.keys().next().unwrap().chars().count(),
+        liftwatch_core::incident::ROLLUP_CODE_MAX_CHARS
+    );
+    assert_eq!(rows, ledger_of(&events).rows().map(|(d, day, r)| (d, day, r.clone())).collect::<Vec<_>>());
+}
