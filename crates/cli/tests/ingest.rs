@@ -177,3 +177,37 @@ async fn database_outage_mid_stream_loses_nothing() {
     wait_for_events(&db, events.len()).await;
     assert_exact(&store, &events).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restart_with_messages_queued_for_the_gateway() {
+    let (db, store, devs) = setup("e2e_broker", 3).await;
+    let mut broker = Broker::start_with(true).await;
+    let mut svc = Service::start(&db.url, &broker.url(), "gw-brk", "g-brk").await;
+    let events = fleet_events(&devs, 2000, 5);
+    let (half1, half2) = events.split_at(events.len() / 2);
+    publish(broker.port, "pub-brk-1", half1, 20).await;
+    wait_for_events(&db, half1.len()).await;
+    // The gateway is down while the second half arrives: the broker queues it
+    // for the gateway's persistent session …
+    assert!(svc.terminate().success());
+    publish(broker.port, "pub-brk-2", half2, 20).await;
+    // … and keeps it across its own restart.
+    broker.restart().await;
+    svc.restart().await;
+    wait_for_events(&db, events.len()).await;
+    assert_exact(&store, &events).await;
+    // The gateway also reconnects by itself when the broker restarts under it.
+    broker.restart().await;
+    let more = fleet_events(&devs, 300, 6);
+    let port = broker.port;
+    let m2 = more.clone();
+    wait_until("the gateway to resubscribe", Duration::from_secs(60), || async {
+        support::http_get(svc.http_port, "/readyz").is_some_and(|(c, _)| c == 200)
+    })
+    .await;
+    publish(port, "pub-brk-3", &m2, 20).await;
+    let mut all = events.clone();
+    all.extend(more);
+    wait_for_events(&db, all.len()).await;
+    assert_exact(&store, &all).await;
+}

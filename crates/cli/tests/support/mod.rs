@@ -40,14 +40,36 @@ pub struct Broker {
     pub port: u16,
     child: Child,
     conf: PathBuf,
+    data: Option<PathBuf>,
 }
 
 impl Broker {
     pub async fn start() -> Broker {
+        Self::start_with(false).await
+    }
+
+    /// With `persistent`, the broker saves sessions and queued messages to
+    /// disk on shutdown (as production brokers must) and reloads them.
+    pub async fn start_with(persistent: bool) -> Broker {
         let port = free_port();
         let base = std::fs::read_to_string(workspace_root().join("deploy/mosquitto/liftwatch.conf")).unwrap();
         let conf = std::env::temp_dir().join(format!("lw-mosquitto-{}-{port}.conf", std::process::id()));
-        std::fs::write(&conf, format!("{base}\nlistener {port} 127.0.0.1\n")).unwrap();
+        let mut text = format!("{base}\nlistener {port} 127.0.0.1\n");
+        let data = persistent.then(|| {
+            let d = std::env::temp_dir().join(format!("lw-mosquitto-{}-{port}.d/", std::process::id()));
+            std::fs::create_dir_all(&d).unwrap();
+            // Mosquitto started as root drops to its own user: let it write.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+            text.push_str(&format!("persistence true\npersistence_location {}\n", d.display()));
+            d
+        });
+        std::fs::write(&conf, text).unwrap();
+        let child = Self::spawn(&conf, port).await;
+        Broker { port, child, conf, data }
+    }
+
+    async fn spawn(conf: &PathBuf, port: u16) -> Child {
         let child = Command::new("mosquitto")
             .arg("-c")
             .arg(&conf)
@@ -59,7 +81,15 @@ impl Broker {
             TcpStream::connect(("127.0.0.1", port)).is_ok()
         })
         .await;
-        Broker { port, child, conf }
+        child
+    }
+
+    /// Stops the broker (SIGTERM: it saves its state when persistent) and
+    /// starts it again on the same port.
+    pub async fn restart(&mut self) {
+        Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        self.child.wait().unwrap();
+        self.child = Self::spawn(&self.conf, self.port).await;
     }
 
     pub fn url(&self) -> String {
@@ -72,6 +102,9 @@ impl Drop for Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.conf);
+        if let Some(d) = &self.data {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }
 
