@@ -1,25 +1,14 @@
-//! `liftwatch serve`: store + gateway + HTTP (`/healthz`, `/readyz`).
+//! `liftwatch serve`: store + gateway + HTTP API.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
-use liftwatch_gateway::{Gateway, Stats};
-use liftwatch_store::{EventStore, PgOptions, PgStore};
+use liftwatch_core::protocol::Timestamp;
+use liftwatch_gateway::Gateway;
+use liftwatch_store::{PgOptions, PgStore};
 use tokio::sync::watch;
 
 use crate::config::Config;
-
-#[derive(Clone)]
-struct AppState {
-    store: PgStore,
-    stats: Arc<Stats>,
-}
 
 /// Opens the configured store (migrated).
 pub async fn open_store(cfg: &Config) -> anyhow::Result<PgStore> {
@@ -56,8 +45,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding HTTP on {}", cfg.listen))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let gateway = Gateway::start(cfg.gateway.clone(), store.clone(), shutdown_rx.clone())?;
-    let state = AppState { store, stats: gateway.stats.clone() };
-    let app = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(state);
+    let stats = gateway.stats.clone();
+    let state = liftwatch_api::ApiState {
+        store,
+        regulator_token: cfg.regulator_token.clone(),
+        tz: cfg.timezone,
+        clock: std::sync::Arc::new(Timestamp::now),
+        ingest_ready: std::sync::Arc::new(move || stats.subscribed.load(Ordering::Relaxed)),
+    };
+    let app = liftwatch_api::app(state);
     tracing::info!(listen = %cfg.listen, "HTTP listening");
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
@@ -95,25 +91,5 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
-    let store = s.store.ping().await;
-    let subscribed = s.stats.subscribed.load(Ordering::Relaxed);
-    match (store, subscribed) {
-        (Ok(()), true) => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))),
-        (Err(e), _) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"error": "store_unavailable", "message": e.to_string()})),
-        ),
-        (Ok(()), false) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"error": "not_subscribed", "message": "the broker subscription is not up yet"})),
-        ),
     }
 }

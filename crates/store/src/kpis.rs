@@ -90,3 +90,39 @@ impl PgStore {
         Ok(out)
     }
 }
+
+impl PgStore {
+    /// A project's figures per day over a range (charts): the rollups of its
+    /// elevators on the days they belonged, summed per day.
+    pub async fn project_series(&self, project_id: &str, w: Window) -> Result<Vec<(NaiveDate, DayRollup)>, StoreError> {
+        let c = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {SUMS}, r.day FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
+             AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
+             WHERE m.project_id = $1 AND r.day BETWEEN $2 AND $3 GROUP BY r.day ORDER BY r.day"
+        );
+        let rows = c.query(sql.as_str(), &[&project_id, &w.from, &w.to]).await?;
+        Ok(rows.iter().map(|r| (r.get::<_, NaiveDate>(12), totals(r))).collect())
+    }
+
+    /// Per-elevator totals of a project over a window (shown beside the pooled KPIs).
+    pub async fn project_elevator_totals(
+        &self,
+        project_id: &str,
+        w: Window,
+    ) -> Result<Vec<(DeviceCode, DayRollup)>, StoreError> {
+        let c = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {SUMS}, e.device_code FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
+             AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) JOIN elevators e ON e.id = m.elevator_id \
+             WHERE m.project_id = $1 AND r.day BETWEEN $2 AND $3 GROUP BY e.device_code ORDER BY e.device_code"
+        );
+        let rows = c.query(sql.as_str(), &[&project_id, &w.from, &w.to]).await?;
+        rows.iter()
+            .map(|r| {
+                let code: &str = r.get(12);
+                Ok((DeviceCode::parse(code).map_err(|e| StoreError::Permanent(e.to_string()))?, totals(r)))
+            })
+            .collect()
+    }
+}

@@ -225,3 +225,185 @@ impl PgStore {
         Ok(row.map(|r| r.get::<_, Option<serde_json::Value>>(0).and_then(|v| serde_json::from_value(v).ok())))
     }
 }
+
+/// A firm as stored (without its token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirmRecord {
+    /// The firm.
+    #[serde(flatten)]
+    pub firm: Firm,
+    /// Whether the self-declaration is published (a URL is on file).
+    pub self_declared: bool,
+}
+
+/// A project as stored, with its status and current elevators.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectRecord {
+    /// As put.
+    #[serde(flatten)]
+    pub spec: ProjectSpec,
+    /// `active`, `rectifying` or `exited`.
+    pub status: String,
+    /// Findings of the rule engine still open.
+    pub open_findings: i64,
+    /// The whole membership history.
+    pub memberships: Vec<Membership>,
+}
+
+/// Filters of the project list.
+#[derive(Clone, Debug, Default)]
+pub struct ProjectFilter {
+    /// Only this firm's.
+    pub firm: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this mode.
+    pub mode: Option<String>,
+    /// Page size.
+    pub limit: i64,
+    /// Rows skipped.
+    pub offset: i64,
+}
+
+impl PgStore {
+    /// Stores the hash of a firm's new bearer token (rotation invalidates the old one).
+    pub async fn set_firm_token_hash(&self, firm_id: &str, hash: &str) -> Result<(), StoreError> {
+        let c = self.pool.get().await?;
+        let n =
+            c.execute("UPDATE firms SET token_hash = $2, updated_at = now() WHERE id = $1", &[&firm_id, &hash]).await?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("firm {firm_id} does not exist")));
+        }
+        Ok(())
+    }
+
+    /// The firm whose token has this hash.
+    pub async fn firm_by_token_hash(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        let c = self.pool.get().await?;
+        Ok(c.query_opt("SELECT id FROM firms WHERE token_hash = $1", &[&hash]).await?.map(|r| r.get(0)))
+    }
+
+    /// One firm.
+    pub async fn firm(&self, id: &str) -> Result<Option<FirmRecord>, StoreError> {
+        Ok(self.firms(Some(id), 1, 0).await?.into_iter().next())
+    }
+
+    /// Firms, by id (all when `id` is `None`).
+    pub async fn firms(&self, id: Option<&str>, limit: i64, offset: i64) -> Result<Vec<FirmRecord>, StoreError> {
+        let c = self.pool.get().await?;
+        let rows = c
+            .query(
+                "SELECT id, name, grade, self_declaration_url FROM firms WHERE ($1::text IS NULL OR id = $1) \
+                 ORDER BY id LIMIT $2 OFFSET $3",
+                &[&id, &limit, &offset],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let url: Option<String> = r.get(3);
+                FirmRecord {
+                    self_declared: url.as_deref().is_some_and(|u| !u.is_empty()),
+                    firm: Firm { id: r.get(0), name: r.get(1), grade: r.get(2), self_declaration_url: url },
+                }
+            })
+            .collect())
+    }
+
+    /// The firm of a project, if the project exists.
+    pub async fn project_firm(&self, project_id: &str) -> Result<Option<String>, StoreError> {
+        let c = self.pool.get().await?;
+        Ok(c.query_opt("SELECT firm_id FROM projects WHERE id = $1", &[&project_id]).await?.map(|r| r.get(0)))
+    }
+
+    /// The firm currently responsible for an elevator (through its current
+    /// project), if the elevator is registered; `Some(None)` when it is in no project.
+    pub async fn elevator_firm(&self, device: &str) -> Result<Option<Option<String>>, StoreError> {
+        let c = self.pool.get().await?;
+        let Some(row) = c.query_opt("SELECT id FROM elevators WHERE device_code = $1", &[&device]).await? else {
+            return Ok(None);
+        };
+        let id: i32 = row.get(0);
+        let firm = c
+            .query_opt(
+                "SELECT p.firm_id FROM memberships m JOIN projects p ON p.id = m.project_id \
+                 WHERE m.elevator_id = $1 ORDER BY m.until IS NULL DESC, m.until DESC LIMIT 1",
+                &[&id],
+            )
+            .await?
+            .map(|r| r.get(0));
+        Ok(Some(firm))
+    }
+
+    /// Projects with filters and pagination.
+    pub async fn projects(&self, f: &ProjectFilter) -> Result<Vec<ProjectRecord>, StoreError> {
+        let c = self.pool.get().await?;
+        let rows = c
+            .query(
+                "SELECT id FROM projects WHERE ($1::text IS NULL OR firm_id = $1) AND ($2::text IS NULL OR status = $2) \
+                 AND ($3::text IS NULL OR mode = $3) ORDER BY id LIMIT $4 OFFSET $5",
+                &[&f.firm, &f.status, &f.mode, &f.limit, &f.offset],
+            )
+            .await?;
+        drop(c);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.get(0);
+            if let Some(p) = self.project(&id).await? {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One project as stored.
+    pub async fn project(&self, id: &str) -> Result<Option<ProjectRecord>, StoreError> {
+        let c = self.pool.get().await?;
+        let Some(r) = c
+            .query_opt(
+                "SELECT id, name, firm_id, owner, mode, admitted_on, commitment, status, \
+                 (SELECT count(*) FROM findings f WHERE f.project_id = p.id AND f.state = 'open') \
+                 FROM projects p WHERE id = $1",
+                &[&id],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let commitment: Option<serde_json::Value> = r.get(6);
+        let els = c
+            .query(
+                "SELECT e.device_code, e.kind, e.location, e.insured_until, m.since FROM memberships m \
+                 JOIN elevators e ON e.id = m.elevator_id WHERE m.project_id = $1 AND m.until IS NULL ORDER BY e.device_code",
+                &[&id],
+            )
+            .await?;
+        let mut elevators = Vec::with_capacity(els.len());
+        for e in els {
+            let code: &str = e.get(0);
+            elevators.push(ElevatorSpec {
+                device_code: DeviceCode::parse(code).map_err(|x| StoreError::Permanent(x.to_string()))?,
+                kind: e.get(1),
+                location: e.get(2),
+                insured_until: e.get(3),
+                since: e.get(4),
+            });
+        }
+        drop(c);
+        Ok(Some(ProjectRecord {
+            spec: ProjectSpec {
+                id: r.get(0),
+                name: r.get(1),
+                firm_id: r.get(2),
+                owner: r.get(3),
+                mode: r.get(4),
+                admitted_on: r.get(5),
+                commitment: commitment.and_then(|v| serde_json::from_value(v).ok()),
+                elevators,
+            },
+            status: r.get(7),
+            open_findings: r.get(8),
+            memberships: self.memberships(id).await?,
+        }))
+    }
+}

@@ -72,7 +72,7 @@ impl Broker {
     async fn spawn(conf: &PathBuf, port: u16) -> Child {
         let child = Command::new("mosquitto")
             .arg("-c")
-            .arg(&conf)
+            .arg(conf)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

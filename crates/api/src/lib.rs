@@ -1,0 +1,97 @@
+//! The HTTP API of liftwatch (api-v1.md): registry, KPIs, what firms and
+//! regulators record, findings, dead letters; OpenAPI at
+//! `/api/v1/openapi.json`, generated from the handlers so it cannot drift.
+
+pub mod auth;
+pub mod error;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use liftwatch_core::protocol::Timestamp;
+use liftwatch_store::PgStore;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// A clock (injected so tests can pin "today").
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The store.
+    pub store: PgStore,
+    /// The regulator's bearer token; without one, only firms can call.
+    pub regulator_token: Option<String>,
+    /// Zone of local days.
+    pub tz: Tz,
+    /// Now.
+    pub clock: Clock,
+    /// Whether ingest is up (broker subscription acknowledged), for `/readyz`.
+    pub ingest_ready: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl ApiState {
+    /// Today in the configured zone.
+    pub fn today(&self) -> NaiveDate {
+        (self.clock)().local_day(self.tz)
+    }
+}
+
+/// Largest request body accepted (a project with thousands of elevators fits).
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "liftwatch API", version = "1", description = "Elevator on-demand maintenance supervision (api-v1.md)."),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    }
+}
+
+/// The OpenAPI router (routes + their documentation).
+pub fn api_router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::registry::router())
+        .merge(routes::kpis::router())
+        .merge(routes::dead_letters::router())
+}
+
+/// The whole HTTP app: `/api/v1/…`, `/api/v1/openapi.json`, `/healthz`, `/readyz`.
+pub fn app(state: ApiState) -> Router {
+    let (router, openapi) = api_router().split_for_parts();
+    let doc = Arc::new(openapi);
+    router
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json((*doc).clone()) }
+            }),
+        )
+        .merge(routes::health::router())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The OpenAPI document (for tests and `liftwatch openapi`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}

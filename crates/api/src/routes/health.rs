@@ -1,0 +1,34 @@
+//! `/healthz` (alive) and `/readyz` (store answers and broker subscription up). No token.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use liftwatch_store::EventStore;
+
+use crate::ApiState;
+
+/// The routes.
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(s): State<ApiState>) -> (StatusCode, Json<serde_json::Value>) {
+    if let Err(e) = s.store.ping().await {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": "store_unavailable", "message": e.to_string()})),
+        );
+    }
+    if !(s.ingest_ready)() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": "not_subscribed", "message": "the broker subscription is not up yet"})),
+        );
+    }
+    (StatusCode::OK, Json(serde_json::json!({"status": "ready"})))
+}

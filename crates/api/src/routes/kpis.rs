@@ -1,0 +1,309 @@
+//! KPIs (api-v1.md "KPIs") and the daily series for charts. Answers come
+//! from the daily rollups, never from a scan of raw events.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::NaiveDate;
+use liftwatch_core::kpi::{fault_rate_per_10k, mean_minutes, KpiReport, Subject};
+use liftwatch_core::window::Window;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::device;
+use super::registry::{visible_project, CommitmentBody};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::ApiState;
+
+/// The routes.
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(project_kpis)).routes(routes!(elevator_kpis)).routes(routes!(project_series))
+}
+
+/// Which window: `at` (rolling 6 months ending the day before; default today) or `half` (`2026H1`).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct WindowQuery {
+    /// Evaluation day (`YYYY-MM-DD`): the window is the 6 calendar months before it.
+    pub at: Option<String>,
+    /// A calendar half-year, `YYYYH1` or `YYYYH2`.
+    pub half: Option<String>,
+}
+
+fn parse_day(field: &str, s: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| ApiError::bad_request(format!("{field} {s:?} is not a date of the form YYYY-MM-DD")))
+}
+
+impl WindowQuery {
+    fn window(&self, today: NaiveDate) -> ApiResult<Window> {
+        match (&self.at, &self.half) {
+            (Some(_), Some(_)) => Err(ApiError::bad_request("give either at= or half=, not both")),
+            (None, Some(h)) => Window::parse_half(h).map_err(|e| ApiError::bad_request(e.to_string())),
+            (at, None) => {
+                let day = at.as_deref().map(|s| parse_day("at", s)).transpose()?.unwrap_or(today);
+                Window::rolling(day).map_err(|e| ApiError::bad_request(e.to_string()))
+            }
+        }
+    }
+}
+
+/// The window of a KPI answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WindowOut {
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    pub to: NaiveDate,
+}
+
+/// Downtime figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DowntimeOut {
+    /// Equipment stoppages begun in the window and cleared.
+    pub count: i64,
+    /// Their mean duration, minutes (null over none).
+    pub mean_minutes: Option<f64>,
+    /// Equipment stoppages begun in the window still open.
+    pub open: i64,
+}
+
+/// Rescue figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RescueOut {
+    /// Entrapments alarmed in the window with a known arrival.
+    pub count: i64,
+    /// Mean alarm-to-arrival, minutes (null over none).
+    pub mean_minutes: Option<f64>,
+    /// Entrapments alarmed in the window with no arrival yet.
+    pub awaiting_arrival: i64,
+}
+
+/// Achievement against the commitment (null where the KPI is undefined).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeetsOut {
+    /// Fault rate.
+    pub fault_rate: Option<bool>,
+    /// Downtime.
+    pub downtime: Option<bool>,
+    /// Rescue time.
+    pub rescue: Option<bool>,
+}
+
+/// One elevator's figures beside a project's pooled KPIs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ElevatorFigures {
+    /// The elevator.
+    pub device_code: String,
+    /// Runs on its member days.
+    pub runs: i64,
+    /// Equipment faults.
+    pub equipment_faults: i64,
+    /// Its own fault rate.
+    pub fault_rate_per_10k: Option<f64>,
+}
+
+/// KPIs of a project or an elevator (api-v1.md "KPIs").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KpiOut {
+    /// Project id (project answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Device code (elevator answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elevator: Option<String>,
+    /// The window.
+    pub window: WindowOut,
+    /// Elevators that belonged on at least one day of the window.
+    pub elevators: usize,
+    /// Runs.
+    pub runs: i64,
+    /// Equipment-caused faults.
+    pub equipment_faults: i64,
+    /// Equipment faults per 10,000 runs (null with no runs).
+    pub fault_rate_per_10k: Option<f64>,
+    /// Downtime.
+    pub downtime: DowntimeOut,
+    /// Rescue.
+    pub rescue: RescueOut,
+    /// The commitment.
+    pub commitment: Option<CommitmentBody>,
+    /// Achievement against it.
+    pub meets_commitment: Option<MeetsOut>,
+    /// Per-elevator figures (project answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_elevator: Option<Vec<ElevatorFigures>>,
+}
+
+fn r4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+impl From<KpiReport> for KpiOut {
+    fn from(k: KpiReport) -> Self {
+        let (project, elevator) = match k.subject {
+            Subject::Project(p) => (Some(p), None),
+            Subject::Elevator(e) => (None, Some(e)),
+        };
+        KpiOut {
+            project,
+            elevator,
+            window: WindowOut { from: k.window.from, to: k.window.to },
+            elevators: k.elevators,
+            runs: k.runs,
+            equipment_faults: k.equipment_faults,
+            fault_rate_per_10k: k.fault_rate_per_10k,
+            downtime: DowntimeOut {
+                count: k.downtime.count,
+                mean_minutes: k.downtime.mean_minutes,
+                open: k.downtime.open,
+            },
+            rescue: RescueOut {
+                count: k.rescue.count,
+                mean_minutes: k.rescue.mean_minutes,
+                awaiting_arrival: k.rescue.awaiting_arrival,
+            },
+            commitment: k.commitment.map(|c| CommitmentBody {
+                fault_rate_per_10k: c.fault_rate_per_10k,
+                downtime_minutes: c.downtime_minutes,
+                rescue_minutes: c.rescue_minutes,
+            }),
+            meets_commitment: k.meets_commitment.map(|m| MeetsOut {
+                fault_rate: m.fault_rate,
+                downtime: m.downtime,
+                rescue: m.rescue,
+            }),
+            per_elevator: None,
+        }
+    }
+}
+
+/// A project's KPIs over the rolling 6 months (`at=`) or a half-year (`half=`).
+#[utoipa::path(get, path = "/api/v1/projects/{project_id}/kpis", tag = "kpis",
+    params(("project_id" = String, Path, description = "project id"), WindowQuery),
+    responses((status = 200, body = KpiOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn project_kpis(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(project_id): Path<String>,
+    q: Result<Query<WindowQuery>, QueryRejection>,
+) -> ApiResult<Json<KpiOut>> {
+    let Query(q) = q?;
+    let w = q.window(s.today())?;
+    visible_project(&s, &caller, &project_id).await?;
+    let k = s
+        .store
+        .project_kpis(&project_id, w)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("project {project_id}")))?;
+    let mut out = KpiOut::from(k);
+    let per = s.store.project_elevator_totals(&project_id, w).await?;
+    out.per_elevator = Some(
+        per.into_iter()
+            .map(|(d, t)| ElevatorFigures {
+                device_code: d.to_string(),
+                runs: t.runs,
+                equipment_faults: t.equipment_faults,
+                fault_rate_per_10k: fault_rate_per_10k(t.equipment_faults, t.runs).map(r4),
+            })
+            .collect(),
+    );
+    Ok(Json(out))
+}
+
+/// Checks that the caller may see the elevator (its current firm); 404 otherwise.
+pub async fn visible_elevator(
+    s: &ApiState,
+    caller: &Caller,
+    code: &str,
+) -> ApiResult<liftwatch_core::protocol::DeviceCode> {
+    let d = device(code)?;
+    let not_found = || ApiError::not_found(format!("elevator {code} is not registered"));
+    let firm = s.store.elevator_firm(code).await?.ok_or_else(not_found)?;
+    match (caller, firm) {
+        (Caller::Regulator, _) => Ok(d),
+        (Caller::Firm(f), Some(owner)) if *f == owner => Ok(d),
+        _ => Err(not_found()),
+    }
+}
+
+/// One elevator's KPIs (same parameters and shape as a project's).
+#[utoipa::path(get, path = "/api/v1/elevators/{device_code}/kpis", tag = "kpis",
+    params(("device_code" = String, Path, description = "device code"), WindowQuery),
+    responses((status = 200, body = KpiOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn elevator_kpis(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    q: Result<Query<WindowQuery>, QueryRejection>,
+) -> ApiResult<Json<KpiOut>> {
+    let Query(q) = q?;
+    let w = q.window(s.today())?;
+    let d = visible_elevator(&s, &caller, &code).await?;
+    let k = s.store.elevator_kpis(d, w).await?.ok_or_else(|| ApiError::not_found(format!("elevator {code}")))?;
+    Ok(Json(k.into()))
+}
+
+/// A date range.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RangeQuery {
+    /// First day, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last day, inclusive (at most 400 days after `from`).
+    pub to: String,
+}
+
+/// One day of a project's series.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayOut {
+    /// The day.
+    pub day: NaiveDate,
+    /// Runs.
+    pub runs: i64,
+    /// Equipment faults.
+    pub equipment_faults: i64,
+    /// Closed equipment stoppages begun that day.
+    pub stoppages: i64,
+    /// Their mean duration, minutes.
+    pub downtime_mean_minutes: Option<f64>,
+    /// Rescues (entrapments with arrival) alarmed that day.
+    pub rescues: i64,
+    /// Their mean alarm-to-arrival, minutes.
+    pub rescue_mean_minutes: Option<f64>,
+}
+
+/// A project's figures per day over a range (charts). Days without figures are omitted.
+#[utoipa::path(get, path = "/api/v1/projects/{project_id}/series", tag = "kpis",
+    params(("project_id" = String, Path, description = "project id"), RangeQuery),
+    responses((status = 200, body = [DayOut]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn project_series(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(project_id): Path<String>,
+    q: Result<Query<RangeQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<DayOut>>> {
+    let Query(q) = q?;
+    let w = Window::range(parse_day("from", &q.from)?, parse_day("to", &q.to)?)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if w.days() > 400 {
+        return Err(ApiError::bad_request(format!("the range has {} days; at most 400 are served at once", w.days())));
+    }
+    visible_project(&s, &caller, &project_id).await?;
+    let rows = s.store.project_series(&project_id, w).await?;
+    let r2 = |x: Option<f64>| x.map(|v| (v * 100.0).round() / 100.0);
+    Ok(Json(
+        rows.into_iter()
+            .map(|(day, t)| DayOut {
+                day,
+                runs: t.runs,
+                equipment_faults: t.equipment_faults,
+                stoppages: t.stoppages_closed,
+                downtime_mean_minutes: r2(mean_minutes(t.downtime_us, t.stoppages_closed)),
+                rescues: t.rescues,
+                rescue_mean_minutes: r2(mean_minutes(t.rescue_us, t.rescues)),
+            })
+            .collect(),
+    ))
+}

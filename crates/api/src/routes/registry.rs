@@ -1,0 +1,420 @@
+//! Registry (api-v1.md "Registry"): firms and pilot projects with their elevators.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::NaiveDate;
+use liftwatch_core::kpi::Commitment;
+use liftwatch_store::registry::{ElevatorSpec, Firm, FirmRecord, ProjectFilter, ProjectRecord, ProjectSpec, MODES};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{check_id, device, Page};
+use crate::auth::{new_token, token_hash, Caller};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::ApiState;
+
+/// The routes.
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(put_firm, get_firm))
+        .routes(routes!(list_firms))
+        .routes(routes!(rotate_token))
+        .routes(routes!(put_project, get_project))
+        .routes(routes!(list_projects))
+}
+
+/// Body of `PUT /api/v1/firms/{firm_id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirmBody {
+    /// Name.
+    pub name: String,
+    /// Previous year's grade: A, B, C or D.
+    pub grade: String,
+    /// Where the self-declaration (自我声明) is published.
+    #[serde(default)]
+    pub self_declaration_url: Option<String>,
+}
+
+/// A firm.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FirmOut {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Grade.
+    pub grade: String,
+    /// Self-declaration URL.
+    pub self_declaration_url: Option<String>,
+    /// Whether a self-declaration is on file.
+    pub self_declared: bool,
+    /// The firm's bearer token: only in the answer that created the firm or rotated its token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl FirmOut {
+    fn of(r: FirmRecord, token: Option<String>) -> FirmOut {
+        FirmOut {
+            id: r.firm.id,
+            name: r.firm.name,
+            grade: r.firm.grade,
+            self_declaration_url: r.firm.self_declaration_url,
+            self_declared: r.self_declared,
+            token,
+        }
+    }
+}
+
+/// Creates or updates a firm (regulator). The answer to the creation carries the firm's token.
+#[utoipa::path(put, path = "/api/v1/firms/{firm_id}", tag = "registry",
+    params(("firm_id" = String, Path, description = "firm id")),
+    request_body = FirmBody,
+    responses((status = 201, description = "created, with token", body = FirmOut), (status = 200, body = FirmOut),
+               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn put_firm(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(firm_id): Path<String>,
+    body: Result<Json<FirmBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<FirmOut>)> {
+    caller.require_regulator()?;
+    check_id("firm", &firm_id)?;
+    let Json(b) = body?;
+    if b.name.trim().is_empty() {
+        return Err(ApiError::bad_request("name must not be empty"));
+    }
+    if !["A", "B", "C", "D"].contains(&b.grade.as_str()) {
+        return Err(ApiError::bad_request(format!("grade {:?} must be one of A, B, C, D", b.grade)));
+    }
+    let firm = Firm { id: firm_id.clone(), name: b.name, grade: b.grade, self_declaration_url: b.self_declaration_url };
+    let created = s.store.put_firm(&firm).await?;
+    let token = if created {
+        let t = new_token()?;
+        s.store.set_firm_token_hash(&firm_id, &token_hash(&t)).await?;
+        Some(t)
+    } else {
+        None
+    };
+    let rec = s.store.firm(&firm_id).await?.ok_or_else(|| ApiError::not_found(format!("firm {firm_id}")))?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(FirmOut::of(rec, token))))
+}
+
+/// One firm (regulator, or the firm itself).
+#[utoipa::path(get, path = "/api/v1/firms/{firm_id}", tag = "registry",
+    params(("firm_id" = String, Path, description = "firm id")),
+    responses((status = 200, body = FirmOut), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn get_firm(State(s): State<ApiState>, caller: Caller, Path(firm_id): Path<String>) -> ApiResult<Json<FirmOut>> {
+    let not_found = || ApiError::not_found(format!("firm {firm_id} does not exist"));
+    if !caller.sees_firm(&firm_id) {
+        return Err(not_found());
+    }
+    let rec = s.store.firm(&firm_id).await?.ok_or_else(not_found)?;
+    Ok(Json(FirmOut::of(rec, None)))
+}
+
+/// All firms (regulator; a firm sees itself).
+#[utoipa::path(get, path = "/api/v1/firms", tag = "registry", params(Page),
+    responses((status = 200, body = [FirmOut]), (status = 401, body = ErrorBody)))]
+async fn list_firms(
+    State(s): State<ApiState>,
+    caller: Caller,
+    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<FirmOut>>> {
+    let Query(page) = page?;
+    let (limit, offset) = page.get()?;
+    let only = match &caller {
+        Caller::Regulator => None,
+        Caller::Firm(f) => Some(f.as_str()),
+    };
+    let firms = s.store.firms(only, limit, offset).await?;
+    Ok(Json(firms.into_iter().map(|f| FirmOut::of(f, None)).collect()))
+}
+
+/// Issues a new token for a firm; the old one stops working (regulator).
+#[utoipa::path(post, path = "/api/v1/firms/{firm_id}/token", tag = "registry",
+    params(("firm_id" = String, Path, description = "firm id")),
+    responses((status = 200, body = FirmOut), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn rotate_token(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(firm_id): Path<String>,
+) -> ApiResult<Json<FirmOut>> {
+    caller.require_regulator()?;
+    let rec =
+        s.store.firm(&firm_id).await?.ok_or_else(|| ApiError::not_found(format!("firm {firm_id} does not exist")))?;
+    let t = new_token()?;
+    s.store.set_firm_token_hash(&firm_id, &token_hash(&t)).await?;
+    Ok(Json(FirmOut::of(rec, Some(t))))
+}
+
+/// Committed KPI targets.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommitmentBody {
+    /// Equipment faults per 10,000 runs, at most.
+    pub fault_rate_per_10k: f64,
+    /// Mean downtime, minutes, at most.
+    pub downtime_minutes: f64,
+    /// Mean rescue time, minutes, at most.
+    pub rescue_minutes: f64,
+}
+
+/// An elevator of a project.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ElevatorBody {
+    /// Registration code (设备代码): 17–20 digits or capitals.
+    pub device_code: String,
+    /// `traction`, `hydraulic`, `escalator`, …
+    #[serde(default)]
+    pub kind: String,
+    /// Where it is.
+    #[serde(default)]
+    pub location: String,
+    /// Liability insurance (电梯责任保险) cover end.
+    #[serde(default)]
+    pub insured_until: Option<NaiveDate>,
+    /// Membership start (default: admission day on first put, else today).
+    #[serde(default)]
+    pub since: Option<NaiveDate>,
+}
+
+/// Body of `PUT /api/v1/projects/{project_id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectBody {
+    /// Name.
+    pub name: String,
+    /// The maintenance firm.
+    pub firm_id: String,
+    /// The owner (使用单位).
+    #[serde(default)]
+    pub owner: String,
+    /// `iot`, `remote_pension`, `remote_full_service` or `remote`.
+    pub mode: String,
+    /// Admission day.
+    pub admitted_on: NaiveDate,
+    /// Committed KPI targets.
+    #[serde(default)]
+    pub commitment: Option<CommitmentBody>,
+    /// Current elevators.
+    pub elevators: Vec<ElevatorBody>,
+}
+
+/// One membership interval.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipOut {
+    /// The elevator.
+    pub device_code: String,
+    /// First day.
+    pub since: NaiveDate,
+    /// Last day, if it left.
+    pub until: Option<NaiveDate>,
+}
+
+/// A project as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectOut {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Firm.
+    pub firm_id: String,
+    /// Owner.
+    pub owner: String,
+    /// Mode.
+    pub mode: String,
+    /// Admission day.
+    pub admitted_on: NaiveDate,
+    /// Commitment.
+    pub commitment: Option<CommitmentBody>,
+    /// Current elevators.
+    pub elevators: Vec<ElevatorBody>,
+    /// `active`, `rectifying` or `exited`.
+    pub status: String,
+    /// Open findings.
+    pub open_findings: i64,
+    /// Membership history.
+    pub memberships: Vec<MembershipOut>,
+}
+
+impl From<ProjectRecord> for ProjectOut {
+    fn from(p: ProjectRecord) -> Self {
+        ProjectOut {
+            id: p.spec.id,
+            name: p.spec.name,
+            firm_id: p.spec.firm_id,
+            owner: p.spec.owner,
+            mode: p.spec.mode,
+            admitted_on: p.spec.admitted_on,
+            commitment: p.spec.commitment.map(|c| CommitmentBody {
+                fault_rate_per_10k: c.fault_rate_per_10k,
+                downtime_minutes: c.downtime_minutes,
+                rescue_minutes: c.rescue_minutes,
+            }),
+            elevators: p
+                .spec
+                .elevators
+                .into_iter()
+                .map(|e| ElevatorBody {
+                    device_code: e.device_code.to_string(),
+                    kind: e.kind,
+                    location: e.location,
+                    insured_until: e.insured_until,
+                    since: e.since,
+                })
+                .collect(),
+            status: p.status,
+            open_findings: p.open_findings,
+            memberships: p
+                .memberships
+                .into_iter()
+                .map(|m| MembershipOut { device_code: m.device.to_string(), since: m.since, until: m.until })
+                .collect(),
+        }
+    }
+}
+
+/// Creates or updates a pilot project with its elevators, keeping membership history (regulator).
+#[utoipa::path(put, path = "/api/v1/projects/{project_id}", tag = "registry",
+    params(("project_id" = String, Path, description = "project id")),
+    request_body = ProjectBody,
+    responses((status = 201, body = ProjectOut), (status = 200, body = ProjectOut), (status = 400, body = ErrorBody),
+               (status = 404, description = "unknown firm", body = ErrorBody),
+               (status = 409, description = "an elevator belongs to another project on an overlapping day", body = ErrorBody)))]
+async fn put_project(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(project_id): Path<String>,
+    body: Result<Json<ProjectBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<ProjectOut>)> {
+    caller.require_regulator()?;
+    check_id("project", &project_id)?;
+    let Json(b) = body?;
+    let mut problems = Vec::new();
+    if b.name.trim().is_empty() {
+        problems.push("name must not be empty".to_owned());
+    }
+    if !MODES.contains(&b.mode.as_str()) {
+        problems.push(format!("mode {:?} must be one of {}", b.mode, MODES.join(", ")));
+    }
+    if let Some(c) = &b.commitment {
+        for (k, v) in [
+            ("fault_rate_per_10k", c.fault_rate_per_10k),
+            ("downtime_minutes", c.downtime_minutes),
+            ("rescue_minutes", c.rescue_minutes),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                problems.push(format!("commitment.{k} {v} must be a number ≥ 0"));
+            }
+        }
+    }
+    let mut elevators = Vec::with_capacity(b.elevators.len());
+    for (i, e) in b.elevators.iter().enumerate() {
+        match device(&e.device_code) {
+            Ok(d) => elevators.push(ElevatorSpec {
+                device_code: d,
+                kind: e.kind.clone(),
+                location: e.location.clone(),
+                insured_until: e.insured_until,
+                since: e.since,
+            }),
+            Err(err) => problems.push(format!("elevators[{i}]: {}", err.message)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::bad_request(problems.join("; ")));
+    }
+    let spec = ProjectSpec {
+        id: project_id.clone(),
+        name: b.name,
+        firm_id: b.firm_id,
+        owner: b.owner,
+        mode: b.mode,
+        admitted_on: b.admitted_on,
+        commitment: b.commitment.map(|c| Commitment {
+            fault_rate_per_10k: c.fault_rate_per_10k,
+            downtime_minutes: c.downtime_minutes,
+            rescue_minutes: c.rescue_minutes,
+        }),
+        elevators,
+    };
+    let created = s.store.put_project(&spec, s.today()).await?;
+    let rec =
+        s.store.project(&project_id).await?.ok_or_else(|| ApiError::not_found(format!("project {project_id}")))?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(rec.into())))
+}
+
+/// One project with its status and open findings (regulator, or its firm).
+#[utoipa::path(get, path = "/api/v1/projects/{project_id}", tag = "registry",
+    params(("project_id" = String, Path, description = "project id")),
+    responses((status = 200, body = ProjectOut), (status = 404, body = ErrorBody)))]
+async fn get_project(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(project_id): Path<String>,
+) -> ApiResult<Json<ProjectOut>> {
+    let rec = visible_project(&s, &caller, &project_id).await?;
+    Ok(Json(rec.into()))
+}
+
+/// The project if the caller may see it, else 404 (as if it did not exist).
+pub async fn visible_project(s: &ApiState, caller: &Caller, project_id: &str) -> ApiResult<ProjectRecord> {
+    let not_found = || ApiError::not_found(format!("project {project_id} does not exist"));
+    let rec = s.store.project(project_id).await?.ok_or_else(not_found)?;
+    if !caller.sees_firm(&rec.spec.firm_id) {
+        return Err(not_found());
+    }
+    Ok(rec)
+}
+
+/// Filters of the project list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ProjectQuery {
+    /// Only this firm's projects.
+    pub firm: Option<String>,
+    /// `active`, `rectifying` or `exited`.
+    pub status: Option<String>,
+    /// Monitoring mode.
+    pub mode: Option<String>,
+    /// Page size (1–1000, default 100).
+    pub limit: Option<i64>,
+    /// Rows skipped.
+    pub offset: Option<i64>,
+}
+
+/// Pilot projects, filtered and paginated (a firm sees its own only).
+#[utoipa::path(get, path = "/api/v1/projects", tag = "registry", params(ProjectQuery),
+    responses((status = 200, body = [ProjectOut]), (status = 400, body = ErrorBody)))]
+async fn list_projects(
+    State(s): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<ProjectQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<ProjectOut>>> {
+    let Query(q) = q?;
+    let (limit, offset) = Page { limit: q.limit, offset: q.offset }.get()?;
+    if let Some(st) = &q.status {
+        if !["active", "rectifying", "exited"].contains(&st.as_str()) {
+            return Err(ApiError::bad_request(format!("status {st:?} must be one of active, rectifying, exited")));
+        }
+    }
+    if let Some(m) = &q.mode {
+        if !MODES.contains(&m.as_str()) {
+            return Err(ApiError::bad_request(format!("mode {m:?} must be one of {}", MODES.join(", "))));
+        }
+    }
+    let firm = match (&caller, q.firm) {
+        (Caller::Regulator, f) => f,
+        (Caller::Firm(own), Some(f)) if f != *own => return Ok(Json(Vec::new())),
+        (Caller::Firm(own), _) => Some(own.clone()),
+    };
+    let rows = s.store.projects(&ProjectFilter { firm, status: q.status, mode: q.mode, limit, offset }).await?;
+    Ok(Json(rows.into_iter().map(Into::into).collect()))
+}
