@@ -1,0 +1,386 @@
+//! The HTTP API through real HTTP against a real store: the access-control
+//! matrix for every route of the OpenAPI document, error answers, and the
+//! KPI shape of api-v1.md.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use liftwatch_api::{app, openapi, ApiState};
+use liftwatch_core::protocol::{
+    decode_message, parse_rfc3339, to_array_payload, topic_for, Body, DeviceCode, Event, FaultCode, Timestamp,
+};
+use liftwatch_store::testing::TestDb;
+use liftwatch_store::{EventStore, Inbound, PgStore};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const REG: &str = "regulator-secret";
+const EA: &str = "31103302002018100001";
+const EB: &str = "31103302002018100002";
+
+fn now() -> Timestamp {
+    parse_rfc3339("2026-11-28T12:00:00+08:00").unwrap().0
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+    store: PgStore,
+    _db: TestDb,
+}
+
+impl Api {
+    async fn start(tag: &str) -> Api {
+        let db = TestDb::new(tag).await;
+        let store = db.store(true).await;
+        let state = ApiState {
+            store: store.clone(),
+            regulator_token: Some(REG.into()),
+            tz: chrono_tz::Asia::Shanghai,
+            clock: Arc::new(now),
+            ingest_ready: Arc::new(|| true),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app(state)).await });
+        Api { base, http: reqwest::Client::new(), store, _db: db }
+    }
+
+    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn raw(&self, method: Method, path: &str, token: &str, body: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Registers firms A and B (tokens returned) with one project and one elevator each.
+    async fn world(&self) -> (String, String) {
+        let mut tokens = Vec::new();
+        for (firm, project, dev) in [("zls", "haibin", EA), ("other", "dongcheng", EB)] {
+            let (s, b) = self
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/firms/{firm}"),
+                    Some(REG),
+                    Some(json!({"name": firm, "grade": "A"})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            tokens.push(b["token"].as_str().unwrap().to_owned());
+            let (s, b) = self
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/projects/{project}"),
+                    Some(REG),
+                    Some(json!({"name": project, "firm_id": firm, "owner": "o", "mode": "iot", "admitted_on": "2026-01-01",
+                        "commitment": {"fault_rate_per_10k": 5.0, "downtime_minutes": 60, "rescue_minutes": 20},
+                        "elevators": [{"device_code": dev, "kind": "traction", "location": "Bldg 3", "insured_until": "2027-06-30"}]})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            self.ingest(dev).await;
+        }
+        (tokens.remove(0), tokens.remove(0))
+    }
+
+    /// 1000 runs, a closed and an open equipment stoppage, an entrapment with arrival.
+    async fn ingest(&self, dev: &str) {
+        let d = DeviceCode::parse(dev).unwrap();
+        let t = |s: &str| parse_rfc3339(s).unwrap().0;
+        let mut evs = Vec::new();
+        let mut seq = 0;
+        let mut ev = |ts: Timestamp, body: Body| {
+            seq += 1;
+            Event { device: d, seq, ts, ts_offset: 8 * 3600, body }
+        };
+        for i in 0..1000 {
+            let ts = Timestamp(t("2026-11-01T08:00:00+08:00").0 + i * 60_000_000);
+            evs.push(ev(ts, Body::Run { end: Timestamp(ts.0 + 30_000_000), from: 1, to: 5, doors: None }));
+        }
+        let fault = |id: &str| Body::Fault {
+            fault_id: id.into(),
+            code: FaultCode::parse("door_open_fault"),
+            stops_service: true,
+            cause: None,
+        };
+        evs.push(ev(t("2026-11-02T10:00:00+08:00"), fault("f1")));
+        evs.push(ev(t("2026-11-02T10:30:00+08:00"), Body::FaultCleared { fault_id: "f1".into() }));
+        evs.push(ev(t("2026-11-03T10:00:00+08:00"), fault("f2")));
+        evs.push(ev(t("2026-11-04T10:00:00+08:00"), Body::Entrapment { incident_id: "e1".into(), fault_id: None }));
+        evs.push(ev(t("2026-11-04T10:12:00+08:00"), Body::RescueArrived { incident_id: "e1".into() }));
+        let topic = topic_for(&d);
+        let batch: Vec<Inbound> = evs
+            .chunks(500)
+            .map(|c| {
+                let payload = to_array_payload(c).into_bytes();
+                let decoded = decode_message(&topic, &payload, now());
+                Inbound { topic: topic.clone(), payload, received_at: now(), decoded }
+            })
+            .collect();
+        let r = self.store.ingest(&batch).await.unwrap();
+        assert_eq!((r.new_events, r.dead_letters.len()), (evs.len() as u64, 0));
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Access {
+    /// Regulators only: a firm gets 403.
+    Regulator,
+    /// The owning firm and regulators; another firm gets 404.
+    Owner,
+    /// Any authenticated caller (answers are scoped).
+    Anyone,
+}
+
+struct Case {
+    method: Method,
+    template: &'static str,
+    /// The path for firm A's resource.
+    path: String,
+    body: Option<Value>,
+    access: Access,
+}
+
+fn case(method: Method, template: &'static str, path: &str, body: Option<Value>, access: Access) -> Case {
+    Case { method, template, path: path.to_owned(), body, access }
+}
+
+fn matrix() -> Vec<Case> {
+    use Access::*;
+    let project = json!({"name": "Haibin", "firm_id": "zls", "mode": "iot", "admitted_on": "2026-01-01",
+        "elevators": [{"device_code": EA}]});
+    vec![
+        case(
+            Method::PUT,
+            "/api/v1/firms/{firm_id}",
+            "/api/v1/firms/zls",
+            Some(json!({"name": "zls", "grade": "B"})),
+            Regulator,
+        ),
+        case(Method::GET, "/api/v1/firms/{firm_id}", "/api/v1/firms/zls", None, Owner),
+        case(Method::GET, "/api/v1/firms", "/api/v1/firms", None, Anyone),
+        case(Method::POST, "/api/v1/firms/{firm_id}/token", "/api/v1/firms/third/token", None, Regulator),
+        case(Method::PUT, "/api/v1/projects/{project_id}", "/api/v1/projects/haibin", Some(project), Regulator),
+        case(Method::GET, "/api/v1/projects/{project_id}", "/api/v1/projects/haibin", None, Owner),
+        case(Method::GET, "/api/v1/projects", "/api/v1/projects", None, Anyone),
+        case(Method::GET, "/api/v1/projects/{project_id}/kpis", "/api/v1/projects/haibin/kpis", None, Owner),
+        case(
+            Method::GET,
+            "/api/v1/projects/{project_id}/series",
+            "/api/v1/projects/haibin/series?from=2026-11-01&to=2026-11-30",
+            None,
+            Owner,
+        ),
+        case(Method::GET, "/api/v1/elevators/{device_code}/kpis", &format!("/api/v1/elevators/{EA}/kpis"), None, Owner),
+        case(Method::GET, "/api/v1/dead-letters", "/api/v1/dead-letters", None, Regulator),
+        case(Method::POST, "/api/v1/dead-letters/replay", "/api/v1/dead-letters/replay", None, Regulator),
+    ]
+}
+
+#[tokio::test]
+async fn access_control_for_every_route() {
+    let api = Api::start("api_acl").await;
+    let (token_a, token_b) = api.world().await;
+    let (s, _) =
+        api.call(Method::PUT, "/api/v1/firms/third", Some(REG), Some(json!({"name": "third", "grade": "C"}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let cases = matrix();
+    // Every documented route is in the matrix, and nothing else.
+    let doc = serde_json::to_value(openapi()).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for m in item.as_object().unwrap().keys() {
+            if ["get", "put", "post", "delete", "patch"].contains(&m.as_str()) {
+                documented.insert((m.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let tested: BTreeSet<(String, String)> =
+        cases.iter().map(|c| (c.method.to_string(), c.template.to_owned())).collect();
+    assert_eq!(tested, documented, "the access matrix must cover exactly the documented routes");
+
+    for c in &cases {
+        let what = format!("{} {}", c.method, c.path);
+        let (s, b) = api.call(c.method.clone(), &c.path, None, c.body.clone()).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{what} without a token: {b}");
+        assert_eq!(b["error"], "unauthorized", "{what}");
+        let (s, _) = api.call(c.method.clone(), &c.path, Some("not-a-token"), c.body.clone()).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{what} with a bad token");
+        let (s, b) = api.call(c.method.clone(), &c.path, Some(REG), c.body.clone()).await;
+        assert!(s.is_success(), "{what} as regulator: {s} {b}");
+        let (s_a, b_a) = api.call(c.method.clone(), &c.path, Some(&token_a), c.body.clone()).await;
+        let (s_b, b_b) = api.call(c.method.clone(), &c.path, Some(&token_b), c.body.clone()).await;
+        match c.access {
+            Access::Regulator => {
+                assert_eq!(s_a, StatusCode::FORBIDDEN, "{what} as firm: {b_a}");
+                assert_eq!(b_a["error"], "forbidden");
+                assert_eq!(s_b, StatusCode::FORBIDDEN, "{what} as other firm");
+            }
+            Access::Owner => {
+                assert!(s_a.is_success(), "{what} as owning firm: {s_a} {b_a}");
+                assert_eq!(s_b, StatusCode::NOT_FOUND, "{what} as another firm: {b_b}");
+                assert_eq!(b_b["error"], "not_found");
+            }
+            Access::Anyone => {
+                assert!(s_a.is_success(), "{what} as firm: {s_a}");
+                assert!(s_b.is_success(), "{what} as other firm: {s_b}");
+            }
+        }
+    }
+    // Scoped lists: a firm sees only its own.
+    let (_, firms) = api.call(Method::GET, "/api/v1/firms", Some(&token_b), None).await;
+    assert_eq!(firms.as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect::<Vec<_>>(), vec!["other"]);
+    let (_, ps) = api.call(Method::GET, "/api/v1/projects", Some(&token_b), None).await;
+    assert_eq!(ps.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect::<Vec<_>>(), vec!["dongcheng"]);
+    let (_, ps) = api.call(Method::GET, "/api/v1/projects?firm=zls", Some(&token_b), None).await;
+    assert!(ps.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn kpis_have_the_shape_of_api_v1() {
+    let api = Api::start("api_kpi").await;
+    let (token_a, _) = api.world().await;
+    let (s, k) = api.call(Method::GET, "/api/v1/projects/haibin/kpis?at=2026-11-28", Some(&token_a), None).await;
+    assert_eq!(s, StatusCode::OK, "{k}");
+    assert_eq!(k["project"], "haibin");
+    assert_eq!(k["window"], json!({"from": "2026-05-28", "to": "2026-11-27"}));
+    assert_eq!(k["elevators"], 1);
+    assert_eq!(k["runs"], 1000);
+    assert_eq!(k["equipment_faults"], 2);
+    assert_eq!(k["fault_rate_per_10k"], 20.0);
+    assert_eq!(k["downtime"], json!({"count": 1, "mean_minutes": 30.0, "open": 1}));
+    assert_eq!(k["rescue"], json!({"count": 1, "mean_minutes": 12.0, "awaiting_arrival": 0}));
+    assert_eq!(k["commitment"], json!({"fault_rate_per_10k": 5.0, "downtime_minutes": 60.0, "rescue_minutes": 20.0}));
+    assert_eq!(k["meets_commitment"], json!({"fault_rate": false, "downtime": true, "rescue": true}));
+    assert_eq!(k["per_elevator"][0]["device_code"], EA);
+    // Default `at` is today (the injected clock): same window.
+    let (_, k2) = api.call(Method::GET, "/api/v1/projects/haibin/kpis", Some(&token_a), None).await;
+    assert_eq!(k2["window"], k["window"]);
+    let (_, h) = api.call(Method::GET, "/api/v1/projects/haibin/kpis?half=2026H1", Some(REG), None).await;
+    assert_eq!((h["window"]["from"].as_str(), h["runs"].as_i64()), (Some("2026-01-01"), Some(0)));
+    assert!(h["fault_rate_per_10k"].is_null());
+    let (_, e) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/kpis?at=2026-11-28"), Some(REG), None).await;
+    assert_eq!((e["elevator"].as_str(), e["runs"].as_i64()), (Some(EA), Some(1000)));
+    let (_, series) =
+        api.call(Method::GET, "/api/v1/projects/haibin/series?from=2026-11-01&to=2026-11-04", Some(REG), None).await;
+    let days: Vec<&str> = series.as_array().unwrap().iter().map(|d| d["day"].as_str().unwrap()).collect();
+    assert_eq!(days, vec!["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]);
+    assert_eq!(series[1]["downtime_mean_minutes"], 30.0);
+}
+
+#[tokio::test]
+async fn client_mistakes_get_4xx_with_a_message() {
+    let api = Api::start("api_err").await;
+    api.world().await;
+    let conflict = format!(
+        r#"{{"name":"p","firm_id":"zls","mode":"iot","admitted_on":"2026-01-01","elevators":[{{"device_code":"{EB}"}}]}}"#
+    );
+    let cases: Vec<(Method, &str, Option<&str>, StatusCode)> = vec![
+        (Method::PUT, "/api/v1/firms/zls", Some("{not json"), StatusCode::BAD_REQUEST),
+        (Method::PUT, "/api/v1/firms/zls", Some(r#"{"name":"x","grade":"Z"}"#), StatusCode::BAD_REQUEST),
+        (Method::PUT, "/api/v1/firms/zls", Some(r#"{"name":"x"}"#), StatusCode::UNPROCESSABLE_ENTITY),
+        (Method::PUT, "/api/v1/firms/bad%20id", Some(r#"{"name":"x","grade":"A"}"#), StatusCode::BAD_REQUEST),
+        (
+            Method::PUT,
+            "/api/v1/projects/p",
+            Some(r#"{"name":"p","firm_id":"zls","mode":"teleport","admitted_on":"2026-01-01","elevators":[]}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/projects/p",
+            Some(r#"{"name":"p","firm_id":"zls","mode":"iot","admitted_on":"2026-13-01","elevators":[]}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/projects/p",
+            Some(
+                r#"{"name":"p","firm_id":"zls","mode":"iot","admitted_on":"2026-01-01","elevators":[{"device_code":"abc"}]}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/projects/p",
+            Some(r#"{"name":"p","firm_id":"nope","mode":"iot","admitted_on":"2026-01-01","elevators":[]}"#),
+            StatusCode::NOT_FOUND,
+        ),
+        (Method::PUT, "/api/v1/projects/p", Some(&conflict), StatusCode::CONFLICT),
+        (Method::GET, "/api/v1/projects/haibin/kpis?at=2026-02-30", None, StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/projects/haibin/kpis?half=2026H3", None, StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/projects/haibin/kpis?at=2026-11-01&half=2026H1", None, StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/projects/nope/kpis", None, StatusCode::NOT_FOUND),
+        (Method::GET, "/api/v1/elevators/abc/kpis", None, StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/elevators/31103302002018199999/kpis", None, StatusCode::NOT_FOUND),
+        (Method::GET, "/api/v1/projects/haibin/series?from=2026-11-05&to=2026-11-01", None, StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/projects/haibin/series?from=2026-11-05", None, StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/projects?limit=0", None, StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/projects?status=sleeping", None, StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/dead-letters?limit=100000", None, StatusCode::BAD_REQUEST),
+    ];
+    for (m, path, body, want) in cases {
+        let (s, b) = match body {
+            Some(body) => api.raw(m.clone(), path, REG, body).await,
+            None => api.call(m.clone(), path, Some(REG), None).await,
+        };
+        assert_eq!(s, want, "{m} {path}: {b}");
+        assert!(b["error"].is_string() && b["message"].as_str().is_some_and(|m| !m.is_empty()), "{m} {path}: {b}");
+    }
+    // Body size limit.
+    let big = format!(r#"{{"name":"{}","grade":"A"}}"#, "x".repeat(5 * 1024 * 1024));
+    let (s, b) = api.raw(Method::PUT, "/api/v1/firms/big", REG, &big).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
+}
+
+#[tokio::test]
+async fn firm_tokens_are_issued_once_and_rotate() {
+    let api = Api::start("api_tok").await;
+    let (token_a, _) = api.world().await;
+    let (s, b) = api.call(Method::PUT, "/api/v1/firms/zls", Some(REG), Some(json!({"name": "Z", "grade": "B"}))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.get("token").is_none(), "an update does not reveal a token");
+    let (s, rotated) = api.call(Method::POST, "/api/v1/firms/zls/token", Some(REG), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let new = rotated["token"].as_str().unwrap();
+    assert_ne!(new, token_a);
+    let (s, _) = api.call(Method::GET, "/api/v1/firms/zls", Some(&token_a), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the old token is revoked");
+    let (s, f) = api.call(Method::GET, "/api/v1/firms/zls", Some(new), None).await;
+    assert_eq!((s, f["grade"].as_str()), (StatusCode::OK, Some("B")));
+}
+
+#[tokio::test]
+async fn health_and_openapi_need_no_token() {
+    let api = Api::start("api_open").await;
+    let (s, _) = api.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = api.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("ready")));
+    let (s, doc) = api.call(Method::GET, "/api/v1/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["paths"]["/api/v1/projects/{project_id}/kpis"]["get"].is_object());
+}
