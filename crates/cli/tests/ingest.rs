@@ -211,3 +211,56 @@ async fn broker_restart_with_messages_queued_for_the_gateway() {
     wait_for_events(&db, all.len()).await;
     assert_exact(&store, &all).await;
 }
+
+/// The whole path as integrators use it: register over HTTP, publish over
+/// MQTT, read the KPIs over HTTP (as the firm, with the token the API issued).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_over_http_publish_over_mqtt_read_kpis_over_http() {
+    let db = TestDb::new("e2e_http").await;
+    drop(db.store(true).await); // migrated; the service applies nothing new
+    let broker = Broker::start().await;
+    let svc = Service::start_with(&db.url, &broker.url(), "gw-http", "g-http", &["--regulator-token", "reg-e2e"]).await;
+    let port = svc.http_port;
+    let (code, firm) = support::http(
+        port,
+        "PUT",
+        "/api/v1/firms/zls",
+        Some("reg-e2e"),
+        Some(
+            r#"{"name":"Zhoushan Lift Service Co.","grade":"A","self_declaration_url":"https://example.org/decl.pdf"}"#,
+        ),
+    )
+    .unwrap();
+    assert_eq!(code, 201, "{firm}");
+    let token = serde_json::from_str::<serde_json::Value>(&firm).unwrap()["token"].as_str().unwrap().to_owned();
+    let devs: Vec<DeviceCode> = (0..2).map(dev).collect();
+    let project = serde_json::json!({"name": "Haibin Garden", "firm_id": "zls", "owner": "Haibin Property Mgmt",
+        "mode": "iot", "admitted_on": "2026-01-01",
+        "commitment": {"fault_rate_per_10k": 5.0, "downtime_minutes": 60, "rescue_minutes": 20},
+        "elevators": devs.iter().map(|d| serde_json::json!({"device_code": d.as_str(), "kind": "traction"})).collect::<Vec<_>>()});
+    let (code, body) =
+        support::http(port, "PUT", "/api/v1/projects/haibin", Some("reg-e2e"), Some(&project.to_string())).unwrap();
+    assert_eq!(code, 201, "{body}");
+    let events = fleet_events(&devs, 1500, 7);
+    publish(broker.port, "pub-http", &events, 100).await;
+    wait_for_events(&db, events.len()).await;
+    let (code, body) =
+        support::http(port, "GET", "/api/v1/projects/haibin/kpis?at=2026-11-28", Some(&token), None).unwrap();
+    assert_eq!(code, 200, "{body}");
+    let k: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut l = Ledger::new(Shanghai);
+    for e in &events {
+        l.apply(e);
+    }
+    let w = liftwatch_core::window::Window::rolling("2026-11-28".parse().unwrap()).unwrap();
+    let m: Vec<liftwatch_core::kpi::Membership> = devs
+        .iter()
+        .map(|d| liftwatch_core::kpi::Membership { device: *d, since: "2026-01-01".parse().unwrap(), until: None })
+        .collect();
+    let agg = liftwatch_core::kpi::aggregate(&w, &m, l.rows());
+    assert_eq!(k["runs"], agg.totals.runs);
+    assert_eq!(k["equipment_faults"], agg.totals.equipment_faults);
+    assert_eq!(k["downtime"]["count"], agg.totals.stoppages_closed);
+    assert_eq!(k["elevators"], 2);
+    assert!(agg.totals.runs > 0 && agg.totals.equipment_faults > 0, "the scenario exercises the KPIs");
+}

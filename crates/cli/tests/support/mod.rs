@@ -117,8 +117,12 @@ pub struct Service {
 
 impl Service {
     pub async fn start(db_url: &str, mqtt_url: &str, client_id: &str, group: &str) -> Service {
+        Self::start_with(db_url, mqtt_url, client_id, group, &[]).await
+    }
+
+    pub async fn start_with(db_url: &str, mqtt_url: &str, client_id: &str, group: &str, extra: &[&str]) -> Service {
         let http_port = free_port();
-        let args = vec![
+        let mut args = vec![
             "serve".to_owned(),
             "--database-url".into(),
             db_url.into(),
@@ -131,6 +135,7 @@ impl Service {
             "--mqtt-share-group".into(),
             group.into(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         let mut s = Service { http_port, child: None, args };
         s.spawn().await;
         s
@@ -180,9 +185,21 @@ impl Drop for Service {
 
 /// A minimal HTTP GET; `(status, body)` or `None` when nothing listens.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http(port, "GET", path, None, None)
+}
+
+/// A minimal HTTP/1.1 request with an optional bearer token and JSON body.
+pub fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
