@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod routes;
 
 use std::sync::Arc;
@@ -74,8 +75,17 @@ pub fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::dead_letters::router())
 }
 
-/// The whole HTTP app: `/api/v1/…`, `/api/v1/openapi.json`, `/healthz`, `/readyz`.
+/// The whole HTTP app: `/api/v1/…`, `/api/v1/openapi.json`, `/healthz`,
+/// `/readyz`, `/metrics` (HTTP, store pool and build metrics).
 pub fn app(state: ApiState) -> Router {
+    let mut m = metrics::Metrics::new();
+    m.register_store(state.store.clone());
+    app_with_metrics(state, Arc::new(m))
+}
+
+/// [`app`] exporting the given metrics at `/metrics` (`liftwatch serve`
+/// passes one that also has the gateway's ingest metrics).
+pub fn app_with_metrics(state: ApiState, metrics: Arc<metrics::Metrics>) -> Router {
     let (router, openapi) = api_router().split_for_parts();
     let doc = Arc::new(openapi);
     router
@@ -87,7 +97,9 @@ pub fn app(state: ApiState) -> Router {
             }),
         )
         .merge(routes::health::router())
+        .merge(metrics::router(metrics.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .with_state(state)
 }
 

@@ -46,6 +46,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let gateway = Gateway::start(cfg.gateway.clone(), store.clone(), shutdown_rx.clone())?;
     let stats = gateway.stats.clone();
+    let mut metrics = liftwatch_api::metrics::Metrics::new();
+    metrics.register_store(store.clone());
+    metrics.register_collector(gateway.stats.clone());
     let state = liftwatch_api::ApiState {
         store,
         regulator_token: cfg.regulator_token.clone(),
@@ -53,7 +56,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         clock: std::sync::Arc::new(Timestamp::now),
         ingest_ready: std::sync::Arc::new(move || stats.subscribed.load(Ordering::Relaxed)),
     };
-    let app = liftwatch_api::app(state);
+    let app = liftwatch_api::app_with_metrics(state, std::sync::Arc::new(metrics));
     tracing::info!(listen = %cfg.listen, "HTTP listening");
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {

@@ -18,10 +18,17 @@ mod config;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use liftwatch_core::protocol::{decode_message, Timestamp};
+use liftwatch_core::protocol::{decode_message, Invalid, Kind, Timestamp};
 use liftwatch_store::{EventStore, Inbound, IngestReport};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Unit;
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use tokio::sync::{mpsc, watch};
 
@@ -30,8 +37,22 @@ pub use config::GatewayConfig;
 /// Largest MQTT packet accepted: the protocol's 256 KiB payload plus topic and headers.
 pub const MAX_PACKET_BYTES: usize = 256 * 1024 + 4096;
 
-/// Counters the gateway keeps (exported by `/metrics`).
-#[derive(Debug, Default)]
+/// Reason code of a message the store refused (dead-lettered whole).
+pub const STORE_REFUSED: &str = "store_refused";
+
+/// Every dead-letter reason code: the decoder's [`Invalid::CODES`] and
+/// [`STORE_REFUSED`] (pre-registered so each shows in `/metrics` as 0).
+pub fn dead_letter_reasons() -> impl Iterator<Item = &'static str> {
+    Invalid::CODES.iter().copied().chain([STORE_REFUSED])
+}
+
+/// One label, e.g. `type="run"` or `reason="not_json"`.
+pub type Label = [(&'static str, &'static str); 1];
+
+/// Counters the gateway keeps. [`Stats`] is a Prometheus
+/// [`Collector`]: register it (`Registry::register_collector`) and a scrape
+/// reads the `liftwatch_ingest_*` and `liftwatch_mqtt_*` metrics from it.
+#[derive(Debug)]
 pub struct Stats {
     /// MQTT messages received.
     pub messages: AtomicU64,
@@ -51,6 +72,123 @@ pub struct Stats {
     pub subscribed: AtomicBool,
     /// Broker connection errors seen.
     pub connection_errors: AtomicU64,
+    /// New events by protocol type (label `type`, every type pre-registered).
+    pub events_by_type: Family<Label, Counter>,
+    /// Dead letters by reason code (label `reason`, every code of
+    /// [`dead_letter_reasons`] pre-registered).
+    pub dead_letters_by_reason: Family<Label, Counter>,
+    /// Events (new, duplicate or rejected) per stored batch.
+    pub batch_events: Histogram,
+    /// Seconds per successful store transaction (one per batch, or per part
+    /// of a batch the store refused and that was split).
+    pub commit_seconds: Histogram,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        let events_by_type = Family::<Label, Counter>::default();
+        for t in Kind::NAMES {
+            let _ = events_by_type.get_or_create(&[("type", t)]);
+        }
+        let dead_letters_by_reason = Family::<Label, Counter>::default();
+        for r in dead_letter_reasons() {
+            let _ = dead_letters_by_reason.get_or_create(&[("reason", r)]);
+        }
+        Stats {
+            messages: AtomicU64::new(0),
+            events_new: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            store_retries: AtomicU64::new(0),
+            acks_pending: AtomicU64::new(0),
+            subscribed: AtomicBool::new(false),
+            connection_errors: AtomicU64::new(0),
+            events_by_type,
+            dead_letters_by_reason,
+            // 1, 4, 16, … 16384 (a batch holds at most `batch_max_events`, 10 000 by default).
+            batch_events: Histogram::new(exponential_buckets(1.0, 4.0, 8)),
+            // 1 ms … ~8 s.
+            commit_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+        }
+    }
+}
+
+impl Stats {
+    /// Counts what one stored batch (or part of one) did.
+    fn record(&self, r: &IngestReport) {
+        self.events_new.fetch_add(r.new_events, Ordering::Relaxed);
+        self.duplicates.fetch_add(r.duplicates, Ordering::Relaxed);
+        self.dead_letters.fetch_add(r.dead_letters.len() as u64, Ordering::Relaxed);
+        for (t, n) in Kind::NAMES.iter().zip(r.new_by_kind) {
+            if n > 0 {
+                self.events_by_type.get_or_create(&[("type", t)]).inc_by(n);
+            }
+        }
+        for reason in &r.dead_letters {
+            self.dead_letters_by_reason.get_or_create(&[("reason", reason)]).inc();
+        }
+    }
+}
+
+/// Writes one metric family into a scrape.
+fn emit(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    m: &impl EncodeMetric,
+) -> Result<(), std::fmt::Error> {
+    m.encode(enc.encode_descriptor(name, help, unit, m.metric_type())?)
+}
+
+impl Collector for Stats {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let e = &mut enc;
+        // Counter names go without `_total`: the encoder appends it.
+        emit(e, "liftwatch_ingest_messages", "MQTT messages received.", None, &ConstCounter::new(get(&self.messages)))?;
+        emit(
+            e,
+            "liftwatch_ingest_events",
+            "Events stored for the first time, by protocol type.",
+            None,
+            &self.events_by_type,
+        )?;
+        let dups = ConstCounter::new(get(&self.duplicates));
+        emit(
+            e,
+            "liftwatch_ingest_duplicates",
+            "Events received again (already stored): changed nothing.",
+            None,
+            &dups,
+        )?;
+        let dl = &self.dead_letters_by_reason;
+        emit(e, "liftwatch_ingest_dead_letters", "Dead letters written, by reason code.", None, dl)?;
+        emit(e, "liftwatch_ingest_batch_events", "Events per stored batch.", None, &self.batch_events)?;
+        let secs = Some(&Unit::Seconds);
+        emit(e, "liftwatch_ingest_commit_duration", "Store transaction time per batch.", secs, &self.commit_seconds)?;
+        let pending = ConstGauge::new(i64::try_from(get(&self.acks_pending)).unwrap_or(i64::MAX));
+        emit(e, "liftwatch_ingest_acks_pending", "Messages received but not yet acknowledged.", None, &pending)?;
+        let retries = ConstCounter::new(get(&self.store_retries));
+        emit(
+            e,
+            "liftwatch_ingest_store_retries",
+            "Store attempts that failed transiently and were retried.",
+            None,
+            &retries,
+        )?;
+        let errs = ConstCounter::new(get(&self.connection_errors));
+        emit(e, "liftwatch_mqtt_connection_errors", "MQTT broker connection errors.", None, &errs)?;
+        let sub = ConstGauge::new(i64::from(self.subscribed.load(Ordering::Relaxed)));
+        emit(
+            e,
+            "liftwatch_mqtt_subscribed",
+            "1 while the broker has acknowledged the subscription, else 0.",
+            None,
+            &sub,
+        )
+    }
 }
 
 /// Why the gateway could not start.
@@ -224,9 +362,8 @@ async fn batcher<S: EventStore>(
             pubs.push(next);
         }
         let report = store_with_retry(&store, &batch, &stats).await;
-        stats.events_new.fetch_add(report.new_events, Ordering::Relaxed);
-        stats.duplicates.fetch_add(report.duplicates, Ordering::Relaxed);
-        stats.dead_letters.fetch_add(report.dead_letters.len() as u64, Ordering::Relaxed);
+        stats.record(&report);
+        stats.batch_events.observe(events as f64);
         stats.batches.fetch_add(1, Ordering::Relaxed);
         batch.clear();
         for p in pubs.drain(..) {
@@ -246,8 +383,12 @@ async fn batcher<S: EventStore>(
 async fn store_with_retry<S: EventStore>(store: &S, batch: &[Inbound], stats: &Stats) -> IngestReport {
     let mut backoff = Duration::from_millis(100);
     loop {
+        let t0 = Instant::now();
         match store.ingest(batch).await {
-            Ok(r) => return r,
+            Ok(r) => {
+                stats.commit_seconds.observe(t0.elapsed().as_secs_f64());
+                return r;
+            }
             Err(e) if e.is_transient() => {
                 stats.store_retries.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, retry_in = ?backoff, "gateway: store unavailable, retrying");
@@ -265,7 +406,7 @@ async fn store_with_retry<S: EventStore>(store: &S, batch: &[Inbound], stats: &S
                 tracing::error!(error = %e, topic = %batch[0].topic, "gateway: store refused a message");
                 let reason = e.to_string();
                 loop {
-                    match store.dead_letter(&batch[0], "store_refused", &reason).await {
+                    match store.dead_letter(&batch[0], STORE_REFUSED, &reason).await {
                         Ok(()) => break,
                         Err(e2) => {
                             tracing::warn!(error = %e2, "gateway: cannot write dead letter, retrying");
@@ -274,7 +415,7 @@ async fn store_with_retry<S: EventStore>(store: &S, batch: &[Inbound], stats: &S
                         }
                     }
                 }
-                return IngestReport { dead_letters: vec!["store_refused"], ..Default::default() };
+                return IngestReport { dead_letters: vec![STORE_REFUSED], ..Default::default() };
             }
         }
     }

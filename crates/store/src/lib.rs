@@ -10,6 +10,7 @@
 pub mod dead_letters;
 mod error;
 mod kpis;
+mod pool_status;
 pub mod postgres;
 pub mod registry;
 pub mod testing;

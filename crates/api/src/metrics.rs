@@ -1,0 +1,374 @@
+//! Prometheus metrics at `GET /metrics` (no token), with the Prometheus
+//! project's `prometheus-client`.
+//!
+//! [`Metrics`] holds the registry. It always has the HTTP metrics (filled by
+//! the [`track`] middleware) and `liftwatch_build_info`; `liftwatch serve`
+//! adds the store pool ([`Metrics::register_store`]) and the gateway's
+//! ingest counters ([`Metrics::register_collector`] with the gateway's
+//! `Stats`, which reads its atomics at scrape time).
+//!
+//! The answer is negotiated: a scraper whose `Accept` names
+//! `application/openmetrics-text` (Prometheus does) gets OpenMetrics 1.0.0
+//! ([`OPENMETRICS_CONTENT_TYPE`]); anything else (curl, a browser) gets the
+//! Prometheus text format 0.0.4 ([`PROMETHEUS_TEXT_CONTENT_TYPE`]). The
+//! series are the same; in OpenMetrics `liftwatch_build` is of type `info`,
+//! in 0.0.4 `liftwatch_build_info` is a gauge of value 1.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use liftwatch_store::PgStore;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
+
+/// `Content-Type` of the OpenMetrics answer.
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `Content-Type` of the Prometheus text (0.0.4) answer.
+pub const PROMETHEUS_TEXT_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// `route` label of requests that matched no route (keeps the label set bounded).
+pub const UNMATCHED: &str = "unmatched";
+
+/// Upper bounds of the HTTP duration buckets, in seconds.
+const HTTP_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Labels of `liftwatch_http_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: String,
+    status: u16,
+}
+
+/// Labels of `liftwatch_http_request_duration_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    route: String,
+}
+
+fn http_histogram() -> Histogram {
+    Histogram::new(HTTP_BUCKETS)
+}
+
+/// Exposition format of a scrape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0.0 text (ends with `# EOF`).
+    OpenMetrics,
+    /// Prometheus text format 0.0.4.
+    PrometheusText,
+}
+
+impl Format {
+    /// The format asked for by an `Accept` header (OpenMetrics when it is
+    /// named, else Prometheus text).
+    pub fn negotiate(accept: Option<&HeaderValue>) -> Format {
+        match accept.and_then(|a| a.to_str().ok()) {
+            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::PrometheusText,
+        }
+    }
+
+    /// Its `Content-Type`.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+            Format::PrometheusText => PROMETHEUS_TEXT_CONTENT_TYPE,
+        }
+    }
+}
+
+/// The metrics registry of one process, shared (in an `Arc`) by the
+/// `/metrics` handler and the HTTP middleware.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<RequestLabels, Counter>,
+    http_duration: Family<RouteLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with the HTTP metrics and `liftwatch_build_info`.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(http_histogram as fn() -> Histogram);
+        // Names go without `_total` / `_seconds` / `_info`: the encoder appends them.
+        registry.register(
+            "liftwatch_http_requests",
+            "HTTP requests answered, by method, route template and status",
+            http_requests.clone(),
+        );
+        registry.register_with_unit(
+            "liftwatch_http_request_duration",
+            "Time to answer an HTTP request (until the response head), by method and route template",
+            Unit::Seconds,
+            http_duration.clone(),
+        );
+        registry.register(
+            "liftwatch_build",
+            "Build of this liftwatch (value 1)",
+            Info::new([("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        Metrics { registry, http_requests, http_duration }
+    }
+
+    /// Also exports the store's connection pool
+    /// (`liftwatch_store_pool_connections{state}`, `liftwatch_store_pool_max`).
+    pub fn register_store(&mut self, store: PgStore) {
+        self.registry.register_collector(Box::new(PoolCollector(store)));
+    }
+
+    /// Also exports what `collector` reports at each scrape (e.g. the
+    /// gateway's `Arc<Stats>`).
+    pub fn register_collector(&mut self, collector: impl Collector) {
+        self.registry.register_collector(Box::new(collector));
+    }
+
+    /// The registry, to register more metrics before sharing.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// Counts one answered HTTP request. `route` is the matched route
+    /// template (`None`: no route matched).
+    pub fn observe_http(&self, method: &Method, route: Option<&str>, status: StatusCode, elapsed: Duration) {
+        let method = method_label(method);
+        let route = route.unwrap_or(UNMATCHED).to_owned();
+        self.http_duration.get_or_create(&RouteLabels { method, route: route.clone() }).observe(elapsed.as_secs_f64());
+        self.http_requests.get_or_create(&RequestLabels { method, route, status: status.as_u16() }).inc();
+    }
+
+    /// The exposition of every metric.
+    pub fn encode(&self, format: Format) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        match format {
+            Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &self.registry)?,
+            Format::PrometheusText => prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?,
+        }
+        Ok(out)
+    }
+}
+
+/// Standard methods keep their name; anything else is `"other"` (bounded labels).
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+/// Reads the pool status at each scrape.
+struct PoolCollector(PgStore);
+
+impl std::fmt::Debug for PoolCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PoolCollector")
+    }
+}
+
+impl Collector for PoolCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (size, available, max_size) = self.0.pool_status();
+        let mut m = enc.encode_descriptor(
+            "liftwatch_store_pool_connections",
+            "Open database connections of the pool, idle or in use.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (state, n) in [("idle", available), ("in_use", size.saturating_sub(available))] {
+            m.encode_family(&[("state", state)])?.encode_gauge(&n)?;
+        }
+        enc.encode_descriptor(
+            "liftwatch_store_pool_max",
+            "Most database connections the pool opens.",
+            None,
+            MetricType::Gauge,
+        )?
+        .encode_gauge(&max_size)
+    }
+}
+
+/// The `/metrics` route (no token).
+pub fn router<S: Clone + Send + Sync + 'static>(metrics: Arc<Metrics>) -> Router<S> {
+    Router::new().route(
+        "/metrics",
+        get(move |headers: HeaderMap| {
+            let metrics = metrics.clone();
+            async move { scrape(&metrics, &headers) }
+        }),
+    )
+}
+
+fn scrape(metrics: &Metrics, headers: &HeaderMap) -> Response {
+    let format = Format::negotiate(headers.get(ACCEPT));
+    match metrics.encode(format) {
+        Ok(body) => ([(CONTENT_TYPE, format.content_type())], body).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "metrics encoding failed").into_response(),
+    }
+}
+
+/// Middleware (`axum::middleware::from_fn_with_state`) counting every
+/// request by method, matched route template and status. Add it with
+/// `Router::layer` after the routes so that the route is known.
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let resp = next.run(req).await;
+    metrics.observe_http(&method, route.as_ref().map(MatchedPath::as_str), resp.status(), start.elapsed());
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::atomic::Ordering;
+
+    use liftwatch_gateway::Stats;
+
+    use super::*;
+
+    #[test]
+    fn http_metrics_use_route_templates_and_units() {
+        let m = Metrics::new();
+        m.observe_http(&Method::GET, Some("/api/v1/firms/{id}"), StatusCode::OK, Duration::from_millis(3));
+        m.observe_http(&Method::GET, Some("/api/v1/firms/{id}"), StatusCode::OK, Duration::from_millis(30));
+        m.observe_http(&Method::from_bytes(b"BREW").unwrap(), None, StatusCode::NOT_FOUND, Duration::ZERO);
+        let text = m.encode(Format::PrometheusText).unwrap();
+        for needle in [
+            "# TYPE liftwatch_http_requests_total counter\n",
+            "liftwatch_http_requests_total{method=\"GET\",route=\"/api/v1/firms/{id}\",status=\"200\"} 2\n",
+            "liftwatch_http_requests_total{method=\"other\",route=\"unmatched\",status=\"404\"} 1\n",
+            "# TYPE liftwatch_http_request_duration_seconds histogram\n",
+            "liftwatch_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/firms/{id}\",le=\"0.005\"} 1\n",
+            "liftwatch_http_request_duration_seconds_count{method=\"GET\",route=\"/api/v1/firms/{id}\"} 2\n",
+            "# TYPE liftwatch_build_info gauge\n",
+            &format!("liftwatch_build_info{{version=\"{}\"}} 1\n", env!("CARGO_PKG_VERSION")),
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        let om = m.encode(Format::OpenMetrics).unwrap();
+        assert!(om.ends_with("# EOF\n"), "{om}");
+        assert!(om.contains("# TYPE liftwatch_build info\n"), "{om}");
+        assert!(om.contains("# UNIT liftwatch_http_request_duration_seconds seconds\n"), "{om}");
+    }
+
+    #[test]
+    fn ingest_metrics_from_gateway_stats() {
+        let stats = Arc::new(Stats::default());
+        let mut m = Metrics::new();
+        m.register_collector(stats.clone());
+        stats.messages.fetch_add(3, Ordering::Relaxed);
+        stats.duplicates.fetch_add(1, Ordering::Relaxed);
+        stats.acks_pending.fetch_add(2, Ordering::Relaxed);
+        stats.subscribed.store(true, Ordering::Relaxed);
+        stats.events_by_type.get_or_create(&[("type", "run")]).inc_by(5);
+        stats.dead_letters_by_reason.get_or_create(&[("reason", "not_json")]).inc();
+        stats.batch_events.observe(7.0);
+        stats.commit_seconds.observe(0.0125);
+        let text = m.encode(Format::PrometheusText).unwrap();
+        for needle in [
+            "# TYPE liftwatch_ingest_messages_total counter\nliftwatch_ingest_messages_total 3\n",
+            "liftwatch_ingest_events_total{type=\"run\"} 5\n",
+            // Pre-registered: every type and reason shows, at 0.
+            "liftwatch_ingest_events_total{type=\"counter\"} 0\n",
+            "liftwatch_ingest_duplicates_total 1\n",
+            "liftwatch_ingest_dead_letters_total{reason=\"not_json\"} 1\n",
+            "liftwatch_ingest_dead_letters_total{reason=\"store_refused\"} 0\n",
+            "liftwatch_ingest_dead_letters_total{reason=\"unknown_device\"} 0\n",
+            "# TYPE liftwatch_ingest_batch_events histogram\n",
+            "liftwatch_ingest_batch_events_bucket{le=\"16\"} 1\n",
+            "liftwatch_ingest_batch_events_count 1\n",
+            "# TYPE liftwatch_ingest_commit_duration_seconds histogram\n",
+            "liftwatch_ingest_commit_duration_seconds_sum 0.0125\n",
+            "# TYPE liftwatch_ingest_acks_pending gauge\nliftwatch_ingest_acks_pending 2\n",
+            "liftwatch_ingest_store_retries_total 0\n",
+            "liftwatch_mqtt_connection_errors_total 0\n",
+            "# TYPE liftwatch_mqtt_subscribed gauge\nliftwatch_mqtt_subscribed 1\n",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        let reasons = text.lines().filter(|l| l.starts_with("liftwatch_ingest_dead_letters_total{")).count();
+        assert_eq!(reasons, liftwatch_core::protocol::Invalid::CODES.len() + 1);
+        let types = text.lines().filter(|l| l.starts_with("liftwatch_ingest_events_total{")).count();
+        assert_eq!(types, 9);
+    }
+
+    #[tokio::test]
+    async fn middleware_labels_by_route_template_and_endpoint_negotiates() {
+        let metrics = Arc::new(Metrics::new());
+        let app: Router = Router::new()
+            .route("/things/{id}", get(|| async { "thing" }))
+            .merge(router(metrics.clone()))
+            .layer(axum::middleware::from_fn_with_state(metrics.clone(), track));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        for path in ["/things/1", "/things/2", "/nope/3"] {
+            http.get(format!("{base}{path}")).send().await.unwrap();
+        }
+        let resp = http.get(format!("{base}/metrics")).send().await.unwrap();
+        assert_eq!(resp.headers()[CONTENT_TYPE], PROMETHEUS_TEXT_CONTENT_TYPE);
+        let text = resp.text().await.unwrap();
+        for needle in [
+            "liftwatch_http_requests_total{method=\"GET\",route=\"/things/{id}\",status=\"200\"} 2\n",
+            "liftwatch_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1\n",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(!text.contains("/things/1"), "raw paths must not become labels:\n{text}");
+        let resp = http
+            .get(format!("{base}/metrics"))
+            .header(ACCEPT, "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()[CONTENT_TYPE], OPENMETRICS_CONTENT_TYPE);
+        let text = resp.text().await.unwrap();
+        // The previous scrape is counted by its route template.
+        assert!(text.contains("liftwatch_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"} 1"));
+        assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn negotiation() {
+        let om = HeaderValue::from_static(
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+        );
+        assert_eq!(Format::negotiate(Some(&om)), Format::OpenMetrics);
+        assert_eq!(Format::negotiate(Some(&HeaderValue::from_static("*/*"))), Format::PrometheusText);
+        assert_eq!(Format::negotiate(None), Format::PrometheusText);
+    }
+}
