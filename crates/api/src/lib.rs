@@ -73,6 +73,7 @@ pub fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::registry::router())
         .merge(routes::kpis::router())
         .merge(routes::dead_letters::router())
+        .merge(routes::records::router())
 }
 
 /// The whole HTTP app: `/api/v1/…`, `/api/v1/openapi.json`, `/healthz`,

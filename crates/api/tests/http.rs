@@ -167,8 +167,34 @@ fn case(method: Method, template: &'static str, path: &str, body: Option<Value>,
     Case { method, template, path: path.to_owned(), body, access }
 }
 
+fn records() -> [(&'static str, Value); 4] {
+    [
+        (
+            "/api/v1/complaints",
+            json!({"project_id": "haibin", "device_code": EA, "received_on": "2026-11-20",
+            "safety_or_quality": "safety", "verified": false, "maintenance_quality_caused": false, "summary": "door slams"}),
+        ),
+        (
+            "/api/v1/inspections",
+            json!({"project_id": "haibin", "device_code": EA, "kind": "spot_check", "on": "2026-11-21",
+            "hazard_found": true, "passed": false, "summary": "brake wear"}),
+        ),
+        (
+            "/api/v1/accidents",
+            json!({"project_id": "haibin", "device_code": EA, "on": "2026-11-22",
+            "caused_by_maintenance": false, "summary": "passenger fell"}),
+        ),
+        (
+            "/api/v1/rectification-orders",
+            json!({"project_id": "haibin", "issued_on": "2026-11-23", "deadline": "2026-12-23",
+            "reason": "brake wear found on spot check"}),
+        ),
+    ]
+}
+
 fn matrix() -> Vec<Case> {
     use Access::*;
+    let [(_, complaint), (_, inspection), (_, accident), (_, order)] = records();
     let project = json!({"name": "Haibin", "firm_id": "zls", "mode": "iot", "admitted_on": "2026-01-01",
         "elevators": [{"device_code": EA}]});
     vec![
@@ -195,6 +221,106 @@ fn matrix() -> Vec<Case> {
         ),
         case(Method::GET, "/api/v1/elevators/{device_code}/kpis", &format!("/api/v1/elevators/{EA}/kpis"), None, Owner),
         case(Method::GET, "/api/v1/dead-letters", "/api/v1/dead-letters", None, Regulator),
+        // What firms record.
+        case(
+            Method::PUT,
+            "/api/v1/elevators/{device_code}/faults/{fault_id}/cause",
+            &format!("/api/v1/elevators/{EA}/faults/f1/cause"),
+            Some(json!({"cause": "external", "reason": "grid outage, utility notice 2026-11-03"})),
+            Owner,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/elevators/{device_code}/faults/{fault_id}",
+            &format!("/api/v1/elevators/{EA}/faults/f1"),
+            None,
+            Owner,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/elevators/{device_code}/faults",
+            &format!("/api/v1/elevators/{EA}/faults"),
+            None,
+            Owner,
+        ),
+        case(
+            Method::PUT,
+            "/api/v1/elevators/{device_code}/entrapments/{incident_id}/arrival",
+            &format!("/api/v1/elevators/{EA}/entrapments/e1/arrival"),
+            Some(json!({"arrived_at": "2026-11-04T10:10:00+08:00"})),
+            Owner,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/elevators/{device_code}/entrapments/{incident_id}",
+            &format!("/api/v1/elevators/{EA}/entrapments/e1"),
+            None,
+            Owner,
+        ),
+        case(
+            Method::POST,
+            "/api/v1/elevators/{device_code}/visits",
+            &format!("/api/v1/elevators/{EA}/visits"),
+            Some(
+                json!({"kind": "onsite", "started_at": "2026-11-20T09:00:00+08:00", "ended_at": "2026-11-20T10:00:00+08:00", "technician": "T-0042"}),
+            ),
+            Owner,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/elevators/{device_code}/visits",
+            &format!("/api/v1/elevators/{EA}/visits"),
+            None,
+            Owner,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/firms/{firm_id}/reclassification",
+            "/api/v1/firms/zls/reclassification",
+            None,
+            Owner,
+        ),
+        // What regulators record.
+        case(
+            Method::POST,
+            "/api/v1/firms/{firm_id}/grades",
+            "/api/v1/firms/zls/grades",
+            Some(json!({"year": 2025, "grade": "A", "self_declared": true})),
+            Regulator,
+        ),
+        case(Method::GET, "/api/v1/firms/{firm_id}/grades", "/api/v1/firms/zls/grades", None, Owner),
+        case(Method::POST, "/api/v1/complaints", "/api/v1/complaints", Some(complaint.clone()), Regulator),
+        case(Method::GET, "/api/v1/complaints", "/api/v1/complaints", None, Anyone),
+        case(Method::GET, "/api/v1/complaints/{id}", "/api/v1/complaints/1", None, Owner),
+        case(
+            Method::PUT,
+            "/api/v1/complaints/{id}/verification",
+            "/api/v1/complaints/1/verification",
+            Some(json!({"verified": true, "maintenance_quality_caused": false})),
+            Regulator,
+        ),
+        case(Method::POST, "/api/v1/inspections", "/api/v1/inspections", Some(inspection.clone()), Regulator),
+        case(Method::GET, "/api/v1/inspections", "/api/v1/inspections", None, Anyone),
+        case(Method::GET, "/api/v1/inspections/{id}", "/api/v1/inspections/1", None, Owner),
+        case(Method::POST, "/api/v1/accidents", "/api/v1/accidents", Some(accident.clone()), Regulator),
+        case(Method::GET, "/api/v1/accidents", "/api/v1/accidents", None, Anyone),
+        case(Method::GET, "/api/v1/accidents/{id}", "/api/v1/accidents/1", None, Owner),
+        case(
+            Method::POST,
+            "/api/v1/rectification-orders",
+            "/api/v1/rectification-orders",
+            Some(order.clone()),
+            Regulator,
+        ),
+        case(Method::GET, "/api/v1/rectification-orders", "/api/v1/rectification-orders", None, Anyone),
+        case(Method::GET, "/api/v1/rectification-orders/{id}", "/api/v1/rectification-orders/1", None, Owner),
+        case(
+            Method::PUT,
+            "/api/v1/rectification-orders/{id}/completion",
+            "/api/v1/rectification-orders/1/completion",
+            Some(json!({"completed_on": "2026-11-25"})),
+            Regulator,
+        ),
         case(Method::POST, "/api/v1/dead-letters/replay", "/api/v1/dead-letters/replay", None, Regulator),
     ]
 }
@@ -206,6 +332,12 @@ async fn access_control_for_every_route() {
     let (s, _) =
         api.call(Method::PUT, "/api/v1/firms/third", Some(REG), Some(json!({"name": "third", "grade": "C"}))).await;
     assert_eq!(s, StatusCode::CREATED);
+    // One record of each kind for firm A's project, so that `{id}` = 1 is firm A's.
+    for (path, body) in records() {
+        let (s, b) = api.call(Method::POST, path, Some(REG), Some(body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{path}: {b}");
+        assert_eq!(b["id"], 1, "{path}");
+    }
     let cases = matrix();
     // Every documented route is in the matrix, and nothing else.
     let doc = serde_json::to_value(openapi()).unwrap();

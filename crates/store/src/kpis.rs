@@ -105,7 +105,9 @@ impl PgStore {
         Ok(rows.iter().map(|r| (r.get::<_, NaiveDate>(12), totals(r))).collect())
     }
 
-    /// Per-elevator totals of a project over a window (shown beside the pooled KPIs).
+    /// Per-elevator totals of a project over a window (shown beside the pooled
+    /// KPIs): one pass over the rollups grouped by the integer elevator id,
+    /// the codes joined afterwards.
     pub async fn project_elevator_totals(
         &self,
         project_id: &str,
@@ -113,15 +115,23 @@ impl PgStore {
     ) -> Result<Vec<(DeviceCode, DayRollup)>, StoreError> {
         let c = self.pool.get().await?;
         let sql = format!(
-            "SELECT {SUMS}, e.device_code FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
-             AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) JOIN elevators e ON e.id = m.elevator_id \
-             WHERE m.project_id = $1 AND r.day BETWEEN $2 AND $3 GROUP BY e.device_code ORDER BY e.device_code"
+            "WITH per AS (SELECT r.elevator_id, {SUMS} FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
+             AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
+             WHERE m.project_id = $1 AND r.day BETWEEN $2 AND $3 GROUP BY r.elevator_id) \
+             SELECT per.*, e.device_code FROM per JOIN elevators e ON e.id = per.elevator_id ORDER BY e.device_code"
         );
         let rows = c.query(sql.as_str(), &[&project_id, &w.from, &w.to]).await?;
         rows.iter()
             .map(|r| {
-                let code: &str = r.get(12);
-                Ok((DeviceCode::parse(code).map_err(|e| StoreError::Permanent(e.to_string()))?, totals(r)))
+                let mut v = [0i64; 12];
+                for (i, x) in v.iter_mut().enumerate() {
+                    *x = r.get(i + 1);
+                }
+                let code: &str = r.get(13);
+                Ok((
+                    DeviceCode::parse(code).map_err(|e| StoreError::Permanent(e.to_string()))?,
+                    DayRollup::from_scalars(v),
+                ))
             })
             .collect()
     }

@@ -12,6 +12,7 @@ mod error;
 mod kpis;
 mod pool_status;
 pub mod postgres;
+pub mod records;
 pub mod registry;
 pub mod testing;
 

@@ -38,7 +38,7 @@ fn parse_day(field: &str, s: &str) -> ApiResult<NaiveDate> {
 }
 
 impl WindowQuery {
-    fn window(&self, today: NaiveDate) -> ApiResult<Window> {
+    pub(crate) fn window(&self, today: NaiveDate) -> ApiResult<Window> {
         match (&self.at, &self.half) {
             (Some(_), Some(_)) => Err(ApiError::bad_request("give either at= or half=, not both")),
             (None, Some(h)) => Window::parse_half(h).map_err(|e| ApiError::bad_request(e.to_string())),

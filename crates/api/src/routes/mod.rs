@@ -3,6 +3,7 @@
 pub mod dead_letters;
 pub mod health;
 pub mod kpis;
+pub mod records;
 pub mod registry;
 
 use serde::Deserialize;
