@@ -30,6 +30,9 @@ pub struct WindowQuery {
     pub at: Option<String>,
     /// A calendar half-year, `YYYYH1` or `YYYYH2`.
     pub half: Option<String>,
+    /// Project answers: also list each elevator's figures (`per_elevator`).
+    /// Off by default: at 10,000 elevators it triples the query time.
+    pub per_elevator: Option<bool>,
 }
 
 fn parse_day(field: &str, s: &str) -> ApiResult<NaiveDate> {
@@ -132,7 +135,7 @@ pub struct KpiOut {
     pub commitment: Option<CommitmentBody>,
     /// Achievement against it.
     pub meets_commitment: Option<MeetsOut>,
-    /// Per-elevator figures (project answers).
+    /// Per-elevator figures (project answers with `per_elevator=true`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_elevator: Option<Vec<ElevatorFigures>>,
 }
@@ -199,6 +202,9 @@ async fn project_kpis(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("project {project_id}")))?;
     let mut out = KpiOut::from(k);
+    if !q.per_elevator.unwrap_or(false) {
+        return Ok(Json(out));
+    }
     let per = s.store.project_elevator_totals(&project_id, w).await?;
     out.per_elevator = Some(
         per.into_iter()
