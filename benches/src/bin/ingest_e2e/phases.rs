@@ -1,0 +1,537 @@
+//! The measured phases: (a) bare MQTT subscriber, (b) bare binary COPY,
+//! (c) the store's ingest alone, and (E) the whole path through
+//! `liftwatch serve`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use futures_util::pin_mut;
+use liftwatch_core::protocol::{decode_message, DeviceCode, Timestamp};
+use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
+use liftwatch_store::testing::{admin_url, TestDb};
+use liftwatch_store::{EventStore, Inbound, PgStore};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, NoTls};
+
+use crate::cpu::{self, Breakdown, Roles};
+use crate::procs::{log_problems, start_serve, Broker, GatewaySetting, Helper};
+use crate::workload::{device_code, topic, RunEvent, Workload, OFFSET_SECS};
+
+/// What every phase needs.
+pub struct Ctx {
+    /// The workspace root (for deploy/mosquitto).
+    pub root: PathBuf,
+    /// Logs and perf data go here.
+    pub out: PathBuf,
+    /// The release `liftwatch` binary.
+    pub liftwatch: PathBuf,
+    /// The workload.
+    pub w: Workload,
+    /// In-flight window of the publisher.
+    pub inflight: u16,
+    /// Rows per COPY transaction in (b).
+    pub copy_batch: usize,
+    /// Seconds without visible progress after which an E2E run is declared stalled.
+    pub stall_secs: u64,
+    /// `getconf CLK_TCK`.
+    pub tck: f64,
+    /// The events in publish order (for COPY), built once.
+    pub rows: Vec<RunEvent>,
+}
+
+fn utc(us: i64) -> DateTime<Utc> {
+    Timestamp(us).to_utc()
+}
+
+async fn connect(url: &str) -> anyhow::Result<Client> {
+    let (c, conn) = tokio_postgres::connect(url, NoTls).await.with_context(|| format!("connecting to {url}"))?;
+    tokio::spawn(conn);
+    Ok(c)
+}
+
+/// `CHECKPOINT`, so that every timed phase starts without dirty buffers of the previous one.
+pub async fn checkpoint() -> anyhow::Result<()> {
+    connect(&admin_url()).await?.batch_execute("CHECKPOINT").await?;
+    Ok(())
+}
+
+fn publisher_args(ctx: &Ctx, w: Workload, port: u16) -> Vec<String> {
+    [
+        "publish",
+        "--port",
+        &port.to_string(),
+        "--events",
+        &w.events.to_string(),
+        "--devices",
+        &w.devices.to_string(),
+        "--base-us",
+        &w.base_us.to_string(),
+        "--inflight",
+        &ctx.inflight.to_string(),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+/// Starts the load generator and waits until it is connected with its payloads built.
+async fn start_publisher(ctx: &Ctx, port: u16) -> anyhow::Result<Helper> {
+    let mut p = Helper::spawn(&publisher_args(ctx, ctx.w, port))?;
+    p.expect("ready", Duration::from_secs(120)).await?;
+    Ok(p)
+}
+
+/// (a) One run of the bare subscriber.
+#[derive(Clone, Debug)]
+pub struct SubRun {
+    /// First publish → last message received.
+    pub secs: f64,
+    /// First publish → last PUBACK at the publisher.
+    pub publish_secs: f64,
+    /// Payload bytes received.
+    pub bytes: u64,
+}
+
+/// (a) Publisher → private broker → bare rumqttc subscriber.
+pub async fn bare_subscriber(ctx: &Ctx, tag: &str) -> anyhow::Result<SubRun> {
+    let broker = Broker::start(&ctx.root, &ctx.out, tag).await?;
+    let mut sub = Helper::spawn(&[
+        "subscribe".into(),
+        "--port".into(),
+        broker.port.to_string(),
+        "--expected".into(),
+        ctx.w.messages().to_string(),
+    ])?;
+    sub.expect("ready", Duration::from_secs(30)).await?;
+    let mut publisher = start_publisher(ctx, broker.port).await?;
+    let t0 = Instant::now();
+    publisher.say("go").await?;
+    let done = sub.expect("done", Duration::from_secs(600)).await?;
+    let secs = t0.elapsed().as_secs_f64();
+    let publish_secs: f64 = publisher.expect("acked", Duration::from_secs(120)).await?.parse()?;
+    let bytes = done.split_whitespace().nth(1).and_then(|b| b.parse().ok()).unwrap_or(0);
+    let problems = log_problems(&broker.log);
+    if !problems.is_empty() {
+        eprintln!("  mosquitto log ({tag}): {problems:?}");
+    }
+    Ok(SubRun { secs, publish_secs, bytes })
+}
+
+/// How many unacknowledged QoS 1 messages the broker (with
+/// deploy/mosquitto/liftwatch.conf) sends to one subscriber that never acks,
+/// out of `messages` published. liftwatch.conf asks for at most 1000
+/// (`max_inflight_messages`).
+pub async fn broker_inflight(ctx: &Ctx, messages: u64) -> anyhow::Result<u64> {
+    let broker = Broker::start(&ctx.root, &ctx.out, "inflight").await?;
+    let w = Workload { events: messages * crate::workload::PER_MESSAGE, ..ctx.w };
+    let mut sub = Helper::spawn(&[
+        "subscribe".into(),
+        "--port".into(),
+        broker.port.to_string(),
+        "--expected".into(),
+        w.messages().to_string(),
+        "--no-ack".into(),
+    ])?;
+    sub.expect("ready", Duration::from_secs(30)).await?;
+    let mut publisher = Helper::spawn(&publisher_args(ctx, w, broker.port))?;
+    publisher.expect("ready", Duration::from_secs(60)).await?;
+    publisher.say("go").await?;
+    let line = sub.line(Duration::from_secs(120)).await?;
+    let n = line.split_whitespace().nth(1).and_then(|x| x.parse().ok()).context("subscriber's answer")?;
+    Ok(n)
+}
+
+const ROW_TYPES: [Type; 16] = [
+    Type::INT4,
+    Type::INT8,
+    Type::TIMESTAMPTZ,
+    Type::INT2,
+    Type::INT4,
+    Type::TIMESTAMPTZ,
+    Type::INT4,
+    Type::INT4,
+    Type::INT4,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BOOL,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+];
+
+/// The events table of the store's schema (V1__initial.sql), as a hypertable
+/// with 1-day chunks (TimescaleDB also adds its default `ts DESC` index).
+const EVENTS_DDL: &str = "CREATE EXTENSION IF NOT EXISTS timescaledb;
+CREATE TABLE events (
+    elevator_id integer NOT NULL, seq bigint NOT NULL, ts timestamptz NOT NULL, kind smallint NOT NULL,
+    ts_offset integer NOT NULL, end_ts timestamptz, floor_from integer, floor_to integer, doors integer,
+    ref text, code text, stops_service boolean, cause text, fault_ref text, mode text, runs_total bigint,
+    received_at timestamptz NOT NULL DEFAULT now());
+SELECT create_hypertable('events', 'ts', chunk_time_interval => interval '1 day');";
+
+/// (b) Bare binary COPY of the workload's rows, `ctx.copy_batch` rows per
+/// committed transaction, into a fresh hypertable; with or without the
+/// unique identity index. Returns seconds.
+pub async fn bare_copy(ctx: &Ctx, unique: bool) -> anyhow::Result<f64> {
+    let db = TestDb::new(if unique { "bench_copy_uniq" } else { "bench_copy_plain" }).await;
+    let mut c = connect(&db.url).await?;
+    c.batch_execute(EVENTS_DDL).await?;
+    if unique {
+        c.batch_execute("CREATE UNIQUE INDEX events_identity ON events (elevator_id, seq, ts)").await?;
+    }
+    checkpoint().await?;
+    let t0 = Instant::now();
+    for chunk in ctx.rows.chunks(ctx.copy_batch) {
+        let tx = c.transaction().await?;
+        let sink = tx
+            .copy_in(
+                "COPY events (elevator_id, seq, ts, kind, ts_offset, end_ts, floor_from, floor_to, doors, ref, code, \
+                 stops_service, cause, fault_ref, mode, runs_total) FROM STDIN BINARY",
+            )
+            .await?;
+        let writer = BinaryCopyInWriter::new(sink, &ROW_TYPES);
+        pin_mut!(writer);
+        let none_s: Option<&str> = None;
+        let none_b: Option<bool> = None;
+        let none_i: Option<i64> = None;
+        for e in chunk {
+            let id = e.device as i32 + 1;
+            let (ts, end) = (utc(e.ts), Some(utc(e.end)));
+            let (kind, off, from, to, doors) = (0i16, OFFSET_SECS, Some(e.from), Some(e.to), Some(1i32));
+            let row: [&(dyn ToSql + Sync); 16] = [
+                &id, &e.seq, &ts, &kind, &off, &end, &from, &to, &doors, &none_s, &none_s, &none_b, &none_s, &none_s,
+                &none_s, &none_i,
+            ];
+            writer.as_mut().write(&row).await?;
+        }
+        writer.finish().await?;
+        tx.commit().await?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let n: i64 = c.query_one("SELECT count(*) FROM events", &[]).await?.get(0);
+    if n as u64 != ctx.w.events {
+        bail!("COPY stored {n} rows, expected {}", ctx.w.events);
+    }
+    Ok(secs)
+}
+
+/// A fresh, migrated database with the workload's elevators registered;
+/// returns it, the store, and the elevator id of each device index.
+pub async fn registered_db(tag: &str, w: &Workload) -> anyhow::Result<(TestDb, PgStore, Vec<i32>)> {
+    let db = TestDb::new(tag).await;
+    let store = db.store(true).await;
+    if !store.uses_timescaledb().await? {
+        bail!("the events table is not a hypertable: is TimescaleDB in shared_preload_libraries?");
+    }
+    store
+        .put_firm(&Firm {
+            id: "bench".into(),
+            name: "Bench Lifts".into(),
+            grade: "A".into(),
+            self_declaration_url: None,
+        })
+        .await?;
+    let elevators = (0..w.devices)
+        .map(|d| {
+            Ok(ElevatorSpec {
+                device_code: DeviceCode::parse(&device_code(d))?,
+                kind: "traction".into(),
+                location: String::new(),
+                insured_until: None,
+                since: None,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let admitted = (Timestamp(w.base_us).to_utc() - chrono::Duration::days(30)).date_naive();
+    let project = ProjectSpec {
+        id: "bench".into(),
+        name: "Benchmark fleet".into(),
+        firm_id: "bench".into(),
+        owner: String::new(),
+        mode: "iot".into(),
+        admitted_on: admitted,
+        commitment: None,
+        elevators,
+    };
+    store.put_project(&project, admitted).await?;
+    let c = connect(&db.url).await?;
+    let mut ids = vec![0i32; w.devices as usize];
+    for r in c.query("SELECT device_code, id FROM elevators", &[]).await? {
+        let code: &str = r.get(0);
+        if let Some(d) = code.get(14..).and_then(|s| s.parse::<usize>().ok()) {
+            if let Some(slot) = ids.get_mut(d) {
+                *slot = r.get(1);
+            }
+        }
+    }
+    if ids.contains(&0) {
+        bail!("not every elevator got an id");
+    }
+    Ok((db, store, ids))
+}
+
+/// The workload decoded as the gateway would (done once, outside any timing).
+pub fn decoded(w: &Workload) -> Vec<Inbound> {
+    let now = Timestamp::now();
+    (0..w.messages())
+        .map(|m| {
+            let t = topic(w.message_device(m));
+            let payload = w.payload(m).into_bytes();
+            let decoded = decode_message(&t, &payload, now);
+            Inbound { topic: t, payload, received_at: now, decoded }
+        })
+        .collect()
+}
+
+/// (c) `PgStore::ingest` alone, one batch after the other (as the gateway's
+/// batcher does), `messages_per_batch` messages per batch. Returns seconds.
+pub async fn store_only(w: &Workload, inbound: &[Inbound], messages_per_batch: usize) -> anyhow::Result<f64> {
+    let (db, store, _) = registered_db("bench_store", w).await?;
+    checkpoint().await?;
+    let t0 = Instant::now();
+    let mut new = 0;
+    for batch in inbound.chunks(messages_per_batch) {
+        new += store.ingest(batch).await?.new_events;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    if new != w.events {
+        bail!("store reported {new} new events, expected {}", w.events);
+    }
+    drop(db);
+    Ok(secs)
+}
+
+/// (E) One end-to-end run.
+#[derive(Clone, Debug)]
+pub struct E2eRun {
+    /// Whether every event was committed (false: the run stalled).
+    pub completed: bool,
+    /// Events committed (all of them when completed).
+    pub events: u64,
+    /// First publish → last event committed; for a stalled run, → the last
+    /// commit seen before the stall.
+    pub secs: f64,
+    /// First publish → last PUBACK at the publisher.
+    pub publish_secs: f64,
+    /// CPU by process over `secs`.
+    pub cpu: Breakdown,
+    /// Anything that looked wrong: stall, counts, log warnings, exit status.
+    pub problems: Vec<String>,
+    /// Seconds from SIGTERM to exit (or to the kill after the grace period).
+    pub shutdown_secs: f64,
+}
+
+struct Probe<'a> {
+    c: &'a Client,
+    stmt: tokio_postgres::Statement,
+    w: Workload,
+    ids: &'a [i32],
+}
+
+impl Probe<'_> {
+    /// Whether message `m` is committed (its last event is stored).
+    async fn committed(&self, m: u64) -> anyhow::Result<bool> {
+        let e = self.w.last_event(m);
+        let row = self.c.query_one(&self.stmt, &[&self.ids[e.device as usize], &e.seq, &utc(e.ts)]).await?;
+        Ok(row.get(0))
+    }
+
+    /// Messages committed, assuming they commit in publish order, given that
+    /// at least `lo` are: a binary search over the next 2048 (~12 index probes).
+    async fn prefix(&self, mut lo: u64) -> anyhow::Result<u64> {
+        let mut hi = self.w.messages().min(lo + 2048);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.committed(mid).await? {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+}
+
+/// Events in the first `messages` messages.
+fn events_in(w: &Workload, messages: u64) -> u64 {
+    (messages * crate::workload::PER_MESSAGE).min(w.events)
+}
+
+/// (E) Publisher → private broker → `liftwatch serve` → fresh TimescaleDB database.
+pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> anyhow::Result<E2eRun> {
+    let w = ctx.w;
+    let (db, store, ids) = registered_db("bench_e2e", &w).await?;
+    drop(store);
+    let broker = Broker::start(&ctx.root, &ctx.out, tag).await?;
+    let serve_log = ctx.out.join(format!("serve-{tag}.log"));
+    let (mut serve, http_port) = start_serve(&ctx.liftwatch, &db.url, &broker.url(), g, &serve_log).await?;
+    let c = connect(&db.url).await?;
+    let stmt =
+        c.prepare("SELECT EXISTS (SELECT 1 FROM events WHERE elevator_id = $1 AND seq = $2 AND ts = $3)").await?;
+    let probe = Probe { c: &c, stmt, w, ids: &ids };
+    checkpoint().await?;
+    let mut publisher = start_publisher(ctx, broker.port).await?;
+    let roles = Roles {
+        pids: vec![
+            (serve.pid, "liftwatch serve"),
+            (broker.proc.pid, "mosquitto"),
+            (publisher.proc.pid, "publisher (load generator)"),
+            (std::process::id(), "benchmark driver (progress probes)"),
+        ],
+        database: Some(db.name.clone()),
+    };
+    let perf_proc = if perf {
+        let data = ctx.out.join(format!("perf-{tag}.data"));
+        let p = tokio::process::Command::new("perf")
+            .args(["record", "-a", "-F", "499", "-e", "cpu-clock", "-o"])
+            .arg(&data)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting perf")?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        eprintln!("  perf record -a → {}", data.display());
+        Some(p)
+    } else {
+        None
+    };
+
+    let s0 = cpu::snapshot();
+    let t0 = Instant::now();
+    publisher.say("go").await?;
+    let messages = w.messages();
+    let mut count = 0u64;
+    // Time and /proc snapshot at the last commit seen.
+    let mut last = (Instant::now(), s0.clone());
+    let mut timeline = Vec::new();
+    let mut problems = Vec::new();
+    let mut tick = 0u64;
+    let completed = loop {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        tick += 1;
+        if probe.committed(messages - 1).await? {
+            count = messages;
+            last = (Instant::now(), cpu::snapshot());
+            break true;
+        }
+        if tick % 8 == 0 {
+            let c2 = probe.prefix(count).await?;
+            if c2 != count {
+                count = c2;
+                last = (Instant::now(), cpu::snapshot());
+            }
+            timeline.push((t0.elapsed().as_secs_f64(), count));
+            if last.0.elapsed().as_secs() >= ctx.stall_secs {
+                break false;
+            }
+        }
+    };
+    let mut secs = (last.0 - t0).as_secs_f64();
+    let cpu = cpu::breakdown(&s0, &last.1, &roles, secs, ctx.tck);
+    if let Some(mut p) = perf_proc {
+        if let Some(pid) = p.id() {
+            crate::procs::sigint(pid);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(60), p.wait()).await;
+    }
+    timeline.push((t0.elapsed().as_secs_f64(), count));
+    let csv: String = timeline.iter().map(|(t, m)| format!("{t:.3},{m}\n")).collect();
+    std::fs::write(ctx.out.join(format!("progress-{tag}.csv")), format!("seconds,messages_committed\n{csv}"))?;
+
+    if !completed {
+        // What the service says about itself while stuck.
+        let ready = crate::procs::http_get(http_port, "/readyz")
+            .map_or_else(|| "no answer".to_owned(), |(c, b)| format!("{c} {}", b.trim()));
+        let mut stall = format!(
+            "STALL: nothing committed for {} s after {count} of {messages} messages ({} events) in {secs:.1} s; \
+             /readyz answered {ready}",
+            ctx.stall_secs,
+            events_in(&w, count)
+        );
+        if let Some((200, body)) = crate::procs::http_get(http_port, "/metrics") {
+            let interesting: Vec<&str> = body
+                .lines()
+                .filter(|l| {
+                    !l.starts_with('#')
+                        && (l.contains("acks_pending")
+                            || l.starts_with("liftwatch_ingest_messages")
+                            || l.contains("mqtt_subscribed")
+                            || l.contains("connection_errors"))
+                })
+                .collect();
+            stall += &format!("; /metrics: {}", interesting.join(", "));
+        }
+        problems.push(stall);
+    }
+
+    // Exactly N events, counted once.
+    let runs_sql = "SELECT coalesce(sum(runs), 0)::int8 FROM rollups";
+    let mut runs: i64 = c.query_one(runs_sql, &[]).await?.get(0);
+    if completed && runs as u64 != w.events {
+        problems.push(format!("last message committed but rollups hold {runs} of {} runs: out of order?", w.events));
+        let wait = Instant::now();
+        while runs as u64 != w.events && wait.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            runs = c.query_one(runs_sql, &[]).await?.get(0);
+        }
+        secs = t0.elapsed().as_secs_f64();
+    }
+    let publish_secs: f64 = match publisher.expect("acked", Duration::from_secs(60)).await {
+        Ok(s) => s.parse()?,
+        Err(e) => {
+            problems.push(format!("publisher: {e}"));
+            f64::NAN
+        }
+    };
+    let n: i64 = c.query_one("SELECT count(*) FROM events", &[]).await?.get(0);
+    let dead: i64 = c.query_one("SELECT count(*) FROM dead_letters", &[]).await?.get(0);
+    if completed && (n as u64 != w.events || runs as u64 != w.events) {
+        problems.push(format!("stored {n} events and {runs} runs in rollups, expected {}", w.events));
+    }
+    if !completed && n != runs {
+        problems.push(format!("stored {n} events but rollups count {runs} runs"));
+    }
+    if dead != 0 {
+        problems.push(format!("{dead} dead letters"));
+    }
+    let grace = Duration::from_secs(15);
+    let (status, shutdown) = serve.terminate(grace).await;
+    match status {
+        Some(s) if s.success() => {}
+        Some(s) => problems.push(format!("liftwatch serve exited with {s} after SIGTERM")),
+        None => problems.push(format!("liftwatch serve did not exit within {grace:?} of SIGTERM (killed)")),
+    }
+    for p in log_problems(&serve_log) {
+        problems.push(format!("serve log: {p}"));
+    }
+    for p in log_problems(&broker.log) {
+        problems.push(format!("mosquitto log: {p}"));
+    }
+    drop(c);
+    drop(broker);
+    drop(db);
+    Ok(E2eRun {
+        completed,
+        events: if completed { w.events } else { n as u64 },
+        secs,
+        publish_secs,
+        cpu,
+        problems,
+        shutdown_secs: shutdown.as_secs_f64(),
+    })
+}
+
+/// Rows of the workload in publish order.
+pub fn rows(w: &Workload) -> Vec<RunEvent> {
+    let mut v = Vec::with_capacity(w.events as usize);
+    for m in 0..w.messages() {
+        v.extend(w.message_events(m));
+    }
+    debug_assert_eq!(v.len() as u64, w.events);
+    v
+}
