@@ -60,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
                 admitted_on: day("2026-01-01")?,
                 commitment: None,
                 elevators,
+                pilot_form: Default::default(),
             },
             day("2026-01-01")?,
         )

@@ -96,7 +96,10 @@ impl Api {
                     Some(REG),
                     Some(json!({"name": project, "firm_id": firm, "owner": "o", "mode": "iot", "admitted_on": "2026-01-01",
                         "commitment": {"fault_rate_per_10k": 5.0, "downtime_minutes": 60, "rescue_minutes": 20},
-                        "elevators": [{"device_code": dev, "kind": "traction", "location": "Bldg 3", "insured_until": "2027-06-30"}]})),
+                        "elevators": [{"device_code": dev, "kind": "traction", "location": "Bldg 3", "insured_until": "2027-06-30"}],
+                        "owner_contact": "Ms Li", "owner_phone": "0580-1234567", "firm_contact": "Mr Wang",
+                        "firm_phone": "0580-7654321", "manufacturer": "Otis", "insurer": "PICC Zhoushan",
+                        "insured_from": "2026-07-01", "insured_until": "2027-06-30"})),
                 )
                 .await;
             assert_eq!(s, StatusCode::CREATED, "{b}");
@@ -407,6 +410,18 @@ async fn kpis_have_the_shape_of_api_v1() {
     assert_eq!(k["commitment"], json!({"fault_rate_per_10k": 5.0, "downtime_minutes": 60.0, "rescue_minutes": 20.0}));
     assert_eq!(k["meets_commitment"], json!({"fault_rate": false, "downtime": true, "rescue": true}));
     assert!(k.get("per_elevator").is_none(), "per-elevator figures only on request");
+    let (_, p) = api.call(Method::GET, "/api/v1/projects/haibin", Some(&token_a), None).await;
+    assert_eq!(
+        (
+            p["manufacturer"].as_str(),
+            p["insurer"].as_str(),
+            p["insured_from"].as_str(),
+            p["max_onsite_interval_months"].as_i64()
+        ),
+        (Some("Otis"), Some("PICC Zhoushan"), Some("2026-07-01"), Some(3))
+    );
+    assert_eq!((p["status"].as_str(), p["open_findings"].as_i64()), (Some("active"), Some(0)));
+    assert_eq!(p["memberships"], json!([{"device_code": EA, "since": "2026-01-01", "until": null}]));
     let (_, kp) =
         api.call(Method::GET, "/api/v1/projects/haibin/kpis?at=2026-11-28&per_elevator=true", Some(REG), None).await;
     assert_eq!(
@@ -478,6 +493,7 @@ async fn client_mistakes_get_4xx_with_a_message() {
         (Method::GET, "/api/v1/projects?limit=0", None, StatusCode::BAD_REQUEST),
         (Method::GET, "/api/v1/projects?status=sleeping", None, StatusCode::BAD_REQUEST),
         (Method::GET, "/api/v1/dead-letters?limit=100000", None, StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/dead-letters?since=yesterday", None, StatusCode::BAD_REQUEST),
     ];
     for (m, path, body, want) in cases {
         let (s, b) = match body {

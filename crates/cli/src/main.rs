@@ -83,7 +83,7 @@ struct FilterArgs {
 
 impl FilterArgs {
     fn filter(self) -> DeadLetterFilter {
-        DeadLetterFilter { reason_code: self.reason, device: self.device, limit: self.limit }
+        DeadLetterFilter { reason_code: self.reason, device: self.device, limit: self.limit, since: None, until: None }
     }
 }
 

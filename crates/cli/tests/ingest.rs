@@ -55,6 +55,7 @@ async fn setup(tag: &str, devices: u32) -> (TestDb, PgStore, Vec<DeviceCode>) {
                         since: None,
                     })
                     .collect(),
+                pilot_form: Default::default(),
             },
             "2026-01-01".parse().unwrap(),
         )

@@ -33,6 +33,10 @@ pub struct DeadLetterFilter {
     pub device: Option<String>,
     /// At most this many (default 100).
     pub limit: Option<i64>,
+    /// Only received at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only received before this time.
+    pub until: Option<Timestamp>,
 }
 
 /// What a replay did.
@@ -52,8 +56,9 @@ impl PgStore {
             .query(
                 "SELECT id, received_at, topic, reason_code, reason, payload FROM dead_letters \
                  WHERE replayed_at IS NULL AND ($1::text IS NULL OR reason_code = $1) AND ($2::text IS NULL OR device = $2) \
+                 AND ($4::timestamptz IS NULL OR received_at >= $4) AND ($5::timestamptz IS NULL OR received_at < $5) \
                  ORDER BY id LIMIT $3",
-                &[&f.reason_code, &f.device, &f.limit.unwrap_or(100)],
+                &[&f.reason_code, &f.device, &f.limit.unwrap_or(100), &f.since.map(dt), &f.until.map(dt)],
             )
             .await?;
         Ok(rows
@@ -80,8 +85,9 @@ impl PgStore {
             .query(
                 "SELECT id, topic, payload FROM dead_letters \
                  WHERE replayed_at IS NULL AND ($1::text IS NULL OR reason_code = $1) AND ($2::text IS NULL OR device = $2) \
+                 AND ($4::timestamptz IS NULL OR received_at >= $4) AND ($5::timestamptz IS NULL OR received_at < $5) \
                  ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
-                &[&f.reason_code, &f.device, &f.limit.unwrap_or(1000)],
+                &[&f.reason_code, &f.device, &f.limit.unwrap_or(1000), &f.since.map(dt), &f.until.map(dt)],
             )
             .await?;
         let mut ids = Vec::with_capacity(rows.len());

@@ -43,6 +43,46 @@ pub struct ElevatorSpec {
     pub since: Option<NaiveDate>,
 }
 
+/// The other fields of the pilot list form (附件1-2 电梯按需维保试点清单).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PilotForm {
+    /// 使用管理单位联系人.
+    #[serde(default)]
+    pub owner_contact: Option<String>,
+    /// 使用管理单位联系电话.
+    #[serde(default)]
+    pub owner_phone: Option<String>,
+    /// 维保单位联系人.
+    #[serde(default)]
+    pub firm_contact: Option<String>,
+    /// 维保单位联系电话.
+    #[serde(default)]
+    pub firm_phone: Option<String>,
+    /// 电梯制造单位.
+    #[serde(default)]
+    pub manufacturer: Option<String>,
+    /// 电梯责任保险承保单位.
+    #[serde(default)]
+    pub insurer: Option<String>,
+    /// 电梯责任保险有效期: from.
+    #[serde(default)]
+    pub insured_from: Option<NaiveDate>,
+    /// 电梯责任保险有效期: until.
+    #[serde(default)]
+    pub insured_until: Option<NaiveDate>,
+}
+
+/// Longest gap between on-site maintenance visits for a mode (A1 §I.(二)), months.
+pub fn max_onsite_interval_months(mode: &str) -> Option<u32> {
+    match mode {
+        "iot" | "remote_pension" => Some(3),
+        "remote_full_service" => Some(2),
+        "remote" => Some(1),
+        _ => None,
+    }
+}
+
 /// A pilot project as put by a regulator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProjectSpec {
@@ -63,6 +103,9 @@ pub struct ProjectSpec {
     pub commitment: Option<Commitment>,
     /// Current elevators.
     pub elevators: Vec<ElevatorSpec>,
+    /// The other fields of the pilot list form.
+    #[serde(default)]
+    pub pilot_form: PilotForm,
 }
 
 /// Pilot monitoring modes (A1 §I.(二)).
@@ -108,13 +151,16 @@ impl PgStore {
             return Err(StoreError::NotFound(format!("firm {} does not exist", p.firm_id)));
         }
         let commitment = p.commitment.map(|c| serde_json::to_value(c).unwrap_or_default());
+        let pilot_form = serde_json::to_value(&p.pilot_form).unwrap_or_default();
         let created: bool = tx
             .query_one(
-                "INSERT INTO projects (id, name, firm_id, owner, mode, admitted_on, commitment) VALUES ($1,$2,$3,$4,$5,$6,$7) \
+                "INSERT INTO projects (id, name, firm_id, owner, mode, admitted_on, commitment, pilot_form) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, firm_id = excluded.firm_id, owner = excluded.owner, \
+                 pilot_form = excluded.pilot_form, \
                  mode = excluded.mode, admitted_on = excluded.admitted_on, commitment = excluded.commitment, updated_at = now() \
                  RETURNING (xmax = 0)",
-                &[&p.id, &p.name, &p.firm_id, &p.owner, &p.mode, &p.admitted_on, &commitment],
+                &[&p.id, &p.name, &p.firm_id, &p.owner, &p.mode, &p.admitted_on, &commitment, &pilot_form],
             )
             .await?
             .get(0);
@@ -361,7 +407,7 @@ impl PgStore {
         let c = self.pool.get().await?;
         let Some(r) = c
             .query_opt(
-                "SELECT id, name, firm_id, owner, mode, admitted_on, commitment, status, \
+                "SELECT id, name, firm_id, owner, mode, admitted_on, commitment, status, pilot_form, \
                  (SELECT count(*) FROM findings f WHERE f.project_id = p.id AND f.state = 'open') \
                  FROM projects p WHERE id = $1",
                 &[&id],
@@ -400,9 +446,10 @@ impl PgStore {
                 admitted_on: r.get(5),
                 commitment: commitment.and_then(|v| serde_json::from_value(v).ok()),
                 elevators,
+                pilot_form: serde_json::from_value(r.get::<_, serde_json::Value>(8)).unwrap_or_default(),
             },
             status: r.get(7),
-            open_findings: r.get(8),
+            open_findings: r.get(9),
             memberships: self.memberships(id).await?,
         }))
     }

@@ -109,6 +109,7 @@ async fn project(s: &PgStore, id: &str, firm_id: &str, elevators: &[(u32, Option
                     since: since.map(day),
                 })
                 .collect(),
+            pilot_form: Default::default(),
         },
         day("2026-01-01"),
     )

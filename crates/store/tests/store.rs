@@ -102,6 +102,7 @@ async fn register(s: &PgStore, devices: u32) {
                     since: None,
                 })
                 .collect(),
+            pilot_form: Default::default(),
         },
         day("2026-01-01"),
     )
@@ -277,6 +278,7 @@ async fn unknown_device_then_registration_then_replay() {
         admitted_on: day("2026-01-01"),
         commitment: None,
         elevators: vec![],
+        pilot_form: Default::default(),
     };
     for n in [0, 7] {
         p.elevators.push(ElevatorSpec {
@@ -320,6 +322,7 @@ async fn membership_history_and_conflicts() {
             insured_until: None,
             since: None,
         }],
+        pilot_form: Default::default(),
     };
     assert!(!s.put_project(&p, day("2026-07-01")).await.unwrap());
     let m = s.memberships("haibin").await.unwrap();

@@ -32,7 +32,7 @@ use clap::{Parser, Subcommand};
 use liftwatch_core::protocol::Timestamp;
 
 use crate::cpu::Breakdown;
-use crate::phases::{Ctx, E2eRun, SubRun};
+use crate::phases::{Ctx, E2eRun, Indexes, Steps, SubRun};
 use crate::procs::GatewaySetting;
 use crate::workload::{Workload, PER_MESSAGE};
 
@@ -60,11 +60,15 @@ struct Opts {
     /// Gateway settings for (E), EVENTS:MESSAGES:POOL (`--batch-max-events`,
     /// `--batch-max-messages`, `--db-pool-size`), comma-separated; the first
     /// one is the headline figure.
-    #[arg(long, value_delimiter = ',', default_value = "10000:1000:8,2000:1000:8,50000:1000:8")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "10000:1000:8,10000:20000:8,2000:20000:8,50000:20000:8,10000:20000:2"
+    )]
     settings: Vec<GatewaySetting>,
     /// Phases to run: i (broker in-flight check), a (bare subscriber), b (bare COPY),
-    /// c (store only), e (end to end).
-    #[arg(long, value_delimiter = ',', default_value = "i,a,b,c,e")]
+    /// c (store only), d (the store's SQL step by step), e (end to end).
+    #[arg(long, value_delimiter = ',', default_value = "i,a,b,c,d,e")]
     phases: Vec<char>,
     /// Rows per COPY transaction in (b), and events per batch in (c).
     #[arg(long, default_value_t = 10_000)]
@@ -82,7 +86,7 @@ struct Opts {
     #[arg(long)]
     out_dir: Option<PathBuf>,
     /// An E2E run with no visible progress for this many seconds is declared stalled.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 10)]
     stall_secs: u64,
 }
 
@@ -198,8 +202,8 @@ fn fmt_runs(events: u64, secs: &[f64]) -> String {
 #[derive(Default)]
 struct Results {
     sub: Vec<SubRun>,
-    copy_unique: Vec<f64>,
-    copy_plain: Vec<f64>,
+    copy: Vec<(Indexes, Vec<f64>)>,
+    steps: Vec<Steps>,
     store: Vec<f64>,
     e2e: Vec<(GatewaySetting, Vec<E2eRun>)>,
     inflight: Option<u64>,
@@ -247,7 +251,11 @@ async fn bench(o: Opts) -> anyhow::Result<()> {
         rows: if want('b') { phases::rows(&w) } else { Vec::new() },
     };
     let inbound = if want('c') { phases::decoded(&w) } else { Vec::new() };
-    let mut r = Results { e2e: o.settings.iter().map(|s| (*s, Vec::new())).collect(), ..Default::default() };
+    let mut r = Results {
+        e2e: o.settings.iter().map(|s| (*s, Vec::new())).collect(),
+        copy: Indexes::ALL.iter().map(|i| (*i, Vec::new())).collect(),
+        ..Default::default()
+    };
     if want('i') {
         match phases::broker_inflight(&ctx, 5000).await {
             Ok(n) => {
@@ -278,18 +286,31 @@ async fn bench(o: Opts) -> anyhow::Result<()> {
             }
         }
         if want('b') {
-            for unique in [true, false] {
-                match phases::bare_copy(&ctx, unique).await {
+            for (ix, secs) in r.copy.iter_mut() {
+                match phases::bare_copy(&ctx, *ix).await {
                     Ok(s) => {
-                        eprintln!(
-                            "  (b) bare COPY {}: {} rows/s ({s:.2} s)",
-                            if unique { "with unique index" } else { "without unique index" },
-                            fmt_rate(rate(w.events, s))
-                        );
-                        if unique { &mut r.copy_unique } else { &mut r.copy_plain }.push(s);
+                        eprintln!("  (b) bare COPY, {}: {} rows/s ({s:.2} s)", ix.label(), fmt_rate(rate(w.events, s)));
+                        secs.push(s);
                     }
-                    Err(e) => r.errors.push(format!("(b) round {round} unique={unique}: {e:#}")),
+                    Err(e) => r.errors.push(format!("(b) round {round} {}: {e:#}", ix.label())),
                 }
+            }
+        }
+        if want('d') {
+            match phases::store_steps(&ctx).await {
+                Ok(st) => {
+                    eprintln!(
+                        "  (d) the store's SQL step by step: {} events/s ({:.2} s: copy {:.2}, insert {:.2}, rollup {:.2}, commit {:.2})",
+                        fmt_rate(rate(w.events, st.total())),
+                        st.total(),
+                        st.copy,
+                        st.insert,
+                        st.rollup,
+                        st.commit
+                    );
+                    r.steps.push(st);
+                }
+                Err(e) => r.errors.push(format!("(d) round {round}: {e:#}")),
             }
         }
         if want('c') {
@@ -407,7 +428,7 @@ fn summary(w: &Workload, r: &Results, o: &Opts, elapsed: f64) -> String {
     let sub_secs: Vec<f64> = r.sub.iter().map(|x| x.secs).collect();
     let pub_secs: Vec<f64> = r.sub.iter().map(|x| x.publish_secs).collect();
     let a = rate(n, median(&sub_secs));
-    let b = rate(n, median(&r.copy_unique));
+    let b = rate(n, median(&r.copy[0].1));
     if !r.sub.is_empty() {
         s += &format!(
             "| (a) bare subscriber, messages/s | {} | {} |\n",
@@ -421,15 +442,15 @@ fn summary(w: &Workload, r: &Results, o: &Opts, elapsed: f64) -> String {
             fmt_runs(n, &pub_secs)
         );
     }
-    if !r.copy_unique.is_empty() {
-        s += &format!("| (b) bare COPY, unique index, rows/s | {} | {} |\n", fmt_rate(b), fmt_runs(n, &r.copy_unique));
-    }
-    if !r.copy_plain.is_empty() {
-        s += &format!(
-            "| (b) bare COPY, no unique index, rows/s | {} | {} |\n",
-            fmt_rate(rate(n, median(&r.copy_plain))),
-            fmt_runs(n, &r.copy_plain)
-        );
+    for (ix, secs) in &r.copy {
+        if !secs.is_empty() {
+            s += &format!(
+                "| (b) bare COPY, {}, rows/s | {} | {} |\n",
+                ix.label(),
+                fmt_rate(rate(n, median(secs))),
+                fmt_runs(n, secs)
+            );
+        }
     }
     if !r.store.is_empty() {
         s += &format!(
@@ -438,7 +459,15 @@ fn summary(w: &Workload, r: &Results, o: &Opts, elapsed: f64) -> String {
             fmt_runs(n, &r.store)
         );
     }
-    let floor = match (r.sub.is_empty(), r.copy_unique.is_empty()) {
+    if !r.steps.is_empty() {
+        let tot: Vec<f64> = r.steps.iter().map(Steps::total).collect();
+        s += &format!(
+            "| (d) the store's SQL step by step, events/s | {} | {} |\n",
+            fmt_rate(rate(n, median(&tot))),
+            fmt_runs(n, &tot)
+        );
+    }
+    let floor = match (r.sub.is_empty(), r.copy[0].1.is_empty()) {
         (false, false) => a.min(b),
         (false, true) => a,
         (true, false) => b,
@@ -484,6 +513,23 @@ fn summary(w: &Workload, r: &Results, o: &Opts, elapsed: f64) -> String {
                 fmt_rate(e),
                 100.0 * e / floor
             );
+        }
+    }
+    if !r.steps.is_empty() {
+        let m = |f: fn(&Steps) -> f64| median(&r.steps.iter().map(f).collect::<Vec<_>>());
+        let total = m(Steps::total);
+        s += "\n(d) Where the store's transaction spends its time (medians):\n\n\
+              | step | s per 1 M events | share | µs per event |\n| --- | ---: | ---: | ---: |\n";
+        let scale = 1e6 / n as f64;
+        for (name, v) in [
+            ("BEGIN + CREATE TEMP TABLE IF NOT EXISTS lw_staging", m(|x| x.begin)),
+            ("binary COPY into lw_staging", m(|x| x.copy)),
+            ("INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING", m(|x| x.insert)),
+            ("client: read returned identities, count per elevator-day", m(|x| x.client)),
+            ("rollup upsert (INSERT … ON CONFLICT DO UPDATE)", m(|x| x.rollup)),
+            ("COMMIT", m(|x| x.commit)),
+        ] {
+            s += &format!("| {name} | {:.2} | {:.0} % | {:.2} |\n", v * scale, 100.0 * v / total, v / n as f64 * 1e6);
         }
     }
     let mut shown = Vec::new();

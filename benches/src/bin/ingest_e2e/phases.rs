@@ -164,51 +164,88 @@ const ROW_TYPES: [Type; 16] = [
 ];
 
 /// The events table of the store's schema (V1__initial.sql), as a hypertable
-/// with 1-day chunks (TimescaleDB also adds its default `ts DESC` index).
+/// with 1-day chunks; `{indexes}` is `true` for TimescaleDB's default `ts DESC`
+/// index (the store's events table has it).
 const EVENTS_DDL: &str = "CREATE EXTENSION IF NOT EXISTS timescaledb;
 CREATE TABLE events (
     elevator_id integer NOT NULL, seq bigint NOT NULL, ts timestamptz NOT NULL, kind smallint NOT NULL,
     ts_offset integer NOT NULL, end_ts timestamptz, floor_from integer, floor_to integer, doors integer,
     ref text, code text, stops_service boolean, cause text, fault_ref text, mode text, runs_total bigint,
     received_at timestamptz NOT NULL DEFAULT now());
-SELECT create_hypertable('events', 'ts', chunk_time_interval => interval '1 day');";
+SELECT create_hypertable('events', 'ts', chunk_time_interval => interval '1 day', create_default_indexes => {indexes});";
+
+/// Indexes of the hypertable the bare COPY writes into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Indexes {
+    /// The store's: unique `(elevator_id, seq, ts)` plus TimescaleDB's `ts DESC`.
+    Identity,
+    /// Only TimescaleDB's default `ts DESC` index.
+    TsOnly,
+    /// None at all.
+    Nothing,
+}
+
+impl Indexes {
+    /// All variants, the store's first.
+    pub const ALL: [Indexes; 3] = [Indexes::Identity, Indexes::TsOnly, Indexes::Nothing];
+
+    /// For tables and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Indexes::Identity => "unique (elevator_id, seq, ts) + ts index (the store's)",
+            Indexes::TsOnly => "no unique index, ts index only",
+            Indexes::Nothing => "no index at all",
+        }
+    }
+}
+
+const COLUMNS: &str = "(elevator_id, seq, ts, kind, ts_offset, end_ts, floor_from, floor_to, doors, ref, code, \
+                       stops_service, cause, fault_ref, mode, runs_total)";
+
+/// Binary COPY of `rows` through `copy` (a `COPY … FROM STDIN BINARY`), with
+/// the store's 16 columns; `id` maps a device index to its elevator id.
+async fn copy_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    copy: &str,
+    rows: &[RunEvent],
+    id: impl Fn(u32) -> i32,
+) -> anyhow::Result<()> {
+    let sink = tx.copy_in(copy).await?;
+    let writer = BinaryCopyInWriter::new(sink, &ROW_TYPES);
+    pin_mut!(writer);
+    let none_s: Option<&str> = None;
+    let none_b: Option<bool> = None;
+    let none_i: Option<i64> = None;
+    for e in rows {
+        let id = id(e.device);
+        let (ts, end) = (utc(e.ts), Some(utc(e.end)));
+        let (kind, off, from, to, doors) = (0i16, OFFSET_SECS, Some(e.from), Some(e.to), Some(1i32));
+        let row: [&(dyn ToSql + Sync); 16] = [
+            &id, &e.seq, &ts, &kind, &off, &end, &from, &to, &doors, &none_s, &none_s, &none_b, &none_s, &none_s,
+            &none_s, &none_i,
+        ];
+        writer.as_mut().write(&row).await?;
+    }
+    writer.finish().await?;
+    Ok(())
+}
 
 /// (b) Bare binary COPY of the workload's rows, `ctx.copy_batch` rows per
-/// committed transaction, into a fresh hypertable; with or without the
-/// unique identity index. Returns seconds.
-pub async fn bare_copy(ctx: &Ctx, unique: bool) -> anyhow::Result<f64> {
-    let db = TestDb::new(if unique { "bench_copy_uniq" } else { "bench_copy_plain" }).await;
+/// committed transaction, into a fresh hypertable with `indexes`. Returns seconds.
+pub async fn bare_copy(ctx: &Ctx, indexes: Indexes) -> anyhow::Result<f64> {
+    let db = TestDb::new("bench_copy").await;
     let mut c = connect(&db.url).await?;
-    c.batch_execute(EVENTS_DDL).await?;
-    if unique {
+    c.batch_execute(&EVENTS_DDL.replace("{indexes}", if indexes == Indexes::Nothing { "false" } else { "true" }))
+        .await?;
+    if indexes == Indexes::Identity {
         c.batch_execute("CREATE UNIQUE INDEX events_identity ON events (elevator_id, seq, ts)").await?;
     }
     checkpoint().await?;
+    let copy = format!("COPY events {COLUMNS} FROM STDIN BINARY");
     let t0 = Instant::now();
     for chunk in ctx.rows.chunks(ctx.copy_batch) {
         let tx = c.transaction().await?;
-        let sink = tx
-            .copy_in(
-                "COPY events (elevator_id, seq, ts, kind, ts_offset, end_ts, floor_from, floor_to, doors, ref, code, \
-                 stops_service, cause, fault_ref, mode, runs_total) FROM STDIN BINARY",
-            )
-            .await?;
-        let writer = BinaryCopyInWriter::new(sink, &ROW_TYPES);
-        pin_mut!(writer);
-        let none_s: Option<&str> = None;
-        let none_b: Option<bool> = None;
-        let none_i: Option<i64> = None;
-        for e in chunk {
-            let id = e.device as i32 + 1;
-            let (ts, end) = (utc(e.ts), Some(utc(e.end)));
-            let (kind, off, from, to, doors) = (0i16, OFFSET_SECS, Some(e.from), Some(e.to), Some(1i32));
-            let row: [&(dyn ToSql + Sync); 16] = [
-                &id, &e.seq, &ts, &kind, &off, &end, &from, &to, &doors, &none_s, &none_s, &none_b, &none_s, &none_s,
-                &none_s, &none_i,
-            ];
-            writer.as_mut().write(&row).await?;
-        }
-        writer.finish().await?;
+        copy_rows(&tx, &copy, chunk, |d| d as i32 + 1).await?;
         tx.commit().await?;
     }
     let secs = t0.elapsed().as_secs_f64();
@@ -217,6 +254,94 @@ pub async fn bare_copy(ctx: &Ctx, unique: bool) -> anyhow::Result<f64> {
         bail!("COPY stored {n} rows, expected {}", ctx.w.events);
     }
     Ok(secs)
+}
+
+/// (d) Seconds spent in each step of the store's ingest SQL.
+#[derive(Clone, Debug, Default)]
+pub struct Steps {
+    /// `BEGIN` + `CREATE TEMP TABLE IF NOT EXISTS lw_staging …`.
+    pub begin: f64,
+    /// Binary COPY into the staging table.
+    pub copy: f64,
+    /// `INSERT INTO events SELECT … ORDER BY … ON CONFLICT DO NOTHING RETURNING …`.
+    pub insert: f64,
+    /// Reading the returned identities and counting runs per elevator-day (client side).
+    pub client: f64,
+    /// The additive rollup upsert (`INSERT … ON CONFLICT DO UPDATE`).
+    pub rollup: f64,
+    /// `COMMIT` (WAL flush).
+    pub commit: f64,
+}
+
+impl Steps {
+    /// All steps.
+    pub fn total(&self) -> f64 {
+        self.begin + self.copy + self.insert + self.client + self.rollup + self.commit
+    }
+}
+
+/// (d) The store's transaction re-enacted step by step with the same SQL as
+/// `crates/store/src/postgres.rs` (the rollup upsert sets only `runs`, the
+/// one column a `run` changes), timed per step, on a fresh migrated database.
+pub async fn store_steps(ctx: &Ctx) -> anyhow::Result<Steps> {
+    let (db, store, ids) = registered_db("bench_steps", &ctx.w).await?;
+    drop(store);
+    let mut c = connect(&db.url).await?;
+    checkpoint().await?;
+    let copy = format!("COPY lw_staging {COLUMNS} FROM STDIN BINARY");
+    let mut st = Steps::default();
+    let mut new = 0usize;
+    let day_us = 86_400 * 1_000_000i64;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).context("epoch")?;
+    for chunk in ctx.rows.chunks(ctx.copy_batch) {
+        let mut t = Instant::now();
+        let mut lap = |acc: &mut f64| {
+            let now = Instant::now();
+            *acc += (now - t).as_secs_f64();
+            t = now;
+        };
+        let tx = c.transaction().await?;
+        tx.batch_execute(
+            "CREATE TEMP TABLE IF NOT EXISTS lw_staging (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+        )
+        .await?;
+        lap(&mut st.begin);
+        copy_rows(&tx, &copy, chunk, |d| ids[d as usize]).await?;
+        lap(&mut st.copy);
+        let rows = tx
+            .query(
+                "INSERT INTO events SELECT * FROM lw_staging ORDER BY elevator_id, seq, ts \
+                 ON CONFLICT DO NOTHING RETURNING elevator_id, seq, ts",
+                &[],
+            )
+            .await?;
+        lap(&mut st.insert);
+        let mut days: std::collections::BTreeMap<(i32, chrono::NaiveDate), i64> = Default::default();
+        for r in &rows {
+            let ts: DateTime<Utc> = r.get(2);
+            // Asia/Shanghai has had no DST since 1991: local day = UTC+8.
+            let d = (ts.timestamp_micros() + i64::from(OFFSET_SECS) * 1_000_000).div_euclid(day_us);
+            *days.entry((r.get(0), epoch + chrono::Duration::days(d))).or_default() += 1;
+        }
+        new += rows.len();
+        let eid: Vec<i32> = days.keys().map(|k| k.0).collect();
+        let day: Vec<chrono::NaiveDate> = days.keys().map(|k| k.1).collect();
+        let runs: Vec<i64> = days.values().copied().collect();
+        lap(&mut st.client);
+        tx.execute(
+            "INSERT INTO rollups (elevator_id, day, runs) SELECT * FROM unnest($1::int4[], $2::date[], $3::int8[]) \
+             ON CONFLICT (elevator_id, day) DO UPDATE SET runs = rollups.runs + excluded.runs",
+            &[&eid, &day, &runs],
+        )
+        .await?;
+        lap(&mut st.rollup);
+        tx.commit().await?;
+        lap(&mut st.commit);
+    }
+    if new as u64 != ctx.w.events {
+        bail!("the INSERT returned {new} new events, expected {}", ctx.w.events);
+    }
+    Ok(st)
 }
 
 /// A fresh, migrated database with the workload's elevators registered;
@@ -256,6 +381,7 @@ pub async fn registered_db(tag: &str, w: &Workload) -> anyhow::Result<(TestDb, P
         admitted_on: admitted,
         commitment: None,
         elevators,
+        pilot_form: Default::default(),
     };
     store.put_project(&project, admitted).await?;
     let c = connect(&db.url).await?;
@@ -469,8 +595,45 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
         problems.push(stall);
     }
 
-    // Exactly N events, counted once.
+    let grace = Duration::from_secs(10);
+    let mut shutdown_secs = 0.0;
+    let mut terminate = |status: Option<std::process::ExitStatus>, took: Duration, problems: &mut Vec<String>| {
+        shutdown_secs = took.as_secs_f64();
+        match status {
+            Some(s) if s.success() => {}
+            Some(s) => problems.push(format!("liftwatch serve exited with {s} after SIGTERM")),
+            None => problems.push(format!("liftwatch serve did not exit within {grace:?} of SIGTERM (killed)")),
+        }
+    };
     let runs_sql = "SELECT coalesce(sum(runs), 0)::int8 FROM rollups";
+    let count_sql = "SELECT count(*) FROM events";
+    let stalled_at: i64 = c.query_one(count_sql, &[]).await?.get(0);
+    let mut recovery_log = None;
+    if !completed {
+        // Does a restart recover (at-least-once: nothing lost, nothing counted twice)?
+        let (st, took) = serve.terminate(grace).await;
+        terminate(st, took, &mut problems);
+        let log = ctx.out.join(format!("serve-{tag}-restart.log"));
+        let t1 = Instant::now();
+        let (s2, _) = start_serve(&ctx.liftwatch, &db.url, &broker.url(), g, &log).await?;
+        serve = s2;
+        let mut runs: i64 = 0;
+        while t1.elapsed() < Duration::from_secs(60) {
+            runs = c.query_one(runs_sql, &[]).await?.get(0);
+            if runs as u64 >= w.events {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        problems.push(format!(
+            "after the stall: SIGKILL + restart → {runs} of {} runs in the rollups {:.1} s later (started from {stalled_at})",
+            w.events,
+            t1.elapsed().as_secs_f64()
+        ));
+        recovery_log = Some(log);
+    }
+
+    // Exactly N events, counted once.
     let mut runs: i64 = c.query_one(runs_sql, &[]).await?.get(0);
     if completed && runs as u64 != w.events {
         problems.push(format!("last message committed but rollups hold {runs} of {} runs: out of order?", w.events));
@@ -488,23 +651,22 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
             f64::NAN
         }
     };
-    let n: i64 = c.query_one("SELECT count(*) FROM events", &[]).await?.get(0);
+    let n: i64 = c.query_one(count_sql, &[]).await?.get(0);
     let dead: i64 = c.query_one("SELECT count(*) FROM dead_letters", &[]).await?.get(0);
-    if completed && (n as u64 != w.events || runs as u64 != w.events) {
+    if n as u64 != w.events || runs as u64 != w.events {
         problems.push(format!("stored {n} events and {runs} runs in rollups, expected {}", w.events));
-    }
-    if !completed && n != runs {
-        problems.push(format!("stored {n} events but rollups count {runs} runs"));
     }
     if dead != 0 {
         problems.push(format!("{dead} dead letters"));
     }
-    let grace = Duration::from_secs(15);
-    let (status, shutdown) = serve.terminate(grace).await;
-    match status {
-        Some(s) if s.success() => {}
-        Some(s) => problems.push(format!("liftwatch serve exited with {s} after SIGTERM")),
-        None => problems.push(format!("liftwatch serve did not exit within {grace:?} of SIGTERM (killed)")),
+    let (st, took) = serve.terminate(grace).await;
+    if completed {
+        terminate(st, took, &mut problems);
+    } else if !st.is_some_and(|s| s.success()) {
+        problems.push("the restarted liftwatch serve did not exit cleanly on SIGTERM".into());
+    }
+    for p in recovery_log.iter().flat_map(|l| log_problems(l)) {
+        problems.push(format!("serve log after restart: {p}"));
     }
     for p in log_problems(&serve_log) {
         problems.push(format!("serve log: {p}"));
@@ -517,12 +679,12 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
     drop(db);
     Ok(E2eRun {
         completed,
-        events: if completed { w.events } else { n as u64 },
+        events: if completed { w.events } else { stalled_at as u64 },
         secs,
         publish_secs,
         cpu,
         problems,
-        shutdown_secs: shutdown.as_secs_f64(),
+        shutdown_secs,
     })
 }
 

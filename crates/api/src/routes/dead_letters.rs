@@ -27,6 +27,10 @@ pub struct DeadLetterQuery {
     pub reason: Option<String>,
     /// Only this device.
     pub device: Option<String>,
+    /// Only received at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Only received before this time (RFC 3339).
+    pub until: Option<String>,
 }
 
 /// One dead letter.
@@ -51,7 +55,21 @@ fn filter(q: DeadLetterQuery) -> ApiResult<DeadLetterFilter> {
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request(format!("limit {limit} must be between 1 and 1000")));
     }
-    Ok(DeadLetterFilter { reason_code: q.reason, device: q.device, limit: Some(limit) })
+    let time = |field: &str, v: Option<String>| {
+        v.map(|s| {
+            liftwatch_core::protocol::parse_rfc3339(&s)
+                .map(|(t, _)| t)
+                .map_err(|e| ApiError::bad_request(format!("{field} {s:?} {e}")))
+        })
+        .transpose()
+    };
+    Ok(DeadLetterFilter {
+        reason_code: q.reason,
+        device: q.device,
+        limit: Some(limit),
+        since: time("since", q.since)?,
+        until: time("until", q.until)?,
+    })
 }
 
 /// Pending dead letters, oldest first (regulator).

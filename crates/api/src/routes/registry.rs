@@ -6,7 +6,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::NaiveDate;
 use liftwatch_core::kpi::Commitment;
-use liftwatch_store::registry::{ElevatorSpec, Firm, FirmRecord, ProjectFilter, ProjectRecord, ProjectSpec, MODES};
+use liftwatch_store::registry::{
+    max_onsite_interval_months, ElevatorSpec, Firm, FirmRecord, PilotForm, ProjectFilter, ProjectRecord, ProjectSpec,
+    MODES,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -205,6 +208,30 @@ pub struct ProjectBody {
     pub commitment: Option<CommitmentBody>,
     /// Current elevators.
     pub elevators: Vec<ElevatorBody>,
+    /// 使用管理单位联系人 (pilot list form).
+    #[serde(default)]
+    pub owner_contact: Option<String>,
+    /// 使用管理单位联系电话.
+    #[serde(default)]
+    pub owner_phone: Option<String>,
+    /// 维保单位联系人.
+    #[serde(default)]
+    pub firm_contact: Option<String>,
+    /// 维保单位联系电话.
+    #[serde(default)]
+    pub firm_phone: Option<String>,
+    /// 电梯制造单位.
+    #[serde(default)]
+    pub manufacturer: Option<String>,
+    /// 电梯责任保险承保单位.
+    #[serde(default)]
+    pub insurer: Option<String>,
+    /// Liability insurance period: from.
+    #[serde(default)]
+    pub insured_from: Option<NaiveDate>,
+    /// Liability insurance period: until.
+    #[serde(default)]
+    pub insured_until: Option<NaiveDate>,
 }
 
 /// One membership interval.
@@ -243,11 +270,47 @@ pub struct ProjectOut {
     pub open_findings: i64,
     /// Membership history.
     pub memberships: Vec<MembershipOut>,
+    /// Longest gap between on-site maintenance visits the mode allows (A1 §I.(二)), months.
+    pub max_onsite_interval_months: Option<u32>,
+    /// 使用管理单位联系人 (pilot list form).
+    #[serde(default)]
+    pub owner_contact: Option<String>,
+    /// 使用管理单位联系电话.
+    #[serde(default)]
+    pub owner_phone: Option<String>,
+    /// 维保单位联系人.
+    #[serde(default)]
+    pub firm_contact: Option<String>,
+    /// 维保单位联系电话.
+    #[serde(default)]
+    pub firm_phone: Option<String>,
+    /// 电梯制造单位.
+    #[serde(default)]
+    pub manufacturer: Option<String>,
+    /// 电梯责任保险承保单位.
+    #[serde(default)]
+    pub insurer: Option<String>,
+    /// Liability insurance period: from.
+    #[serde(default)]
+    pub insured_from: Option<NaiveDate>,
+    /// Liability insurance period: until.
+    #[serde(default)]
+    pub insured_until: Option<NaiveDate>,
 }
 
 impl From<ProjectRecord> for ProjectOut {
     fn from(p: ProjectRecord) -> Self {
+        let f = p.spec.pilot_form;
         ProjectOut {
+            max_onsite_interval_months: max_onsite_interval_months(&p.spec.mode),
+            owner_contact: f.owner_contact,
+            owner_phone: f.owner_phone,
+            firm_contact: f.firm_contact,
+            firm_phone: f.firm_phone,
+            manufacturer: f.manufacturer,
+            insurer: f.insurer,
+            insured_from: f.insured_from,
+            insured_until: f.insured_until,
             id: p.spec.id,
             name: p.spec.name,
             firm_id: p.spec.firm_id,
@@ -332,7 +395,23 @@ async fn put_project(
     if !problems.is_empty() {
         return Err(ApiError::bad_request(problems.join("; ")));
     }
+    let pilot_form = PilotForm {
+        owner_contact: b.owner_contact,
+        owner_phone: b.owner_phone,
+        firm_contact: b.firm_contact,
+        firm_phone: b.firm_phone,
+        manufacturer: b.manufacturer,
+        insurer: b.insurer,
+        insured_from: b.insured_from,
+        insured_until: b.insured_until,
+    };
+    if let (Some(a), Some(z)) = (pilot_form.insured_from, pilot_form.insured_until) {
+        if z < a {
+            return Err(ApiError::bad_request(format!("insured_until {z} is before insured_from {a}")));
+        }
+    }
     let spec = ProjectSpec {
+        pilot_form,
         id: project_id.clone(),
         name: b.name,
         firm_id: b.firm_id,
