@@ -405,7 +405,10 @@ async fn kpis_have_the_shape_of_api_v1() {
     assert_eq!(k["runs"], 1000);
     assert_eq!(k["equipment_faults"], 2);
     assert_eq!(k["fault_rate_per_10k"], 20.0);
-    assert_eq!(k["downtime"], json!({"count": 1, "mean_minutes": 30.0, "open": 1}));
+    assert_eq!(
+        k["downtime"],
+        json!({"count": 1, "mean_minutes": 30.0, "open": 1, "oldest_open_since": "2026-11-03T02:00:00.000000Z"})
+    );
     assert_eq!(k["rescue"], json!({"count": 1, "mean_minutes": 12.0, "awaiting_arrival": 0}));
     assert_eq!(k["commitment"], json!({"fault_rate_per_10k": 5.0, "downtime_minutes": 60.0, "rescue_minutes": 20.0}));
     assert_eq!(k["meets_commitment"], json!({"fault_rate": false, "downtime": true, "rescue": true}));

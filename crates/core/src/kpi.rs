@@ -109,6 +109,9 @@ pub struct Downtime {
     pub mean_minutes: Option<f64>,
     /// Equipment stoppages begun in the window, not cleared yet.
     pub open: i64,
+    /// When the oldest of those began (their age), if any; filled by the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_open_since: Option<crate::protocol::Timestamp>,
 }
 
 /// Rescue figures.
@@ -120,6 +123,9 @@ pub struct Rescue {
     pub mean_minutes: Option<f64>,
     /// Entrapments alarmed in the window with no arrival yet.
     pub awaiting_arrival: i64,
+    /// When the oldest of those was alarmed, if any; filled by the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_awaiting_since: Option<crate::protocol::Timestamp>,
 }
 
 /// Whether each KPI meets its commitment; `null` when the KPI is undefined.
@@ -204,11 +210,13 @@ impl KpiReport {
                 count: t.stoppages_closed,
                 mean_minutes: down.map(|m| round(m, 2)),
                 open: t.stoppages_open,
+                oldest_open_since: None,
             },
             rescue: Rescue {
                 count: t.rescues,
                 mean_minutes: resc.map(|m| round(m, 2)),
                 awaiting_arrival: t.awaiting_arrival,
+                oldest_awaiting_since: None,
             },
             commitment,
             meets_commitment: meets,

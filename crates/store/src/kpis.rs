@@ -6,6 +6,7 @@ use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::rollup::DayRollup;
 use liftwatch_core::window::Window;
 
+use crate::postgres::ts;
 use crate::{PgStore, StoreError};
 
 const SUMS: &str = "coalesce(sum(r.runs),0)::int8, coalesce(sum(r.faults),0)::int8, coalesce(sum(r.equipment_faults),0)::int8, \
@@ -42,7 +43,43 @@ impl PgStore {
             )
             .await?
             .get(0);
-        Ok(Some(KpiReport::new(Subject::Project(project_id.to_owned()), w, n as usize, &t, commitment)))
+        let mut k = KpiReport::new(Subject::Project(project_id.to_owned()), w, n as usize, &t, commitment);
+        self.fill_open_ages(&mut k, Some(project_id), None, w).await?;
+        Ok(Some(k))
+    }
+
+    /// Fills the ages of open stoppages and entrapments awaiting arrival
+    /// (MISSION.md: reported beside the means "with count and age"): the
+    /// start of the oldest one begun in the window, on a member day.
+    async fn fill_open_ages(
+        &self,
+        k: &mut KpiReport,
+        project_id: Option<&str>,
+        elevator_id: Option<i32>,
+        w: Window,
+    ) -> Result<(), StoreError> {
+        if k.downtime.open == 0 && k.rescue.awaiting_arrival == 0 {
+            return Ok(());
+        }
+        let c = self.pool.get().await?;
+        let tz = self.tz.name();
+        // Same selection as the rollups: local start day in the window and,
+        // for a project, on a day the elevator belonged to it.
+        let scope = "(($5::text IS NOT NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = $5 \
+              AND m.elevator_id = x.elevator_id AND (x.t AT TIME ZONE $1)::date >= m.since \
+              AND (m.until IS NULL OR (x.t AT TIME ZONE $1)::date <= m.until))) \
+             OR ($4::int4 IS NOT NULL AND x.elevator_id = $4)) \
+             AND (x.t AT TIME ZONE $1)::date BETWEEN $2 AND $3";
+        let sql = format!(
+            "SELECT (SELECT min(x.t) FROM (SELECT elevator_id, start_ts AS t FROM faults \
+                 WHERE stops_service AND cause = 'equipment' AND cleared_at IS NULL AND start_ts IS NOT NULL) x WHERE {scope}), \
+                    (SELECT min(x.t) FROM (SELECT elevator_id, alarm_ts AS t FROM entrapments \
+                 WHERE arrived_at IS NULL AND alarm_ts IS NOT NULL) x WHERE {scope})"
+        );
+        let r = c.query_one(sql.as_str(), &[&tz, &w.from, &w.to, &elevator_id, &project_id]).await?;
+        k.downtime.oldest_open_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0).map(ts);
+        k.rescue.oldest_awaiting_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(1).map(ts);
+        Ok(())
     }
 
     /// One elevator's KPIs over a window (all its days). `None` when unknown.
@@ -55,7 +92,9 @@ impl PgStore {
         let id: i32 = id.get(0);
         let sql = format!("SELECT {SUMS} FROM rollups r WHERE r.elevator_id = $1 AND r.day BETWEEN $2 AND $3");
         let t = totals(&c.query_one(sql.as_str(), &[&id, &w.from, &w.to]).await?);
-        Ok(Some(KpiReport::new(Subject::Elevator(device.to_string()), w, 1, &t, None)))
+        let mut k = KpiReport::new(Subject::Elevator(device.to_string()), w, 1, &t, None);
+        self.fill_open_ages(&mut k, None, Some(id), w).await?;
+        Ok(Some(k))
     }
 
     /// All rollup rows (with fault counts by code), for reconciliation and tests.

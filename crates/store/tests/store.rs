@@ -127,7 +127,23 @@ async fn assert_matches_ledger(s: &PgStore, l: &Ledger, devices: u32) {
         (0..devices).map(|n| Membership { device: dev(n), since: day("2026-01-01"), until: None }).collect();
     let agg = aggregate(&w, &m, l.rows());
     let c = Some(Commitment { fault_rate_per_10k: 5.0, downtime_minutes: 60.0, rescue_minutes: 20.0 });
-    let want = KpiReport::new(Subject::Project("haibin".into()), w, agg.elevators, &agg.totals, c);
+    let mut want = KpiReport::new(Subject::Project("haibin".into()), w, agg.elevators, &agg.totals, c);
+    // Ages of what is still open, straight from the ledger's records.
+    want.downtime.oldest_open_since = l
+        .faults
+        .values()
+        .filter(|f| f.is_equipment_stoppage() && f.cleared_at.is_none())
+        .filter_map(|f| f.start.as_ref().map(|s| s.ts))
+        .filter(|t| w.contains(t.local_day(Shanghai)))
+        .min();
+    want.rescue.oldest_awaiting_since = l
+        .entrapments
+        .values()
+        .filter(|e| e.arrived_at.is_none())
+        .filter_map(|e| e.alarm.as_ref().map(|a| a.ts))
+        .filter(|t| w.contains(t.local_day(Shanghai)))
+        .min();
+    assert_eq!(want.downtime.oldest_open_since.is_some(), want.downtime.open > 0);
     assert_eq!(s.project_kpis("haibin", w).await.unwrap().unwrap(), want);
 }
 

@@ -71,6 +71,9 @@ pub struct DowntimeOut {
     pub mean_minutes: Option<f64>,
     /// Equipment stoppages begun in the window still open.
     pub open: i64,
+    /// Start of the oldest open one (its age), RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_open_since: Option<String>,
 }
 
 /// Rescue figures.
@@ -82,6 +85,9 @@ pub struct RescueOut {
     pub mean_minutes: Option<f64>,
     /// Entrapments alarmed in the window with no arrival yet.
     pub awaiting_arrival: i64,
+    /// Alarm of the oldest one still awaiting arrival, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_awaiting_since: Option<String>,
 }
 
 /// Achievement against the commitment (null where the KPI is undefined).
@@ -162,11 +168,13 @@ impl From<KpiReport> for KpiOut {
                 count: k.downtime.count,
                 mean_minutes: k.downtime.mean_minutes,
                 open: k.downtime.open,
+                oldest_open_since: k.downtime.oldest_open_since.map(|t| t.to_rfc3339()),
             },
             rescue: RescueOut {
                 count: k.rescue.count,
                 mean_minutes: k.rescue.mean_minutes,
                 awaiting_arrival: k.rescue.awaiting_arrival,
+                oldest_awaiting_since: k.rescue.oldest_awaiting_since.map(|t| t.to_rfc3339()),
             },
             commitment: k.commitment.map(|c| CommitmentBody {
                 fault_rate_per_10k: c.fault_rate_per_10k,
