@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// Wait this many milliseconds for more messages before flushing a small batch [default: 0].
     #[arg(long, env = "LIFTWATCH_BATCH_LINGER_MS")]
     pub batch_linger_ms: Option<u64>,
+    /// Store transactions (batches) in flight at once [default: 2].
+    #[arg(long, env = "LIFTWATCH_MAX_INFLIGHT_BATCHES")]
+    pub max_inflight_batches: Option<usize>,
     /// Database connections [default: 8].
     #[arg(long, env = "LIFTWATCH_DB_POOL_SIZE")]
     pub db_pool_size: Option<usize>,
@@ -73,6 +76,7 @@ struct FileConfig {
     batch_max_events: Option<usize>,
     batch_max_messages: Option<usize>,
     batch_linger_ms: Option<u64>,
+    max_inflight_batches: Option<usize>,
     db_pool_size: Option<usize>,
     timescaledb: Option<bool>,
 }
@@ -173,7 +177,19 @@ impl ServeArgs {
         if let Some(v) = self.batch_linger_ms.or(file.batch_linger_ms) {
             gateway.linger = Duration::from_millis(v);
         }
+        if let Some(v) = self.max_inflight_batches.or(file.max_inflight_batches) {
+            if v == 0 {
+                errors.push("max_inflight_batches must be at least 1".into());
+            }
+            gateway.max_inflight_batches = v.max(1);
+        }
         let db_pool_size = self.db_pool_size.or(file.db_pool_size).unwrap_or(8);
+        if db_pool_size < gateway.max_inflight_batches + 1 {
+            errors.push(format!(
+                "db_pool_size {db_pool_size} must exceed max_inflight_batches {} (the API needs connections too)",
+                gateway.max_inflight_batches
+            ));
+        }
         if db_pool_size == 0 {
             errors.push("db_pool_size must be at least 1".into());
         }

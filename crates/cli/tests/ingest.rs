@@ -312,3 +312,22 @@ async fn metrics_count_ingest_and_pass_promtool() {
         Err(_) => eprintln!("promtool not installed: exposition checked by the assertions above only"),
     }
 }
+
+/// A backlog larger than every internal buffer (queue, request channel) must
+/// not stall the gateway. Mosquitto 2.0 stops enforcing
+/// `max_inflight_messages` once the client acks, so after an outage it can
+/// push the whole backlog at once; acks must never wait on the MQTT loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_backlog_does_not_stall_the_gateway() {
+    let (db, store, devs) = setup("e2e_backlog", 2).await;
+    let broker = Broker::start().await;
+    let extra = ["--batch-max-messages", "20"];
+    let mut svc = Service::start_with(&db.url, &broker.url(), "gw-backlog", "g-backlog", &extra).await;
+    assert!(svc.terminate().success());
+    // While the gateway is away, 9,000 single-event messages queue for its session.
+    let events = fleet_events(&devs, 4400, 10);
+    publish(broker.port, "pub-backlog", &events, 1).await;
+    svc.restart().await;
+    wait_for_events(&db, events.len()).await;
+    assert_exact(&store, &events).await;
+}

@@ -24,6 +24,8 @@ pub struct GatewayConfig {
     pub linger: Duration,
     /// Messages buffered between the MQTT loop and the batcher (backpressure bound).
     pub queue_messages: usize,
+    /// Store transactions in flight at once (each a whole batch).
+    pub max_inflight_batches: usize,
     /// MQTT keep-alive.
     pub keep_alive: Duration,
 }
@@ -39,6 +41,7 @@ impl Default for GatewayConfig {
             batch_max_messages: 1_000,
             linger: Duration::from_millis(0),
             queue_messages: 2_000,
+            max_inflight_batches: 2,
             keep_alive: Duration::from_secs(30),
         }
     }

@@ -341,9 +341,35 @@ async fn batcher<S: EventStore>(
         let decoded = decode_message(&topic, &p.payload, now);
         Inbound { topic, payload: p.payload.to_vec(), received_at: now, decoded }
     };
-    let mut pubs: Vec<Publish> = Vec::with_capacity(cfg.batch_max_messages);
-    let mut batch: Vec<Inbound> = Vec::with_capacity(cfg.batch_max_messages);
+    // Acks go through their own task: the batcher never waits on rumqttc's
+    // request channel, which only the source's event-loop polling drains.
+    // (Waiting there while the source waits on a full queue was a deadlock
+    // once a broker delivered more unacked messages than both buffers hold —
+    // Mosquitto 2.0 does not enforce max_inflight_messages once a client acks.)
+    // The ack queue holds at most the messages received and committed but not
+    // yet acked, bounded by what the source let in (queue + batches in flight).
+    let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<Vec<Publish>>();
+    let acker = {
+        let (client, stats) = (client.clone(), stats.clone());
+        tokio::spawn(async move {
+            while let Some(pubs) = ack_rx.recv().await {
+                for p in pubs {
+                    if let Err(e) = client.ack(&p).await {
+                        tracing::warn!(error = %e, "gateway: ack not sent (the broker will redeliver)");
+                    }
+                    stats.acks_pending.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    // Up to `max_inflight_batches` store transactions at once, so decoding
+    // and the next commit overlap the current one. Results do not depend on
+    // the order of commits (identity dedupe, incident merge, additive rollups).
+    let permits = Arc::new(tokio::sync::Semaphore::new(cfg.max_inflight_batches.max(1)));
+    let mut inflight = tokio::task::JoinSet::new();
     while let Some(first) = rx.recv().await {
+        let mut pubs: Vec<Publish> = Vec::with_capacity(cfg.batch_max_messages.min(1024));
+        let mut batch: Vec<Inbound> = Vec::with_capacity(cfg.batch_max_messages.min(1024));
         batch.push(decode(&first));
         pubs.push(first);
         let mut events = batch[0].decoded.events.len();
@@ -361,19 +387,23 @@ async fn batcher<S: EventStore>(
             batch.push(m);
             pubs.push(next);
         }
-        let report = store_with_retry(&store, &batch, &stats).await;
-        stats.record(&report);
-        stats.batch_events.observe(events as f64);
-        stats.batches.fetch_add(1, Ordering::Relaxed);
-        batch.clear();
-        for p in pubs.drain(..) {
-            if let Err(e) = client.ack(&p).await {
-                tracing::warn!(error = %e, "gateway: ack not sent (the broker will redeliver)");
-            }
-            stats.acks_pending.fetch_sub(1, Ordering::Relaxed);
-        }
+        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        while inflight.try_join_next().is_some() {}
+        let (store, stats, ack_tx) = (store.clone(), stats.clone(), ack_tx.clone());
+        inflight.spawn(async move {
+            let report = store_with_retry(&store, &batch, &stats).await;
+            stats.record(&report);
+            stats.batch_events.observe(events as f64);
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+            // Committed: now the broker may forget these messages.
+            let _ = ack_tx.send(pubs);
+        });
     }
     // Queue closed (shutdown): everything received is committed and acked.
+    while inflight.join_next().await.is_some() {}
+    drop(ack_tx);
+    let _ = acker.await;
     let _ = client.disconnect().await;
 }
 

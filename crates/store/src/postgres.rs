@@ -74,6 +74,10 @@ impl PgStore {
         let pool = Pool::builder(mgr)
             .max_size(opts.pool_size.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
+            // Never wait forever for a connection: a timeout is a transient
+            // error the gateway retries and the API answers with 503.
+            .wait_timeout(Some(std::time::Duration::from_secs(30)))
+            .create_timeout(Some(std::time::Duration::from_secs(10)))
             .build()
             .map_err(|e| StoreError::Config(e.to_string()))?;
         let store = PgStore { pool, tz: opts.tz, opts, devices: Arc::default() };
@@ -94,6 +98,7 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Config(format!("migration failed: {e}")))?;
         client.batch_execute("RESET liftwatch.timescaledb").await?;
+        drop(obj); // give the connection back before asking the pool again (pool size 1)
         self.uses_timescaledb().await
     }
 
@@ -204,7 +209,8 @@ impl PgStore {
         let mut new: Vec<(i32, &Event)> = Vec::new();
         if !events.is_empty() {
             tx.batch_execute(
-                "CREATE TEMP TABLE IF NOT EXISTS lw_staging (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                "SET LOCAL client_min_messages = warning; \
+                 CREATE TEMP TABLE IF NOT EXISTS lw_staging (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
             )
             .await?;
             let sink = tx

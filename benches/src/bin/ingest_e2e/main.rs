@@ -300,7 +300,8 @@ async fn bench(o: Opts) -> anyhow::Result<()> {
             match phases::store_steps(&ctx).await {
                 Ok(st) => {
                     eprintln!(
-                        "  (d) the store's SQL step by step: {} events/s ({:.2} s: copy {:.2}, insert {:.2}, rollup {:.2}, commit {:.2})",
+                        "  (d) the store's SQL step by step: {} events/s \
+                         ({:.2} s: copy {:.2}, insert {:.2}, rollup {:.2}, commit {:.2})",
                         fmt_rate(rate(w.events, st.total())),
                         st.total(),
                         st.copy,
@@ -397,7 +398,8 @@ fn cpu_table(runs: &[E2eRun]) -> String {
         );
     }
     s += &format!(
-        "| *machine busy (all CPUs)* | {busy:.1} | {:.2} | {:.0} % | {:.1} |\n| *idle* / *iowait* | {idle:.1} / {iowait:.1} | | {:.0} % / {:.0} % | |\n",
+        "| *machine busy (all CPUs)* | {busy:.1} | {:.2} | {:.0} % | {:.1} |\n\
+         | *idle* / *iowait* | {idle:.1} / {iowait:.1} | | {:.0} % / {:.0} % | |\n",
         busy / wall,
         100.0 * busy / cores.max(1e-9),
         busy / events * 1e6,
@@ -507,7 +509,7 @@ fn summary(w: &Workload, r: &Results, o: &Opts, elapsed: f64) -> String {
         let e = median(&runs.iter().map(|e| rate(e.events, e.secs)).collect::<Vec<_>>());
         if runs.iter().any(|e| !e.completed) {
             s += &format!(
-                "Default-like first setting {g0}: {} of {} runs stalled; rate until then {} = {:.0} % of min(a, b)\n",
+                "First setting {g0}: {} of {} runs stalled; rate until then {} = {:.0} % of min(a, b)\n",
                 runs.iter().filter(|e| !e.completed).count(),
                 runs.len(),
                 fmt_rate(e),
@@ -558,7 +560,8 @@ fn summary(w: &Workload, r: &Results, o: &Opts, elapsed: f64) -> String {
     }
     problems.extend(r.errors.iter().cloned());
     if problems.is_empty() {
-        s += "\nNo problems: every run stored exactly N events, no dead letters, no warnings in the logs, clean SIGTERM.\n";
+        s += "\nNo problems: every run stored exactly N events, no dead letters, no warnings in the logs, \
+              clean SIGTERM.\n";
     } else {
         s += "\nProblems:\n\n";
         for p in problems {

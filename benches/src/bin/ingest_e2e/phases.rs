@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use futures_util::pin_mut;
-use liftwatch_core::protocol::{decode_message, DeviceCode, Timestamp};
-use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
+use liftwatch_core::protocol::{decode_message, Timestamp};
+use liftwatch_store::registry::{Firm, ProjectSpec};
 use liftwatch_store::testing::{admin_url, TestDb};
 use liftwatch_store::{EventStore, Inbound, PgStore};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -172,7 +172,8 @@ CREATE TABLE events (
     ts_offset integer NOT NULL, end_ts timestamptz, floor_from integer, floor_to integer, doors integer,
     ref text, code text, stops_service boolean, cause text, fault_ref text, mode text, runs_total bigint,
     received_at timestamptz NOT NULL DEFAULT now());
-SELECT create_hypertable('events', 'ts', chunk_time_interval => interval '1 day', create_default_indexes => {indexes});";
+SELECT create_hypertable('events', 'ts', chunk_time_interval => interval '1 day',
+                         create_default_indexes => {indexes});";
 
 /// Indexes of the hypertable the bare COPY writes into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -352,37 +353,18 @@ pub async fn registered_db(tag: &str, w: &Workload) -> anyhow::Result<(TestDb, P
     if !store.uses_timescaledb().await? {
         bail!("the events table is not a hypertable: is TimescaleDB in shared_preload_libraries?");
     }
-    store
-        .put_firm(&Firm {
-            id: "bench".into(),
-            name: "Bench Lifts".into(),
-            grade: "A".into(),
-            self_declaration_url: None,
-        })
-        .await?;
-    let elevators = (0..w.devices)
-        .map(|d| {
-            Ok(ElevatorSpec {
-                device_code: DeviceCode::parse(&device_code(d))?,
-                kind: "traction".into(),
-                location: String::new(),
-                insured_until: None,
-                since: None,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Built from JSON, so that fields the registry adds with defaults need no change here.
+    let firm: Firm = serde_json::from_value(serde_json::json!({
+        "id": "bench", "name": "Bench Lifts", "grade": "A", "self_declaration_url": null
+    }))?;
+    store.put_firm(&firm).await?;
     let admitted = (Timestamp(w.base_us).to_utc() - chrono::Duration::days(30)).date_naive();
-    let project = ProjectSpec {
-        id: "bench".into(),
-        name: "Benchmark fleet".into(),
-        firm_id: "bench".into(),
-        owner: String::new(),
-        mode: "iot".into(),
-        admitted_on: admitted,
-        commitment: None,
-        elevators,
-        pilot_form: Default::default(),
-    };
+    let elevators: Vec<serde_json::Value> =
+        (0..w.devices).map(|d| serde_json::json!({"device_code": device_code(d), "kind": "traction"})).collect();
+    let project: ProjectSpec = serde_json::from_value(serde_json::json!({
+        "id": "bench", "name": "Benchmark fleet", "firm_id": "bench", "mode": "iot",
+        "admitted_on": admitted.to_string(), "commitment": null, "elevators": elevators,
+    }))?;
     store.put_project(&project, admitted).await?;
     let c = connect(&db.url).await?;
     let mut ids = vec![0i32; w.devices as usize];
@@ -626,7 +608,8 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         problems.push(format!(
-            "after the stall: SIGKILL + restart → {runs} of {} runs in the rollups {:.1} s later (started from {stalled_at})",
+            "after the stall: SIGKILL + restart → {runs} of {} runs in the rollups {:.1} s later \
+             (started from {stalled_at})",
             w.events,
             t1.elapsed().as_secs_f64()
         ));
