@@ -40,7 +40,7 @@ pub struct ServeArgs {
     /// Prefix before lift/v1/+/events (multi-tenant brokers, tests) [default: none].
     #[arg(long, env = "LIFTWATCH_MQTT_TOPIC_PREFIX")]
     pub mqtt_topic_prefix: Option<String>,
-    /// Flush a batch at this many events [default: 10000].
+    /// Flush a batch at this many events [default: 50000].
     #[arg(long, env = "LIFTWATCH_BATCH_MAX_EVENTS")]
     pub batch_max_events: Option<usize>,
     /// Flush a batch at this many MQTT messages [default: 1000].

@@ -37,7 +37,7 @@ impl Default for GatewayConfig {
             client_id: "liftwatch-gateway".into(),
             share_group: "liftwatch".into(),
             topic_prefix: String::new(),
-            batch_max_events: 10_000,
+            batch_max_events: 50_000,
             batch_max_messages: 1_000,
             linger: Duration::from_millis(0),
             queue_messages: 2_000,

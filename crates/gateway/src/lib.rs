@@ -242,7 +242,7 @@ impl Gateway {
         let (tx, rx) = mpsc::channel(cfg.queue_messages.max(1));
         let stats = Arc::new(Stats::default());
         let source = tokio::spawn(source(cfg.clone(), client.clone(), eventloop, tx, stats.clone(), shutdown.clone()));
-        let batcher = tokio::spawn(batcher(cfg, client, store, rx, stats.clone()));
+        let batcher = tokio::spawn(batcher(cfg, client, store, rx, stats.clone(), shutdown));
         Ok(Gateway { stats, source, batcher })
     }
 
@@ -280,10 +280,23 @@ async fn source(
                 stats.messages.fetch_add(1, Ordering::Relaxed);
                 // During shutdown (no sender) a message is not forwarded and
                 // not acked: the broker keeps it for the next session.
-                if let Some(tx) = &tx {
-                    stats.acks_pending.fetch_add(1, Ordering::Relaxed);
-                    if tx.send(p).await.is_err() {
-                        return;
+                if let Some(sender) = &tx {
+                    // A full queue (slow or unavailable database) must not
+                    // hide a shutdown request: the message is then dropped
+                    // unacked and the broker keeps it for the session.
+                    let sent = tokio::select! {
+                        r = sender.send(p) => Some(r.is_ok()),
+                        _ = shutdown.changed() => None,
+                    };
+                    match sent {
+                        Some(true) => {
+                            stats.acks_pending.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Some(false) => return,
+                        None => {
+                            tracing::info!("gateway: shutdown requested, draining");
+                            tx = None;
+                        }
                     }
                 }
             }
@@ -334,6 +347,7 @@ async fn batcher<S: EventStore>(
     store: S,
     mut rx: mpsc::Receiver<Publish>,
     stats: Arc<Stats>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let decode = |p: &Publish| {
         let now = Timestamp::now();
@@ -389,9 +403,14 @@ async fn batcher<S: EventStore>(
         }
         let Ok(permit) = permits.clone().acquire_owned().await else { break };
         while inflight.try_join_next().is_some() {}
-        let (store, stats, ack_tx) = (store.clone(), stats.clone(), ack_tx.clone());
+        let (store, stats, ack_tx, shutdown) = (store.clone(), stats.clone(), ack_tx.clone(), shutdown.clone());
         inflight.spawn(async move {
-            let report = store_with_retry(&store, &batch, &stats).await;
+            let Some(report) = store_with_retry(&store, &batch, &stats, &shutdown).await else {
+                // Shutting down while the store is unavailable: leave these
+                // messages unacked; the broker redelivers them next session.
+                stats.acks_pending.fetch_sub(pubs.len() as u64, Ordering::Relaxed);
+                return;
+            };
             stats.record(&report);
             stats.batch_events.observe(events as f64);
             stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -410,15 +429,21 @@ async fn batcher<S: EventStore>(
 /// Stores a batch; transient failures are retried with backoff (the broker
 /// holds the messages meanwhile); a batch the store refuses is split so that
 /// only the message it refuses is dead-lettered.
-async fn store_with_retry<S: EventStore>(store: &S, batch: &[Inbound], stats: &Stats) -> IngestReport {
+async fn store_with_retry<S: EventStore>(
+    store: &S,
+    batch: &[Inbound],
+    stats: &Stats,
+    shutdown: &watch::Receiver<bool>,
+) -> Option<IngestReport> {
     let mut backoff = Duration::from_millis(100);
     loop {
         let t0 = Instant::now();
         match store.ingest(batch).await {
             Ok(r) => {
                 stats.commit_seconds.observe(t0.elapsed().as_secs_f64());
-                return r;
+                return Some(r);
             }
+            Err(_) if *shutdown.borrow() => return None,
             Err(e) if e.is_transient() => {
                 stats.store_retries.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, retry_in = ?backoff, "gateway: store unavailable, retrying");
@@ -428,9 +453,9 @@ async fn store_with_retry<S: EventStore>(store: &S, batch: &[Inbound], stats: &S
             Err(e) if batch.len() > 1 => {
                 tracing::warn!(error = %e, messages = batch.len(), "gateway: store refused a batch, splitting");
                 let (a, b) = batch.split_at(batch.len() / 2);
-                let mut r = Box::pin(store_with_retry(store, a, stats)).await;
-                r.merge(&Box::pin(store_with_retry(store, b, stats)).await);
-                return r;
+                let mut r = Box::pin(store_with_retry(store, a, stats, shutdown)).await?;
+                r.merge(&Box::pin(store_with_retry(store, b, stats, shutdown)).await?);
+                return Some(r);
             }
             Err(e) => {
                 tracing::error!(error = %e, topic = %batch[0].topic, "gateway: store refused a message");
@@ -438,6 +463,7 @@ async fn store_with_retry<S: EventStore>(store: &S, batch: &[Inbound], stats: &S
                 loop {
                     match store.dead_letter(&batch[0], STORE_REFUSED, &reason).await {
                         Ok(()) => break,
+                        Err(_) if *shutdown.borrow() => return None,
                         Err(e2) => {
                             tracing::warn!(error = %e2, "gateway: cannot write dead letter, retrying");
                             tokio::time::sleep(backoff).await;
@@ -445,7 +471,7 @@ async fn store_with_retry<S: EventStore>(store: &S, batch: &[Inbound], stats: &S
                         }
                     }
                 }
-                return IngestReport { dead_letters: vec![STORE_REFUSED], ..Default::default() };
+                return Some(IngestReport { dead_letters: vec![STORE_REFUSED], ..Default::default() });
             }
         }
     }

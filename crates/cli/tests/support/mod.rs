@@ -172,6 +172,21 @@ impl Service {
         c.wait().unwrap()
     }
 
+    /// SIGTERM; the exit status if the process exits within `limit`.
+    pub async fn terminate_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let c = self.child.as_mut().unwrap();
+        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(st) = c.try_wait().unwrap() {
+                self.child = None;
+                return Some(st);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     pub async fn restart(&mut self) {
         self.spawn().await;
     }
