@@ -63,7 +63,7 @@ struct Opts {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "10000:1000:8,10000:20000:8,2000:20000:8,50000:20000:8,10000:20000:2"
+        default_value = "50000:1000:8,10000:1000:8,2000:1000:8,50000:1000:3"
     )]
     settings: Vec<GatewaySetting>,
     /// Phases to run: i (broker in-flight check), a (bare subscriber), b (bare COPY),
