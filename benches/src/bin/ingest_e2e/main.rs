@@ -60,11 +60,7 @@ struct Opts {
     /// Gateway settings for (E), EVENTS:MESSAGES:POOL (`--batch-max-events`,
     /// `--batch-max-messages`, `--db-pool-size`), comma-separated; the first
     /// one is the headline figure.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "50000:1000:8,10000:1000:8,2000:1000:8,50000:1000:3"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = "50000:1000:8,10000:1000:8,2000:1000:8,50000:1000:3")]
     settings: Vec<GatewaySetting>,
     /// Phases to run: i (broker in-flight check), a (bare subscriber), b (bare COPY),
     /// c (store only), d (the store's SQL step by step), e (end to end).
