@@ -507,7 +507,7 @@ pub(crate) fn fault_from_row(r: &tokio_postgres::Row) -> Result<FaultRecord, Sto
     Ok(FaultRecord { start, cleared_at: r.get::<_, Option<DateTime<Utc>>>("cleared_at").map(ts), corrections })
 }
 
-fn entrapment_from_row(r: &tokio_postgres::Row) -> EntrapmentRecord {
+pub(crate) fn entrapment_from_row(r: &tokio_postgres::Row) -> EntrapmentRecord {
     let alarm_ts: Option<DateTime<Utc>> = r.get("alarm_ts");
     EntrapmentRecord {
         alarm: alarm_ts.map(|t| Alarm {

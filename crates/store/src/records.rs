@@ -17,16 +17,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use liftwatch_core::incident::{
-    contribution_delta, Alarm, CauseCorrection, EntrapmentRecord, FaultRecord, IncidentError,
-};
+use liftwatch_core::incident::{contribution_delta, CauseCorrection, EntrapmentRecord, FaultRecord, IncidentError};
 use liftwatch_core::protocol::{Cause, DeviceCode, Timestamp, MICROS_PER_MINUTE};
 use liftwatch_core::rollup::DayRollup;
 use liftwatch_core::window::Window;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::GenericClient;
 
-use crate::postgres::{add_rollups, dt, fault_from_row, ts, FaultUpdate};
+use crate::postgres::{add_rollups, dt, entrapment_from_row, fault_from_row, ts, FaultUpdate};
 use crate::{PgStore, StoreError};
 
 /// Longest free text kept (summaries, reasons), in characters.
@@ -289,19 +287,6 @@ pub struct EntrapmentView {
 
 const ENTRAPMENT_COLS: &str = "incident_id, alarm_ts, alarm_seq, fault_id, arrived_at, released_at";
 
-fn entrapment_of(r: &tokio_postgres::Row) -> EntrapmentRecord {
-    let alarm_ts: Option<DateTime<Utc>> = r.get("alarm_ts");
-    EntrapmentRecord {
-        alarm: alarm_ts.map(|t| Alarm {
-            ts: ts(t),
-            seq: r.get::<_, Option<i64>>("alarm_seq").unwrap_or(0) as u64,
-            fault_id: r.get::<_, Option<&str>>("fault_id").map(Into::into),
-        }),
-        arrived_at: r.get::<_, Option<DateTime<Utc>>>("arrived_at").map(ts),
-        released_at: r.get::<_, Option<DateTime<Utc>>>("released_at").map(ts),
-    }
-}
-
 fn entrapment_view(device: &str, incident_id: &str, rec: &EntrapmentRecord) -> EntrapmentView {
     let rescue_minutes = match (&rec.alarm, rec.arrived_at) {
         (Some(a), Some(t)) => {
@@ -350,7 +335,7 @@ impl PgStore {
                 &[&eid, &incident_id],
             )
             .await?;
-        let mut rec = entrapment_of(&row);
+        let mut rec = entrapment_from_row(&row);
         let before = rec.arrived_at;
         let old = rec.contribution(self.tz);
         rec.report_arrival(at);
@@ -384,7 +369,7 @@ impl PgStore {
                 &[&eid, &incident_id],
             )
             .await?;
-        Ok(row.map(|r| entrapment_view(device.as_str(), incident_id, &entrapment_of(&r))))
+        Ok(row.map(|r| entrapment_view(device.as_str(), incident_id, &entrapment_from_row(&r))))
     }
 }
 
