@@ -337,3 +337,78 @@ async fn a_large_backlog_does_not_stall_the_gateway() {
     wait_for_events(&db, events.len()).await;
     assert_exact(&store, &events).await;
 }
+
+/// A real PostgreSQL restart (`pg_ctl restart -m fast`) in the middle of a
+/// stream, on a private cluster: connections are cut, transactions in flight
+/// abort, the gateway retries, nothing is lost or counted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_mid_stream_loses_nothing() {
+    let pg = support::PrivatePg::start().await;
+    let (admin, conn) = tokio_postgres::connect(&pg.url("postgres"), tokio_postgres::NoTls).await.unwrap();
+    let conn = tokio::spawn(conn);
+    admin.batch_execute("CREATE DATABASE lw").await.unwrap();
+    drop(admin);
+    let _ = conn.await;
+    let url = pg.url("lw");
+    let store = PgStore::connect(&url, liftwatch_store::PgOptions::default()).await.unwrap();
+    assert!(!store.migrate().await.unwrap(), "no TimescaleDB preload on the private cluster: plain tables");
+    store
+        .put_firm(&Firm {
+            id: "zls".into(),
+            name: "Zhoushan Lift".into(),
+            grade: "A".into(),
+            self_declaration_url: None,
+        })
+        .await
+        .unwrap();
+    let devs: Vec<DeviceCode> = (0..3).map(dev).collect();
+    let project = ProjectSpec {
+        id: "haibin".into(),
+        name: "Haibin Garden".into(),
+        firm_id: "zls".into(),
+        owner: String::new(),
+        mode: "iot".into(),
+        admitted_on: "2026-01-01".parse().unwrap(),
+        commitment: None,
+        elevators: devs
+            .iter()
+            .map(|d| ElevatorSpec {
+                device_code: *d,
+                kind: String::new(),
+                location: String::new(),
+                insured_until: None,
+                since: None,
+            })
+            .collect(),
+        pilot_form: Default::default(),
+    };
+    store.put_project(&project, "2026-01-01".parse().unwrap()).await.unwrap();
+    let broker = Broker::start().await;
+    let small = ["--batch-max-events", "200"];
+    let _svc = Service::start_with(&url, &broker.url(), "gw-pgr", "g-pgr", &small).await;
+    let events = fleet_events(&devs, 4000, 11);
+    let total = events.len();
+    let count = || async {
+        match tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+            Ok((c, conn)) => {
+                tokio::spawn(conn);
+                c.query_one("SELECT count(*) FROM events", &[]).await.map(|r| r.get::<_, i64>(0)).unwrap_or(-1)
+            }
+            Err(_) => -1, // restarting
+        }
+    };
+    let port = broker.port;
+    let evs = events.clone();
+    let publisher = tokio::spawn(async move { publish(port, "pub-pgr", &evs, 10).await });
+    wait_until("a third of the stream stored", Duration::from_secs(120), || async {
+        count().await >= (total / 3) as i64
+    })
+    .await;
+    pg.restart();
+    let after_restart = count().await;
+    assert!(after_restart < total as i64, "restarted mid-stream ({after_restart} of {total})");
+    publisher.await.unwrap();
+    wait_until(&format!("{total} events stored"), Duration::from_secs(120), || async { count().await == total as i64 })
+        .await;
+    assert_exact(&store, &events).await;
+}

@@ -96,7 +96,10 @@ impl PgStore {
             .set_migration_table_name("liftwatch_schema_history")
             .run_async(client)
             .await
-            .map_err(|e| StoreError::Config(format!("migration failed: {e}")))?;
+            .map_err(|e| {
+                let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                StoreError::Config(format!("migration failed: {e}{cause}"))
+            })?;
         client.batch_execute("RESET liftwatch.timescaledb").await?;
         drop(obj); // give the connection back before asking the pool again (pool size 1)
         self.uses_timescaledb().await

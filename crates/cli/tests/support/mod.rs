@@ -307,3 +307,82 @@ pub fn fleet_events(devices: &[DeviceCode], runs_per_device: usize, seed: u64) -
     }
     out
 }
+
+/// A private PostgreSQL 15 cluster (plain, no TimescaleDB preload) that a
+/// test may restart without disturbing the shared one. Stopped and removed
+/// on drop.
+pub struct PrivatePg {
+    pub port: u16,
+    dir: PathBuf,
+}
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn as_postgres(args: &[&str]) -> std::process::ExitStatus {
+    // initdb and the postmaster refuse to run as root.
+    let mut c = if unsafe_is_root() { Command::new("runuser") } else { Command::new(args[0]) };
+    if unsafe_is_root() {
+        c.args(["-u", "postgres", "--"]).args(args);
+    } else {
+        c.args(&args[1..]);
+    }
+    c.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap()
+}
+
+fn unsafe_is_root() -> bool {
+    std::env::var("USER").map(|u| u == "root").unwrap_or(false)
+        || std::fs::read_to_string("/proc/self/status")
+            .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+            .unwrap_or(false)
+}
+
+impl PrivatePg {
+    pub async fn start() -> PrivatePg {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("lw-pg-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        if unsafe_is_root() {
+            Command::new("chown").arg("postgres").arg(&dir).status().unwrap();
+        }
+        let data = dir.join("data");
+        let initdb = format!("{PG_BIN}/initdb");
+        assert!(as_postgres(&[&initdb, "-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"]).success());
+        let pg_ctl = format!("{PG_BIN}/pg_ctl");
+        let opts = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.display());
+        let log = dir.join("log");
+        assert!(as_postgres(&[
+            &pg_ctl,
+            "-D",
+            data.to_str().unwrap(),
+            "-o",
+            &opts,
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "start"
+        ])
+        .success());
+        PrivatePg { port, dir }
+    }
+
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// `pg_ctl restart -m fast`: every connection is cut, the server is gone
+    /// for a moment, then accepts connections again.
+    pub fn restart(&self) {
+        let pg_ctl = format!("{PG_BIN}/pg_ctl");
+        let data = self.dir.join("data");
+        assert!(as_postgres(&[&pg_ctl, "-D", data.to_str().unwrap(), "-m", "fast", "-w", "restart"]).success());
+    }
+}
+
+impl Drop for PrivatePg {
+    fn drop(&mut self) {
+        let pg_ctl = format!("{PG_BIN}/pg_ctl");
+        let data = self.dir.join("data");
+        as_postgres(&[&pg_ctl, "-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -136,9 +136,13 @@ CREATE INDEX dead_letters_pending ON dead_letters (received_at) WHERE replayed_a
 -- TimescaleDB when the extension can be created in this database; plain
 -- tables otherwise (same results, see docs/architecture.md).
 -- `SET liftwatch.timescaledb = 'off'` before migrating forces plain tables.
+-- The extension is only tried when the server preloads it: without the
+-- preload, CREATE EXTENSION timescaledb ends the session (FATAL), which no
+-- exception handler can catch.
 DO $$
 BEGIN
-    IF coalesce(current_setting('liftwatch.timescaledb', true), '') <> 'off' THEN
+    IF coalesce(current_setting('liftwatch.timescaledb', true), '') <> 'off'
+       AND position('timescaledb' in current_setting('shared_preload_libraries')) > 0 THEN
         BEGIN
             CREATE EXTENSION IF NOT EXISTS timescaledb;
         EXCEPTION WHEN OTHERS THEN
