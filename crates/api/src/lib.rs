@@ -73,6 +73,7 @@ pub fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::registry::router())
         .merge(routes::kpis::router())
         .merge(routes::dead_letters::router())
+        .merge(routes::findings::router())
         .merge(routes::records::router())
 }
 

@@ -224,6 +224,7 @@ fn matrix() -> Vec<Case> {
         ),
         case(Method::GET, "/api/v1/elevators/{device_code}/kpis", &format!("/api/v1/elevators/{EA}/kpis"), None, Owner),
         case(Method::GET, "/api/v1/dead-letters", "/api/v1/dead-letters", None, Regulator),
+        case(Method::GET, "/api/v1/findings", "/api/v1/findings?project=haibin&state=open", None, Owner),
         // What firms record.
         case(
             Method::PUT,
@@ -384,6 +385,23 @@ async fn access_control_for_every_route() {
             }
         }
     }
+    // Findings (written by the rule engine; inserted here): a firm sees its own.
+    let (c, conn) = tokio_postgres::connect(&api._db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(
+        "INSERT INTO findings (id, rule, project_id, firm_id, action, severity, summary, opened_at) VALUES \
+         ('f-a', 'A1-III-1-onsite-interval', 'haibin', 'zls', 'rectify', 'major', 'no on-site maintenance for 97 days', now()), \
+         ('f-b', 'A1-III-1-onsite-interval', 'dongcheng', 'other', 'rectify', 'major', 'x', now())",
+    )
+    .await
+    .unwrap();
+    let (_, fa) = api.call(Method::GET, "/api/v1/findings?state=open", Some(&token_a), None).await;
+    assert_eq!(fa.as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect::<Vec<_>>(), vec!["f-a"]);
+    assert_eq!(fa[0]["action"], "rectify");
+    let (_, all) = api.call(Method::GET, "/api/v1/findings", Some(REG), None).await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let (_, p) = api.call(Method::GET, "/api/v1/projects/haibin", Some(REG), None).await;
+    assert_eq!(p["open_findings"], 1);
     // Scoped lists: a firm sees only its own.
     let (_, firms) = api.call(Method::GET, "/api/v1/firms", Some(&token_b), None).await;
     assert_eq!(firms.as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect::<Vec<_>>(), vec!["other"]);

@@ -9,6 +9,7 @@
 
 pub mod dead_letters;
 mod error;
+pub mod findings;
 mod kpis;
 mod pool_status;
 pub mod postgres;

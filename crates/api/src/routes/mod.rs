@@ -1,6 +1,7 @@
 //! Handlers, one module per resource family.
 
 pub mod dead_letters;
+pub mod findings;
 pub mod health;
 pub mod kpis;
 pub mod records;
