@@ -412,3 +412,29 @@ async fn postgres_restarted_mid_stream_loses_nothing() {
         .await;
     assert_exact(&store, &events).await;
 }
+
+/// A payload over the protocol's 256 KiB (but under the broker's limit) is
+/// dead-lettered as `payload_too_large`, acked, and does not hold up what
+/// follows it in the gateway's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_payload_is_dead_lettered_and_does_not_stall_ingest() {
+    let (db, store, devs) = setup("e2e_big", 1).await;
+    let broker = Broker::start().await;
+    let _svc = Service::start(&db.url, &broker.url(), "gw-big", "g-big").await;
+    let mut o = rumqttc::MqttOptions::new("pub-big", "127.0.0.1", broker.port);
+    o.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut el) = rumqttc::AsyncClient::new(o, 10);
+    let big = format!("[{}]", " ".repeat(280_000));
+    client.publish(liftwatch_core::protocol::topic_for(&devs[0]), rumqttc::QoS::AtLeastOnce, false, big).await.unwrap();
+    loop {
+        if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) = el.poll().await {
+            break;
+        }
+    }
+    let events = fleet_events(&devs, 300, 12);
+    publish(broker.port, "pub-big-2", &events, 50).await;
+    wait_for_events(&db, events.len()).await;
+    let dl = store.dead_letters(&DeadLetterFilter::default()).await.unwrap();
+    assert_eq!(dl.iter().map(|d| d.reason_code.as_str()).collect::<Vec<_>>(), vec!["payload_too_large"]);
+    assert_exact(&store, &events).await;
+}

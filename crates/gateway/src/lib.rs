@@ -34,8 +34,15 @@ use tokio::sync::{mpsc, watch};
 
 pub use config::GatewayConfig;
 
-/// Largest MQTT packet accepted: the protocol's 256 KiB payload plus topic and headers.
-pub const MAX_PACKET_BYTES: usize = 256 * 1024 + 4096;
+/// Largest MQTT packet the gateway accepts from the broker: 1 MiB, four times
+/// the protocol's 256 KiB payload limit. rumqttc drops the connection on a
+/// larger packet without delivering it, and with a persistent session the
+/// broker would send the same packet first again after every reconnect — a
+/// stall. So the client limit is kept well above the protocol's: payloads
+/// between 256 KiB and 1 MiB are delivered, decoded and dead-lettered as
+/// `payload_too_large`, and the broker must be configured to refuse packets
+/// over 1 MiB (`max_packet_size` in deploy/mosquitto/liftwatch.conf).
+pub const MAX_PACKET_BYTES: usize = 1024 * 1024;
 
 /// Reason code of a message the store refused (dead-lettered whole).
 pub const STORE_REFUSED: &str = "store_refused";
