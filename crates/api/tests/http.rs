@@ -559,3 +559,39 @@ async fn health_and_openapi_need_no_token() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/api/v1/projects/{project_id}/kpis"]["get"].is_object());
 }
+
+/// A firm that takes an elevator over cannot rewrite (or read) the previous
+/// firm's incidents; the previous firm still can. Arrivals before the alarm
+/// are refused.
+#[tokio::test]
+async fn incidents_belong_to_the_firm_of_their_day() {
+    let api = Api::start("api_takeover").await;
+    let (token_a, token_b) = api.world().await;
+    // EA moves from haibin (zls) to dongcheng (other) on 2026-11-28.
+    let haibin =
+        json!({"name": "haibin", "firm_id": "zls", "mode": "iot", "admitted_on": "2026-01-01", "elevators": []});
+    let (s, b) = api.call(Method::PUT, "/api/v1/projects/haibin", Some(REG), Some(haibin)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let dongcheng = json!({"name": "dongcheng", "firm_id": "other", "mode": "iot", "admitted_on": "2026-01-01",
+        "elevators": [{"device_code": EB}, {"device_code": EA}]});
+    let (s, b) = api.call(Method::PUT, "/api/v1/projects/dongcheng", Some(REG), Some(dongcheng)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let cause = json!({"cause": "usage", "reason": "passenger held the door"});
+    let path = format!("/api/v1/elevators/{EA}/faults/f1/cause");
+    let (s, _) = api.call(Method::PUT, &path, Some(&token_b), Some(cause.clone())).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the new firm cannot touch the old firm's fault");
+    let (s, _) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/faults/f1"), Some(&token_b), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, b) = api.call(Method::PUT, &path, Some(&token_a), Some(cause)).await;
+    assert_eq!(s, StatusCode::OK, "the firm of the fault's day still can: {b}");
+    let (s, _) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/entrapments/e1"), Some(&token_b), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Arrival before the alarm (2026-11-04T10:00+08:00) is refused.
+    let arrival = format!("/api/v1/elevators/{EA}/entrapments/e1/arrival");
+    let (s, b) =
+        api.call(Method::PUT, &arrival, Some(&token_a), Some(json!({"arrived_at": "2026-11-04T09:00:00+08:00"}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, b) =
+        api.call(Method::PUT, &arrival, Some(&token_a), Some(json!({"arrived_at": "2026-11-04T10:05:00+08:00"}))).await;
+    assert_eq!((s, b["rescue_minutes"].as_f64()), (StatusCode::OK, Some(5.0)), "{b}");
+}

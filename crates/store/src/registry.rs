@@ -454,3 +454,22 @@ impl PgStore {
         }))
     }
 }
+
+impl PgStore {
+    /// The firm responsible for an elevator on a local day: the firm of the
+    /// project it belonged to that day, if any. Decides which firm may act on
+    /// an incident of that day (a firm that takes an elevator over must not
+    /// rewrite the previous firm's history).
+    pub async fn elevator_firm_on(&self, device: &str, day: NaiveDate) -> Result<Option<String>, StoreError> {
+        let c = self.pool.get().await?;
+        let row = c
+            .query_opt(
+                "SELECT p.firm_id FROM memberships m JOIN projects p ON p.id = m.project_id \
+                 JOIN elevators e ON e.id = m.elevator_id \
+                 WHERE e.device_code = $1 AND m.since <= $2 AND (m.until IS NULL OR m.until >= $2) LIMIT 1",
+                &[&device, &day],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+}

@@ -60,6 +60,28 @@ pub fn router() -> OpenApiRouter<ApiState> {
 const MAX_FUTURE_MICROS: i64 = 5 * MICROS_PER_MINUTE;
 
 /// Store errors of write requests: data the store refuses is the client's mistake (400).
+/// A firm may read or change an incident only if the elevator belonged to one
+/// of its projects on the incident's day (its start, alarm or reported
+/// arrival); otherwise 404, as if it did not exist. Regulators pass.
+async fn own_incident(s: &ApiState, caller: &Caller, code: &str, what: &str, day: NaiveDate) -> ApiResult<()> {
+    let Caller::Firm(f) = caller else { return Ok(()) };
+    match s.store.elevator_firm_on(code, day).await? {
+        Some(owner) if owner == *f => Ok(()),
+        _ => Err(ApiError::not_found(format!("{what} of elevator {code} does not exist"))),
+    }
+}
+
+/// A registered elevator (404 otherwise); who may see its incidents is
+/// decided per incident by [`own_incident`].
+async fn registered_elevator(s: &ApiState, code: &str) -> ApiResult<liftwatch_core::protocol::DeviceCode> {
+    let d = device(code)?;
+    s.store
+        .elevator_firm(code)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("elevator {code} is not registered")))?;
+    Ok(d)
+}
+
 fn store_err(e: StoreError) -> ApiError {
     match e {
         StoreError::Permanent(m) => ApiError::bad_request(m),
@@ -199,13 +221,17 @@ async fn put_fault_cause(
     body: Result<Json<CauseBody>, JsonRejection>,
 ) -> ApiResult<Json<FaultOut>> {
     let Path((code, fault_id)) = path?;
-    let d = visible_elevator(&s, &caller, &code).await?;
+    let d = registered_elevator(&s, &code).await?;
     bad(check_incident_id("fault_id", &fault_id))?;
     let Json(b) = body?;
     let cause = Cause::parse(&b.cause).ok_or_else(|| {
         ApiError::bad_request(format!("cause {:?} must be one of {}", b.cause, Cause::NAMES.join(", ")))
     })?;
     bad(check_text("reason", &b.reason, MAX_TEXT_CHARS, true))?;
+    let known = s.store.fault(d, &fault_id).await?.ok_or_else(|| {
+        ApiError::not_found(format!("fault {fault_id} of elevator {code} has not been reported by the box"))
+    })?;
+    own_incident(&s, &caller, &code, &format!("fault {fault_id}"), known.started_at.local_day(s.tz)).await?;
     let f = s
         .store
         .correct_fault_cause(d, &fault_id, cause, &caller.audit_name(), &b.reason, (s.clock)())
@@ -224,10 +250,11 @@ async fn get_fault(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<FaultOut>> {
     let Path((code, fault_id)) = path?;
-    let d = visible_elevator(&s, &caller, &code).await?;
+    let d = registered_elevator(&s, &code).await?;
     let f = s.store.fault(d, &fault_id).await?.ok_or_else(|| {
         ApiError::not_found(format!("fault {fault_id} of elevator {code} has not been reported by the box"))
     })?;
+    own_incident(&s, &caller, &code, &format!("fault {fault_id}"), f.started_at.local_day(s.tz)).await?;
     Ok(Json(f.into()))
 }
 
@@ -334,10 +361,22 @@ async fn put_arrival(
     body: Result<Json<ArrivalBody>, JsonRejection>,
 ) -> ApiResult<Json<EntrapmentOut>> {
     let Path((code, incident_id)) = path?;
-    let d = visible_elevator(&s, &caller, &code).await?;
+    let d = registered_elevator(&s, &code).await?;
     bad(check_incident_id("incident_id", &incident_id))?;
     let Json(b) = body?;
     let at = past_time(&s, "arrived_at", &b.arrived_at)?;
+    let alarm = s.store.entrapment(d, &incident_id).await?.and_then(|e| e.alarm_at);
+    if let Some(alarm) = alarm {
+        if at < alarm {
+            return Err(ApiError::bad_request(format!(
+                "arrived_at {} is before the entrapment alarm at {}",
+                b.arrived_at,
+                alarm.to_rfc3339()
+            )));
+        }
+    }
+    let day = alarm.unwrap_or(at).local_day(s.tz);
+    own_incident(&s, &caller, &code, &format!("entrapment {incident_id}"), day).await?;
     let e = s.store.report_arrival(d, &incident_id, at).await.map_err(store_err)?;
     Ok(Json(e.into()))
 }
@@ -352,12 +391,14 @@ async fn get_entrapment(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<EntrapmentOut>> {
     let Path((code, incident_id)) = path?;
-    let d = visible_elevator(&s, &caller, &code).await?;
+    let d = registered_elevator(&s, &code).await?;
     let e = s
         .store
         .entrapment(d, &incident_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("entrapment {incident_id} of elevator {code} is not known")))?;
+    let day = e.alarm_at.or(e.arrived_at).map_or_else(|| s.today(), |t| t.local_day(s.tz));
+    own_incident(&s, &caller, &code, &format!("entrapment {incident_id}"), day).await?;
     Ok(Json(e.into()))
 }
 
