@@ -150,6 +150,19 @@ impl PgStore {
         if tx.query_opt("SELECT 1 FROM firms WHERE id = $1", &[&p.firm_id]).await?.is_none() {
             return Err(StoreError::NotFound(format!("firm {} does not exist", p.firm_id)));
         }
+        // A change of maintenance firm ends the pilot project; the project may
+        // apply again with the new firm (A1 §IV.(一)) — as a new project, so
+        // that each firm's results and corrections stay its own.
+        if let Some(r) = tx.query_opt("SELECT firm_id FROM projects WHERE id = $1", &[&p.id]).await? {
+            let current: String = r.get(0);
+            if current != p.firm_id {
+                return Err(StoreError::Conflict(format!(
+                    "project {} is maintained by firm {current}; a change of maintenance firm is a new pilot \
+                     project (A1 §IV.(一)): put it under a new project id",
+                    p.id
+                )));
+            }
+        }
         let commitment = p.commitment.map(|c| serde_json::to_value(c).unwrap_or_default());
         let pilot_form = serde_json::to_value(&p.pilot_form).unwrap_or_default();
         let created: bool = tx

@@ -356,6 +356,13 @@ async fn membership_history_and_conflicts() {
     q.id = "third".into();
     q.elevators[0].device_code = dev(0);
     assert!(matches!(s.put_project(&q, day("2026-07-01")).await, Err(StoreError::Conflict(_))));
+    // A change of firm is a new project.
+    let mut moved = p.clone();
+    moved.firm_id = "other".into();
+    s.put_firm(&Firm { id: "other".into(), name: "Other".into(), grade: "B".into(), self_declaration_url: None })
+        .await
+        .unwrap();
+    assert!(matches!(s.put_project(&moved, day("2026-07-01")).await, Err(StoreError::Conflict(_))));
     // Unknown firm and bad mode are refused.
     p.firm_id = "nope".into();
     assert!(matches!(s.put_project(&p, day("2026-07-01")).await, Err(StoreError::NotFound(_))));
