@@ -56,6 +56,9 @@ pub fn dead_letter_reasons() -> impl Iterator<Item = &'static str> {
 /// One label, e.g. `type="run"` or `reason="not_json"`.
 pub type Label = [(&'static str, &'static str); 1];
 
+/// A message as received, with the number of the connection it came on.
+type Received = (Publish, u64);
+
 /// Counters the gateway keeps. [`Stats`] is a Prometheus
 /// [`Collector`]: register it (`Registry::register_collector`) and a scrape
 /// reads the `liftwatch_ingest_*` and `liftwatch_mqtt_*` metrics from it.
@@ -77,6 +80,11 @@ pub struct Stats {
     pub acks_pending: AtomicU64,
     /// Whether the subscription is acknowledged by the broker.
     pub subscribed: AtomicBool,
+    /// Broker connections made so far (each CONNACK adds one). A message is
+    /// acked only on the connection it arrived on: after a reconnect the
+    /// broker resends what was unacked, and an old packet id might by then
+    /// name a different message.
+    pub connection: AtomicU64,
     /// Broker connection errors seen.
     pub connection_errors: AtomicU64,
     /// New events by protocol type (label `type`, every type pre-registered).
@@ -110,11 +118,12 @@ impl Default for Stats {
             store_retries: AtomicU64::new(0),
             acks_pending: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
+            connection: AtomicU64::new(0),
             connection_errors: AtomicU64::new(0),
             events_by_type,
             dead_letters_by_reason,
-            // 1, 4, 16, … 16384 (a batch holds at most `batch_max_events`, 10 000 by default).
-            batch_events: Histogram::new(exponential_buckets(1.0, 4.0, 8)),
+            // 1, 4, 16, … 262144 (a batch holds at most `batch_max_events`, 50 000 by default).
+            batch_events: Histogram::new(exponential_buckets(1.0, 4.0, 10)),
             // 1 ms … ~8 s.
             commit_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
         }
@@ -264,7 +273,7 @@ async fn source(
     cfg: GatewayConfig,
     client: AsyncClient,
     mut eventloop: EventLoop,
-    tx: mpsc::Sender<Publish>,
+    tx: mpsc::Sender<Received>,
     stats: Arc<Stats>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -292,7 +301,7 @@ async fn source(
                     // hide a shutdown request: the message is then dropped
                     // unacked and the broker keeps it for the session.
                     let sent = tokio::select! {
-                        r = sender.send(p) => Some(r.is_ok()),
+                        r = sender.send((p, stats.connection.load(Ordering::Relaxed))) => Some(r.is_ok()),
                         _ = shutdown.changed() => None,
                     };
                     match sent {
@@ -308,6 +317,7 @@ async fn source(
                 }
             }
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                stats.connection.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(session_present = ack.session_present, "gateway: connected to broker");
                 backoff = Duration::from_millis(100);
                 if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
@@ -352,11 +362,11 @@ async fn batcher<S: EventStore>(
     cfg: GatewayConfig,
     client: AsyncClient,
     store: S,
-    mut rx: mpsc::Receiver<Publish>,
+    mut rx: mpsc::Receiver<Received>,
     stats: Arc<Stats>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let decode = |p: &Publish| {
+    let decode = |(p, _): &Received| {
         let now = Timestamp::now();
         let topic = strip(&p.topic, &cfg.topic_prefix).to_owned();
         let decoded = decode_message(&topic, &p.payload, now);
@@ -369,13 +379,18 @@ async fn batcher<S: EventStore>(
     // Mosquitto 2.0 does not enforce max_inflight_messages once a client acks.)
     // The ack queue holds at most the messages received and committed but not
     // yet acked, bounded by what the source let in (queue + batches in flight).
-    let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<Vec<Publish>>();
+    let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<Vec<Received>>();
     let acker = {
         let (client, stats) = (client.clone(), stats.clone());
         tokio::spawn(async move {
             while let Some(pubs) = ack_rx.recv().await {
-                for p in pubs {
-                    if let Err(e) = client.ack(&p).await {
+                for (p, connection) in pubs {
+                    if connection != stats.connection.load(Ordering::Relaxed) {
+                        // Arrived on an earlier connection: the broker resends
+                        // it on this one (a duplicate for the store), and that
+                        // copy is acked.
+                        tracing::debug!(pkid = p.pkid, "gateway: not acking a message of an earlier connection");
+                    } else if let Err(e) = client.ack(&p).await {
                         tracing::warn!(error = %e, "gateway: ack not sent (the broker will redeliver)");
                     }
                     stats.acks_pending.fetch_sub(1, Ordering::Relaxed);
@@ -389,7 +404,7 @@ async fn batcher<S: EventStore>(
     let permits = Arc::new(tokio::sync::Semaphore::new(cfg.max_inflight_batches.max(1)));
     let mut inflight = tokio::task::JoinSet::new();
     while let Some(first) = rx.recv().await {
-        let mut pubs: Vec<Publish> = Vec::with_capacity(cfg.batch_max_messages.min(1024));
+        let mut pubs: Vec<Received> = Vec::with_capacity(cfg.batch_max_messages.min(1024));
         let mut batch: Vec<Inbound> = Vec::with_capacity(cfg.batch_max_messages.min(1024));
         batch.push(decode(&first));
         pubs.push(first);
