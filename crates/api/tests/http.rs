@@ -594,4 +594,7 @@ async fn incidents_belong_to_the_firm_of_their_day() {
     let (s, b) =
         api.call(Method::PUT, &arrival, Some(&token_a), Some(json!({"arrived_at": "2026-11-04T10:05:00+08:00"}))).await;
     assert_eq!((s, b["rescue_minutes"].as_f64()), (StatusCode::OK, Some(5.0)), "{b}");
+    assert_eq!(b["arrival_reported_by"], "firm:zls", "the API report is now the earliest: audited");
+    let (_, e) = api.call(Method::GET, &format!("/api/v1/elevators/{EB}/entrapments/e1"), Some(REG), None).await;
+    assert_eq!(e["arrival_reported_by"], "box");
 }

@@ -610,7 +610,8 @@ impl EntrapmentUpdate {
         }
         c.execute(
             "UPDATE entrapments e SET alarm_ts = u.alarm_ts, alarm_seq = u.alarm_seq, fault_id = u.fault_id, \
-             arrived_at = u.arrived, released_at = u.released \
+             arrived_at = u.arrived, released_at = u.released, \
+             arrival_reported_by = CASE WHEN u.arrived IS DISTINCT FROM e.arrived_at THEN 'box' ELSE e.arrival_reported_by END \
              FROM unnest($1::int4[], $2::text[], $3::timestamptz[], $4::int8[], $5::text[], $6::timestamptz[], $7::timestamptz[]) \
                   AS u(eid, iid, alarm_ts, alarm_seq, fault_id, arrived, released) \
              WHERE e.elevator_id = u.eid AND e.incident_id = u.iid",

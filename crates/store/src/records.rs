@@ -283,9 +283,12 @@ pub struct EntrapmentView {
     pub fault_id: Option<String>,
     /// Alarm to arrival, minutes (when both are known; 0 when the arrival came first).
     pub rescue_minutes: Option<f64>,
+    /// Who reported the arrival that counts: `box`, `firm:{id}` or `regulator`.
+    pub arrival_reported_by: Option<String>,
 }
 
-const ENTRAPMENT_COLS: &str = "incident_id, alarm_ts, alarm_seq, fault_id, arrived_at, released_at";
+const ENTRAPMENT_COLS: &str =
+    "incident_id, alarm_ts, alarm_seq, fault_id, arrived_at, released_at, arrival_reported_by";
 
 fn entrapment_view(device: &str, incident_id: &str, rec: &EntrapmentRecord) -> EntrapmentView {
     let rescue_minutes = match (&rec.alarm, rec.arrived_at) {
@@ -303,6 +306,7 @@ fn entrapment_view(device: &str, incident_id: &str, rec: &EntrapmentRecord) -> E
         released_at: rec.released_at,
         fault_id: rec.alarm.as_ref().and_then(|a| a.fault_id.as_deref().map(str::to_owned)),
         rescue_minutes,
+        arrival_reported_by: None,
     }
 }
 
@@ -317,6 +321,18 @@ impl PgStore {
         device: DeviceCode,
         incident_id: &str,
         at: Timestamp,
+    ) -> Result<EntrapmentView, StoreError> {
+        self.report_arrival_by(device, incident_id, at, "api").await
+    }
+
+    /// [`PgStore::report_arrival`] recording who reported it (`firm:{id}`,
+    /// `regulator`), kept when this report becomes the earliest.
+    pub async fn report_arrival_by(
+        &self,
+        device: DeviceCode,
+        incident_id: &str,
+        at: Timestamp,
+        by: &str,
     ) -> Result<EntrapmentView, StoreError> {
         invalid(check_incident_id("incident_id", incident_id))?;
         let mut c = self.pool.get().await?;
@@ -336,6 +352,7 @@ impl PgStore {
             )
             .await?;
         let mut rec = entrapment_from_row(&row);
+        let mut reported_by: Option<String> = row.get("arrival_reported_by");
         let before = rec.arrived_at;
         let old = rec.contribution(self.tz);
         rec.report_arrival(at);
@@ -344,15 +361,18 @@ impl PgStore {
             for (day, d) in contribution_delta(old, rec.contribution(self.tz)) {
                 *rollups.entry((eid, day)).or_default() += &d;
             }
+            reported_by = Some(by.to_owned());
             tx.execute(
-                "UPDATE entrapments SET arrived_at = $3 WHERE elevator_id = $1 AND incident_id = $2",
-                &[&eid, &incident_id, &rec.arrived_at.map(dt)],
+                "UPDATE entrapments SET arrived_at = $3, arrival_reported_by = $4 WHERE elevator_id = $1 AND incident_id = $2",
+                &[&eid, &incident_id, &rec.arrived_at.map(dt), &by],
             )
             .await?;
             add_rollups(&*tx, &rollups).await?;
         }
         tx.commit().await?;
-        Ok(entrapment_view(device.as_str(), incident_id, &rec))
+        let mut view = entrapment_view(device.as_str(), incident_id, &rec);
+        view.arrival_reported_by = reported_by;
+        Ok(view)
     }
 
     /// One entrapment as known (`None` when nothing of it was received or reported).
@@ -369,7 +389,11 @@ impl PgStore {
                 &[&eid, &incident_id],
             )
             .await?;
-        Ok(row.map(|r| entrapment_view(device.as_str(), incident_id, &entrapment_from_row(&r))))
+        Ok(row.map(|r| {
+            let mut view = entrapment_view(device.as_str(), incident_id, &entrapment_from_row(&r));
+            view.arrival_reported_by = r.get("arrival_reported_by");
+            view
+        }))
     }
 }
 

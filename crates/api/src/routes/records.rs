@@ -332,6 +332,8 @@ pub struct EntrapmentOut {
     pub rescue_minutes: Option<f64>,
     /// The fault that trapped them, if the box knows it.
     pub fault_id: Option<String>,
+    /// Who reported the arrival that counts: `box`, `firm:{id}` or `regulator`.
+    pub arrival_reported_by: Option<String>,
 }
 
 impl From<EntrapmentView> for EntrapmentOut {
@@ -344,6 +346,7 @@ impl From<EntrapmentView> for EntrapmentOut {
             released_at: opt_ts(e.released_at),
             rescue_minutes: e.rescue_minutes,
             fault_id: e.fault_id,
+            arrival_reported_by: e.arrival_reported_by,
         }
     }
 }
@@ -377,7 +380,7 @@ async fn put_arrival(
     }
     let day = alarm.unwrap_or(at).local_day(s.tz);
     own_incident(&s, &caller, &code, &format!("entrapment {incident_id}"), day).await?;
-    let e = s.store.report_arrival(d, &incident_id, at).await.map_err(store_err)?;
+    let e = s.store.report_arrival_by(d, &incident_id, at, &caller.audit_name()).await.map_err(store_err)?;
     Ok(Json(e.into()))
 }
 
