@@ -576,6 +576,13 @@ async fn incidents_belong_to_the_firm_of_their_day() {
         "elevators": [{"device_code": EB}, {"device_code": EA}]});
     let (s, b) = api.call(Method::PUT, "/api/v1/projects/dongcheng", Some(REG), Some(dongcheng)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    // Elevator KPIs: each firm sees its own days only.
+    let kpis = format!("/api/v1/elevators/{EA}/kpis?at=2026-11-28");
+    let (_, ka) = api.call(Method::GET, &kpis, Some(&token_a), None).await;
+    let (_, kb) = api.call(Method::GET, &kpis, Some(&token_b), None).await;
+    let (_, kr) = api.call(Method::GET, &kpis, Some(REG), None).await;
+    assert_eq!((ka["runs"].as_i64(), kb["runs"].as_i64(), kr["runs"].as_i64()), (Some(1000), Some(0), Some(1000)));
+    assert_eq!((ka["elevators"].as_i64(), kb["elevators"].as_i64()), (Some(1), Some(0)));
     let cause = json!({"cause": "usage", "reason": "passenger held the door"});
     let path = format!("/api/v1/elevators/{EA}/faults/f1/cause");
     let (s, _) = api.call(Method::PUT, &path, Some(&token_b), Some(cause.clone())).await;

@@ -44,7 +44,7 @@ impl PgStore {
             .await?
             .get(0);
         let mut k = KpiReport::new(Subject::Project(project_id.to_owned()), w, n as usize, &t, commitment);
-        self.fill_open_ages(&mut k, Some(project_id), None, w).await?;
+        self.fill_open_ages(&mut k, Some(project_id), None, None, w).await?;
         Ok(Some(k))
     }
 
@@ -56,6 +56,7 @@ impl PgStore {
         k: &mut KpiReport,
         project_id: Option<&str>,
         elevator_id: Option<i32>,
+        firm_id: Option<&str>,
         w: Window,
     ) -> Result<(), StoreError> {
         if k.downtime.open == 0 && k.rescue.awaiting_arrival == 0 {
@@ -69,6 +70,9 @@ impl PgStore {
               AND m.elevator_id = x.elevator_id AND (x.t AT TIME ZONE $1)::date >= m.since \
               AND (m.until IS NULL OR (x.t AT TIME ZONE $1)::date <= m.until))) \
              OR ($4::int4 IS NOT NULL AND x.elevator_id = $4)) \
+             AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships m JOIN projects p ON p.id = m.project_id \
+              WHERE p.firm_id = $6 AND m.elevator_id = x.elevator_id AND (x.t AT TIME ZONE $1)::date >= m.since \
+              AND (m.until IS NULL OR (x.t AT TIME ZONE $1)::date <= m.until))) \
              AND (x.t AT TIME ZONE $1)::date BETWEEN $2 AND $3";
         let sql = format!(
             "SELECT (SELECT min(x.t) FROM (SELECT elevator_id, start_ts AS t FROM faults \
@@ -76,7 +80,7 @@ impl PgStore {
                     (SELECT min(x.t) FROM (SELECT elevator_id, alarm_ts AS t FROM entrapments \
                  WHERE arrived_at IS NULL AND alarm_ts IS NOT NULL) x WHERE {scope})"
         );
-        let r = c.query_one(sql.as_str(), &[&tz, &w.from, &w.to, &elevator_id, &project_id]).await?;
+        let r = c.query_one(sql.as_str(), &[&tz, &w.from, &w.to, &elevator_id, &project_id, &firm_id]).await?;
         k.downtime.oldest_open_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0).map(ts);
         k.rescue.oldest_awaiting_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(1).map(ts);
         Ok(())
@@ -93,7 +97,47 @@ impl PgStore {
         let sql = format!("SELECT {SUMS} FROM rollups r WHERE r.elevator_id = $1 AND r.day BETWEEN $2 AND $3");
         let t = totals(&c.query_one(sql.as_str(), &[&id, &w.from, &w.to]).await?);
         let mut k = KpiReport::new(Subject::Elevator(device.to_string()), w, 1, &t, None);
-        self.fill_open_ages(&mut k, None, Some(id), w).await?;
+        self.fill_open_ages(&mut k, None, Some(id), None, w).await?;
+        Ok(Some(k))
+    }
+
+    /// One elevator's KPIs over the days it belonged to one of `firm_id`'s
+    /// projects (what a firm may see). `None` when it never did.
+    pub async fn elevator_kpis_for_firm(
+        &self,
+        device: DeviceCode,
+        w: Window,
+        firm_id: &str,
+    ) -> Result<Option<KpiReport>, StoreError> {
+        let c = self.pool.get().await?;
+        let Some(id) = c
+            .query_opt(
+                "SELECT e.id FROM elevators e WHERE e.device_code = $1 AND EXISTS (SELECT 1 FROM memberships m \
+                 JOIN projects p ON p.id = m.project_id WHERE m.elevator_id = e.id AND p.firm_id = $2)",
+                &[&device.as_str(), &firm_id],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let id: i32 = id.get(0);
+        let sql = format!(
+            "SELECT {SUMS} FROM memberships m JOIN projects p ON p.id = m.project_id \
+             JOIN rollups r ON r.elevator_id = m.elevator_id AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
+             WHERE m.elevator_id = $1 AND p.firm_id = $4 AND r.day BETWEEN $2 AND $3"
+        );
+        let t = totals(&c.query_one(sql.as_str(), &[&id, &w.from, &w.to, &firm_id]).await?);
+        let n: i64 = c
+            .query_one(
+                "SELECT count(*) FROM memberships m JOIN projects p ON p.id = m.project_id WHERE m.elevator_id = $1 \
+                 AND p.firm_id = $4 AND m.since <= $3 AND (m.until IS NULL OR m.until >= $2)",
+                &[&id, &w.from, &w.to, &firm_id],
+            )
+            .await?
+            .get(0);
+        drop(c);
+        let mut k = KpiReport::new(Subject::Elevator(device.to_string()), w, usize::from(n > 0), &t, None);
+        self.fill_open_ages(&mut k, None, Some(id), Some(firm_id), w).await?;
         Ok(Some(k))
     }
 

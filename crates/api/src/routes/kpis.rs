@@ -243,7 +243,8 @@ pub async fn visible_elevator(
     }
 }
 
-/// One elevator's KPIs (same parameters and shape as a project's).
+/// One elevator's KPIs (same parameters and shape as a project's). For a firm,
+/// over the days the elevator belonged to one of its projects.
 #[utoipa::path(get, path = "/api/v1/elevators/{device_code}/kpis", tag = "kpis",
     params(("device_code" = String, Path, description = "device code"), WindowQuery),
     responses((status = 200, body = KpiOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -255,9 +256,15 @@ async fn elevator_kpis(
 ) -> ApiResult<Json<KpiOut>> {
     let Query(q) = q?;
     let w = q.window(s.today())?;
-    let d = visible_elevator(&s, &caller, &code).await?;
-    let k = s.store.elevator_kpis(d, w).await?.ok_or_else(|| ApiError::not_found(format!("elevator {code}")))?;
-    Ok(Json(k.into()))
+    let d = device(&code)?;
+    let not_found = || ApiError::not_found(format!("elevator {code} is not registered"));
+    // A firm sees the elevator's figures on the days it maintained it, and
+    // only those (it may have taken the elevator over, or handed it on).
+    let k = match &caller {
+        Caller::Regulator => s.store.elevator_kpis(d, w).await?,
+        Caller::Firm(f) => s.store.elevator_kpis_for_firm(d, w, f).await?,
+    };
+    Ok(Json(k.ok_or_else(not_found)?.into()))
 }
 
 /// A date range.
