@@ -13,13 +13,15 @@ pub struct ServeArgs {
     /// Optional TOML file with the same keys (snake_case); flags and environment win over it.
     #[arg(long, env = "LIFTWATCH_CONFIG")]
     pub config: Option<PathBuf>,
-    /// postgres://… (TimescaleDB or plain PostgreSQL). When unset: the embedded store in --data-dir.
+    /// postgres://… (TimescaleDB or plain PostgreSQL). Required for now: the embedded store in
+    /// --data-dir that the contract names for an unset URL is not built yet.
     #[arg(long, env = "LIFTWATCH_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Folder of the embedded store [default: ./liftwatch-data].
     #[arg(long, env = "LIFTWATCH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// mqtt://host:port or mqtts://… of the broker. When unset: an embedded broker.
+    /// mqtt://host:port or mqtts://… of the broker. Required for now: the embedded broker the
+    /// contract names for an unset URL is not built yet.
     #[arg(long, env = "LIFTWATCH_MQTT_URL")]
     pub mqtt_url: Option<String>,
     /// HTTP address [default: 127.0.0.1:8080].

@@ -26,7 +26,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the service: subscribe to the broker, store every event exactly once,
-    /// keep the KPIs current, serve HTTP (/healthz, /readyz). Applies pending
+    /// keep the KPIs current, serve the HTTP API (/api/v1, OpenAPI at
+    /// /api/v1/openapi.json), /metrics, /healthz and /readyz. Applies pending
     /// database migrations at start. Stops cleanly on SIGTERM.
     Serve(config::ServeArgs),
     /// Apply pending database migrations and exit.
