@@ -438,3 +438,44 @@ async fn an_oversize_payload_is_dead_lettered_and_does_not_stall_ingest() {
     assert_eq!(dl.iter().map(|d| d.reason_code.as_str()).collect::<Vec<_>>(), vec!["payload_too_large"]);
     assert_exact(&store, &events).await;
 }
+
+/// `liftwatch dead-letters list|replay` against a database: an unknown
+/// device's message is listed, then stored once the device is registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_cli_lists_and_replays() {
+    let (db, store, _devs) = setup("e2e_dlcli", 1).await;
+    let stranger = dev(77);
+    let events = fleet_events(&[stranger], 20, 13);
+    let topic = liftwatch_core::protocol::topic_for(&stranger);
+    let payload = liftwatch_core::protocol::to_array_payload(&events).into_bytes();
+    let now = liftwatch_core::protocol::Timestamp::now();
+    let decoded = liftwatch_core::protocol::decode_message(&topic, &payload, now);
+    use liftwatch_store::EventStore;
+    store.ingest(&[liftwatch_store::Inbound { topic, payload, received_at: now, decoded }]).await.unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_liftwatch"))
+            .args(args)
+            .args(["--database-url", &db.url])
+            .env("LIFTWATCH_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let listed = run(&["dead-letters", "list", "--reason", "unknown_device"]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains(stranger.as_str()));
+    let mut p = store.project("haibin").await.unwrap().unwrap().spec;
+    p.elevators.push(ElevatorSpec {
+        device_code: stranger,
+        kind: String::new(),
+        location: String::new(),
+        insured_until: None,
+        since: Some("2026-01-01".parse().unwrap()),
+    });
+    store.put_project(&p, "2026-11-28".parse().unwrap()).await.unwrap();
+    let replayed = run(&["dead-letters", "replay"]);
+    assert!(replayed.starts_with(&format!("replayed 1 dead letters: {} new events", events.len())), "{replayed}");
+    assert_eq!(run(&["dead-letters", "list"]).lines().count(), 0);
+    assert_eq!(stored_events(&db).await, events.len() as i64);
+}
