@@ -20,10 +20,13 @@ pub struct ServeArgs {
     /// Folder of the embedded store [default: ./liftwatch-data].
     #[arg(long, env = "LIFTWATCH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// mqtt://host:port or mqtts://… of the broker. Required for now: the embedded broker the
-    /// contract names for an unset URL is not built yet.
+    /// mqtt://host:port or mqtts://… of the broker. When unset: an embedded broker (rumqttd) on
+    /// --embedded-mqtt-listen.
     #[arg(long, env = "LIFTWATCH_MQTT_URL")]
     pub mqtt_url: Option<String>,
+    /// Address of the embedded MQTT broker, used when no --mqtt-url is given [default: 127.0.0.1:1883].
+    #[arg(long, env = "LIFTWATCH_EMBEDDED_MQTT_LISTEN")]
+    pub embedded_mqtt_listen: Option<String>,
     /// HTTP address [default: 127.0.0.1:8080].
     #[arg(long, env = "LIFTWATCH_LISTEN")]
     pub listen: Option<String>,
@@ -69,6 +72,7 @@ struct FileConfig {
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
     mqtt_url: Option<String>,
+    embedded_mqtt_listen: Option<String>,
     listen: Option<String>,
     regulator_token: Option<String>,
     timezone: Option<String>,
@@ -94,6 +98,8 @@ pub struct Config {
     pub mqtt_url: Option<String>,
     /// HTTP address.
     pub listen: std::net::SocketAddr,
+    /// Embedded broker address (when `mqtt_url` is unset).
+    pub embedded_mqtt_listen: std::net::SocketAddr,
     /// Regulator token.
     pub regulator_token: Option<String>,
     /// Zone of local days.
@@ -139,6 +145,11 @@ impl ServeArgs {
         let listen = listen_s.parse().unwrap_or_else(|e| {
             errors.push(format!("listen address {listen_s:?}: {e} (expected host:port, e.g. 127.0.0.1:8080)"));
             std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+        let emb_s = self.embedded_mqtt_listen.or(file.embedded_mqtt_listen).unwrap_or_else(|| "127.0.0.1:1883".into());
+        let embedded_mqtt_listen = emb_s.parse().unwrap_or_else(|e| {
+            errors.push(format!("embedded MQTT listen address {emb_s:?}: {e} (expected host:port)"));
+            std::net::SocketAddr::from(([127, 0, 0, 1], 1883))
         });
         let tz_s = self.timezone.or(file.timezone).unwrap_or_else(|| "Asia/Shanghai".into());
         let timezone = tz_s.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
@@ -200,6 +211,7 @@ impl ServeArgs {
             data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./liftwatch-data")),
             mqtt_url,
             listen,
+            embedded_mqtt_listen,
             regulator_token: self.regulator_token.or(file.regulator_token),
             timezone,
             gateway,

@@ -2,6 +2,7 @@
 //! telemetry. Subcommands appear here as they work.
 
 mod config;
+mod embedded_broker;
 mod serve;
 
 use std::io::Read;

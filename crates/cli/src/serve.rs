@@ -35,16 +35,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         timezone = %cfg.timezone,
         "configuration (the data dir is used only by the embedded store)"
     );
+    let mut gateway_cfg = cfg.gateway.clone();
     if cfg.mqtt_url.is_none() {
-        bail!(
-            "LIFTWATCH_MQTT_URL / --mqtt-url is not set, and the embedded broker is not available in this build yet: \
-             point liftwatch at an MQTT broker (e.g. mqtt://127.0.0.1:1883)"
-        );
+        gateway_cfg.mqtt_url = crate::embedded_broker::start(cfg.embedded_mqtt_listen)?;
     }
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding HTTP on {}", cfg.listen))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let gateway = Gateway::start(cfg.gateway.clone(), store.clone(), shutdown_rx.clone())?;
+    let gateway = Gateway::start(gateway_cfg, store.clone(), shutdown_rx.clone())?;
     let stats = gateway.stats.clone();
     let mut metrics = liftwatch_api::metrics::Metrics::new();
     metrics.register_store(store.clone());

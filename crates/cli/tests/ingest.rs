@@ -479,3 +479,29 @@ async fn dead_letters_cli_lists_and_replays() {
     assert_eq!(run(&["dead-letters", "list"]).lines().count(), 0);
     assert_eq!(stored_events(&db).await, events.len() as i64);
 }
+
+/// Without a broker URL, `serve` starts its embedded broker (start-up
+/// contract) and boxes can publish to it directly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_broker_when_no_mqtt_url_is_given() {
+    let (db, store, devs) = setup("e2e_embedded", 2).await;
+    let (http, mqtt) = (support::free_port(), support::free_port());
+    let args: Vec<String> = [
+        "serve",
+        "--database-url",
+        &db.url,
+        "--listen",
+        &format!("127.0.0.1:{http}"),
+        "--embedded-mqtt-listen",
+        &format!("127.0.0.1:{mqtt}"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut svc = Service::start_raw(args, http).await;
+    let events = fleet_events(&devs, 500, 14);
+    publish(mqtt, "pub-embedded", &events, 50).await;
+    wait_for_events(&db, events.len()).await;
+    assert_exact(&store, &events).await;
+    assert!(svc.terminate_within(Duration::from_secs(30)).await.is_some_and(|s| s.success()));
+}

@@ -141,6 +141,13 @@ impl Service {
         s
     }
 
+    /// `liftwatch` with exactly these arguments, listening for HTTP on `http_port`.
+    pub async fn start_raw(args: Vec<String>, http_port: u16) -> Service {
+        let mut s = Service { http_port, child: None, args };
+        s.spawn().await;
+        s
+    }
+
     async fn spawn(&mut self) {
         let child = Command::new(env!("CARGO_BIN_EXE_liftwatch"))
             .args(&self.args)
