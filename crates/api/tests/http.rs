@@ -84,7 +84,7 @@ impl Api {
                     Method::PUT,
                     &format!("/api/v1/firms/{firm}"),
                     Some(REG),
-                    Some(json!({"name": firm, "grade": "A"})),
+                    Some(json!({"name": firm, "grade": "A", "self_declaration_url": "https://example.org/decl.pdf"})),
                 )
                 .await;
             assert_eq!(s, StatusCode::CREATED, "{b}");
@@ -205,7 +205,7 @@ fn matrix() -> Vec<Case> {
             Method::PUT,
             "/api/v1/firms/{firm_id}",
             "/api/v1/firms/zls",
-            Some(json!({"name": "zls", "grade": "B"})),
+            Some(json!({"name": "zls", "grade": "B", "self_declaration_url": "https://example.org/d.pdf"})),
             Regulator,
         ),
         case(Method::GET, "/api/v1/firms/{firm_id}", "/api/v1/firms/zls", None, Owner),
@@ -474,8 +474,9 @@ async fn client_mistakes_get_4xx_with_a_message() {
     let cases: Vec<(Method, &str, Option<&str>, StatusCode)> = vec![
         (Method::PUT, "/api/v1/firms/zls", Some("{not json"), StatusCode::BAD_REQUEST),
         (Method::PUT, "/api/v1/firms/zls", Some(r#"{"name":"x","grade":"Z"}"#), StatusCode::BAD_REQUEST),
+        (Method::PUT, "/api/v1/firms/zls", Some(r#"{"name":"x","grade":"A"}"#), StatusCode::BAD_REQUEST),
         (Method::PUT, "/api/v1/firms/zls", Some(r#"{"name":"x"}"#), StatusCode::UNPROCESSABLE_ENTITY),
-        (Method::PUT, "/api/v1/firms/bad%20id", Some(r#"{"name":"x","grade":"A"}"#), StatusCode::BAD_REQUEST),
+        (Method::PUT, "/api/v1/firms/bad%20id", Some(r#"{"name":"x","grade":"C"}"#), StatusCode::BAD_REQUEST),
         (
             Method::PUT,
             "/api/v1/projects/p",
@@ -534,7 +535,14 @@ async fn client_mistakes_get_4xx_with_a_message() {
 async fn firm_tokens_are_issued_once_and_rotate() {
     let api = Api::start("api_tok").await;
     let (token_a, _) = api.world().await;
-    let (s, b) = api.call(Method::PUT, "/api/v1/firms/zls", Some(REG), Some(json!({"name": "Z", "grade": "B"}))).await;
+    let (s, b) = api
+        .call(
+            Method::PUT,
+            "/api/v1/firms/zls",
+            Some(REG),
+            Some(json!({"name": "Z", "grade": "B", "self_declaration_url": "https://x/d"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert!(b.get("token").is_none(), "an update does not reveal a token");
     let (s, rotated) = api.call(Method::POST, "/api/v1/firms/zls/token", Some(REG), None).await;

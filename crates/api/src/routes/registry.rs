@@ -95,6 +95,14 @@ async fn put_firm(
     if !["A", "B", "C", "D"].contains(&b.grade.as_str()) {
         return Err(ApiError::bad_request(format!("grade {:?} must be one of A, B, C, D", b.grade)));
     }
+    let declared = b.self_declaration_url.as_deref().is_some_and(|u| !u.trim().is_empty());
+    if ["A", "B"].contains(&b.grade.as_str()) && !declared {
+        return Err(ApiError::bad_request(format!(
+            "grade {} needs the firm's published self-declaration (self_declaration_url): since 2021 a firm \
+             without it cannot be graded B or better (N §III.(三).2)",
+            b.grade
+        )));
+    }
     let firm = Firm { id: firm_id.clone(), name: b.name, grade: b.grade, self_declaration_url: b.self_declaration_url };
     let created = s.store.put_firm(&firm).await?;
     let token = if created {
