@@ -38,6 +38,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut gateway_cfg = cfg.gateway.clone();
     if cfg.mqtt_url.is_none() {
         gateway_cfg.mqtt_url = crate::embedded_broker::start(cfg.embedded_mqtt_listen)?;
+        gateway_cfg.shared = false;
     }
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding HTTP on {}", cfg.listen))?;

@@ -12,6 +12,10 @@ pub struct GatewayConfig {
     pub client_id: String,
     /// Shared-subscription group: gateways in one group split the load.
     pub share_group: String,
+    /// Subscribe through the share group (default). Off for the embedded
+    /// broker: one in-process gateway, and rumqttd 0.19 panics when a
+    /// persistent client with a shared subscription disconnects.
+    pub shared: bool,
     /// Prepended to `lift/v1/+/events` (tests and multi-tenant brokers);
     /// stripped from topics before decoding. Usually empty.
     pub topic_prefix: String,
@@ -36,6 +40,7 @@ impl Default for GatewayConfig {
             mqtt_url: "mqtt://127.0.0.1:1883".into(),
             client_id: "liftwatch-gateway".into(),
             share_group: "liftwatch".into(),
+            shared: true,
             topic_prefix: String::new(),
             batch_max_events: 50_000,
             batch_max_messages: 1_000,
@@ -50,6 +55,11 @@ impl Default for GatewayConfig {
 impl GatewayConfig {
     /// The subscription filter, e.g. `$share/liftwatch/lift/v1/+/events`.
     pub fn filter(&self) -> String {
-        format!("$share/{}/{}{}", self.share_group, self.topic_prefix, liftwatch_core::protocol::TOPIC_FILTER)
+        let topics = format!("{}{}", self.topic_prefix, liftwatch_core::protocol::TOPIC_FILTER);
+        if self.shared {
+            format!("$share/{}/{topics}", self.share_group)
+        } else {
+            topics
+        }
     }
 }
