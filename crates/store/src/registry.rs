@@ -205,7 +205,16 @@ impl PgStore {
             let id: i32 = r.get(0);
             let since: NaiveDate = r.get(2);
             match DeviceCode::parse(code).ok().filter(|d| ids.contains_key(d)) {
-                Some(_) => {
+                Some(d) => {
+                    // A start date that differs from the stored one is not
+                    // silently ignored: history is not rewritten by a put.
+                    if let Some(asked) = ids.get(&d).and_then(|(_, e)| e.since).filter(|s| *s != since) {
+                        return Err(StoreError::Conflict(format!(
+                            "elevator {d} belongs to project {} since {since}; a put cannot move that to {asked} \
+                             (history is kept: leave `since` out for current members)",
+                            p.id
+                        )));
+                    }
                     current.insert(id);
                 }
                 None => {

@@ -356,6 +356,10 @@ async fn membership_history_and_conflicts() {
     q.id = "third".into();
     q.elevators[0].device_code = dev(0);
     assert!(matches!(s.put_project(&q, day("2026-07-01")).await, Err(StoreError::Conflict(_))));
+    // Moving a current member's start date is refused, not ignored.
+    let mut moved_since = p.clone();
+    moved_since.elevators[0].since = Some(day("2026-03-01"));
+    assert!(matches!(s.put_project(&moved_since, day("2026-07-01")).await, Err(StoreError::Conflict(_))));
     // A change of firm is a new project.
     let mut moved = p.clone();
     moved.firm_id = "other".into();
