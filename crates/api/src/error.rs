@@ -91,6 +91,8 @@ impl From<JsonRejection> for ApiError {
             "too_large"
         } else if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
             "unsupported_media_type"
+        } else if status == StatusCode::UNPROCESSABLE_ENTITY {
+            "invalid"
         } else {
             "bad_request"
         };
