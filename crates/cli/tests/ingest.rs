@@ -131,6 +131,13 @@ async fn sigkill_mid_stream_then_restart_counts_every_event_once() {
     svc.kill9();
     let at_kill = stored_events(&db).await;
     assert!(at_kill < total as i64, "killed mid-stream ({at_kill} of {total})");
+    // Restart and kill again, later in the stream.
+    svc.restart().await;
+    wait_until("two thirds of the stream stored", Duration::from_secs(120), || async {
+        stored_events(&db).await >= (2 * total / 3) as i64
+    })
+    .await;
+    svc.kill9();
     publisher.await.unwrap();
     svc.restart().await;
     wait_for_events(&db, total).await;
