@@ -263,10 +263,10 @@ impl PgStore {
             }
         }
         if !faults.is_empty() {
-            self.update_faults(tx, &faults, &mut rollups).await?;
+            self.update_incidents::<FaultRecord>(tx, &faults, &mut rollups).await?;
         }
         if !entrapments.is_empty() {
-            self.update_entrapments(tx, &entrapments, &mut rollups).await?;
+            self.update_incidents::<EntrapmentRecord>(tx, &entrapments, &mut rollups).await?;
         }
         add_rollups(tx, &rollups).await?;
         insert_dead_letters(tx, &dead).await?;
@@ -274,31 +274,39 @@ impl PgStore {
         Ok(report)
     }
 
-    async fn update_faults(
+    /// Creates the incident rows the batch touches, locks them in key order,
+    /// folds the new events in with the core's merge, writes them back and
+    /// adds their rollup deltas. One code path for faults and entrapments.
+    async fn update_incidents<R: IncidentRow>(
         &self,
         tx: &Transaction<'_>,
         groups: &BTreeMap<(i32, &str), Vec<&Event>>,
         rollups: &mut BTreeMap<(i32, NaiveDate), DayRollup>,
     ) -> Result<(), StoreError> {
         let eids: Vec<i32> = groups.keys().map(|k| k.0).collect();
-        let fids: Vec<&str> = groups.keys().map(|k| k.1).collect();
+        let ids: Vec<&str> = groups.keys().map(|k| k.1).collect();
+        let (table, id, cols) = (R::TABLE, R::ID, R::COLUMNS);
         tx.execute(
-            "INSERT INTO faults (elevator_id, fault_id) SELECT * FROM unnest($1::int4[], $2::text[]) ON CONFLICT DO NOTHING",
-            &[&eids, &fids],
+            format!("INSERT INTO {table} (elevator_id, {id}) SELECT * FROM unnest($1::int4[], $2::text[]) ON CONFLICT DO NOTHING")
+                .as_str(),
+            &[&eids, &ids],
         )
         .await?;
         let rows = tx
             .query(
-                "SELECT elevator_id, fault_id, start_ts, start_seq, code, stops_service, reported_cause, cleared_at, corrections \
-                 FROM faults WHERE (elevator_id, fault_id) IN (SELECT * FROM unnest($1::int4[], $2::text[])) \
-                 ORDER BY elevator_id, fault_id FOR UPDATE",
-                &[&eids, &fids],
+                format!(
+                    "SELECT elevator_id, {id}, {cols} FROM {table} \
+                     WHERE (elevator_id, {id}) IN (SELECT * FROM unnest($1::int4[], $2::text[])) \
+                     ORDER BY elevator_id, {id} FOR UPDATE"
+                )
+                .as_str(),
+                &[&eids, &ids],
             )
             .await?;
-        let mut upd = FaultUpdate::default();
+        let mut upd = R::Update::default();
         for r in rows {
             let key: (i32, String) = (r.get(0), r.get(1));
-            let mut rec = fault_from_row(&r)?;
+            let mut rec = R::from_row(&r)?;
             let old = rec.contribution(self.tz);
             for e in groups.get(&(key.0, key.1.as_str())).into_iter().flatten() {
                 rec.observe(e);
@@ -306,46 +314,73 @@ impl PgStore {
             for (day, d) in contribution_delta(old, rec.contribution(self.tz)) {
                 *rollups.entry((key.0, day)).or_default() += &d;
             }
-            upd.push(key, &rec);
+            R::push(&mut upd, key, &rec);
         }
-        upd.write(tx).await
+        R::write(&upd, tx).await
     }
+}
 
-    async fn update_entrapments(
-        &self,
+/// What [`PgStore::update_incidents`] needs to know of an incident table.
+trait IncidentRow: Sized {
+    /// The accumulated row updates.
+    type Update: Default + Send + Sync;
+    /// Table name.
+    const TABLE: &'static str;
+    /// The box's id column.
+    const ID: &'static str;
+    /// The state columns read back.
+    const COLUMNS: &'static str;
+    fn from_row(r: &tokio_postgres::Row) -> Result<Self, StoreError>;
+    fn observe(&mut self, e: &Event);
+    fn contribution(&self, tz: Tz) -> Option<(NaiveDate, DayRollup)>;
+    fn push(u: &mut Self::Update, key: (i32, String), rec: &Self);
+    fn write(
+        u: &Self::Update,
         tx: &Transaction<'_>,
-        groups: &BTreeMap<(i32, &str), Vec<&Event>>,
-        rollups: &mut BTreeMap<(i32, NaiveDate), DayRollup>,
-    ) -> Result<(), StoreError> {
-        let eids: Vec<i32> = groups.keys().map(|k| k.0).collect();
-        let iids: Vec<&str> = groups.keys().map(|k| k.1).collect();
-        tx.execute(
-            "INSERT INTO entrapments (elevator_id, incident_id) SELECT * FROM unnest($1::int4[], $2::text[]) ON CONFLICT DO NOTHING",
-            &[&eids, &iids],
-        )
-        .await?;
-        let rows = tx
-            .query(
-                "SELECT elevator_id, incident_id, alarm_ts, alarm_seq, fault_id, arrived_at, released_at \
-                 FROM entrapments WHERE (elevator_id, incident_id) IN (SELECT * FROM unnest($1::int4[], $2::text[])) \
-                 ORDER BY elevator_id, incident_id FOR UPDATE",
-                &[&eids, &iids],
-            )
-            .await?;
-        let mut upd = EntrapmentUpdate::default();
-        for r in rows {
-            let key: (i32, String) = (r.get(0), r.get(1));
-            let mut rec = entrapment_from_row(&r);
-            let old = rec.contribution(self.tz);
-            for e in groups.get(&(key.0, key.1.as_str())).into_iter().flatten() {
-                rec.observe(e);
-            }
-            for (day, d) in contribution_delta(old, rec.contribution(self.tz)) {
-                *rollups.entry((key.0, day)).or_default() += &d;
-            }
-            upd.push(key, &rec);
-        }
-        upd.write(tx).await
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl IncidentRow for FaultRecord {
+    type Update = FaultUpdate;
+    const TABLE: &'static str = "faults";
+    const ID: &'static str = "fault_id";
+    const COLUMNS: &'static str = "start_ts, start_seq, code, stops_service, reported_cause, cleared_at, corrections";
+    fn from_row(r: &tokio_postgres::Row) -> Result<Self, StoreError> {
+        fault_from_row(r)
+    }
+    fn observe(&mut self, e: &Event) {
+        FaultRecord::observe(self, e)
+    }
+    fn contribution(&self, tz: Tz) -> Option<(NaiveDate, DayRollup)> {
+        FaultRecord::contribution(self, tz)
+    }
+    fn push(u: &mut FaultUpdate, key: (i32, String), rec: &Self) {
+        u.push(key, rec)
+    }
+    async fn write(u: &FaultUpdate, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        u.write(tx).await
+    }
+}
+
+impl IncidentRow for EntrapmentRecord {
+    type Update = EntrapmentUpdate;
+    const TABLE: &'static str = "entrapments";
+    const ID: &'static str = "incident_id";
+    const COLUMNS: &'static str = "alarm_ts, alarm_seq, fault_id, arrived_at, released_at";
+    fn from_row(r: &tokio_postgres::Row) -> Result<Self, StoreError> {
+        Ok(entrapment_from_row(r))
+    }
+    fn observe(&mut self, e: &Event) {
+        EntrapmentRecord::observe(self, e)
+    }
+    fn contribution(&self, tz: Tz) -> Option<(NaiveDate, DayRollup)> {
+        EntrapmentRecord::contribution(self, tz)
+    }
+    fn push(u: &mut EntrapmentUpdate, key: (i32, String), rec: &Self) {
+        u.push(key, rec)
+    }
+    async fn write(u: &EntrapmentUpdate, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        u.write(tx).await
     }
 }
 
