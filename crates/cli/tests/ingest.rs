@@ -25,6 +25,12 @@ fn dev(n: u32) -> DeviceCode {
 async fn setup(tag: &str, devices: u32) -> (TestDb, PgStore, Vec<DeviceCode>) {
     let db = TestDb::new(tag).await;
     let store = db.store(true).await;
+    let devs = register(&store, devices).await;
+    (db, store, devs)
+}
+
+/// Firm `zls` with project `haibin` of `devices` elevators, members since 2026-01-01.
+async fn register(store: &PgStore, devices: u32) -> Vec<DeviceCode> {
     store
         .put_firm(&Firm {
             id: "zls".into(),
@@ -61,7 +67,7 @@ async fn setup(tag: &str, devices: u32) -> (TestDb, PgStore, Vec<DeviceCode>) {
         )
         .await
         .unwrap();
-    (db, store, devs)
+    devs
 }
 
 async fn stored_events(db: &TestDb) -> i64 {
@@ -359,37 +365,7 @@ async fn postgres_restarted_mid_stream_loses_nothing() {
     let url = pg.url("lw");
     let store = PgStore::connect(&url, liftwatch_store::PgOptions::default()).await.unwrap();
     assert!(!store.migrate().await.unwrap(), "no TimescaleDB preload on the private cluster: plain tables");
-    store
-        .put_firm(&Firm {
-            id: "zls".into(),
-            name: "Zhoushan Lift".into(),
-            grade: "A".into(),
-            self_declaration_url: None,
-        })
-        .await
-        .unwrap();
-    let devs: Vec<DeviceCode> = (0..3).map(dev).collect();
-    let project = ProjectSpec {
-        id: "haibin".into(),
-        name: "Haibin Garden".into(),
-        firm_id: "zls".into(),
-        owner: String::new(),
-        mode: "iot".into(),
-        admitted_on: "2026-01-01".parse().unwrap(),
-        commitment: None,
-        elevators: devs
-            .iter()
-            .map(|d| ElevatorSpec {
-                device_code: *d,
-                kind: String::new(),
-                location: String::new(),
-                insured_until: None,
-                since: None,
-            })
-            .collect(),
-        pilot_form: Default::default(),
-    };
-    store.put_project(&project, "2026-01-01".parse().unwrap()).await.unwrap();
+    let devs = register(&store, 3).await;
     let broker = Broker::start().await;
     let small = ["--batch-max-events", "200"];
     let _svc = Service::start_with(&url, &broker.url(), "gw-pgr", "g-pgr", &small).await;
