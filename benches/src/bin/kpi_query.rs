@@ -13,6 +13,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::window::Window;
+use liftwatch_store::prelude::*;
 use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
 use liftwatch_store::testing::TestDb;
 

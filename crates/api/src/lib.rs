@@ -14,7 +14,7 @@ use axum::Router;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use liftwatch_core::protocol::Timestamp;
-use liftwatch_store::PgStore;
+use liftwatch_store::Store;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -24,8 +24,8 @@ pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 /// Shared state of the handlers.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The store.
-    pub store: PgStore,
+    /// The store, whatever the backend (the handlers see only the port).
+    pub store: Arc<dyn Store>,
     /// The regulator's bearer token; without one, only firms can call.
     pub regulator_token: Option<String>,
     /// Zone of local days.

@@ -24,7 +24,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use liftwatch_store::PgStore;
+use liftwatch_store::{PoolStatus, Store};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
@@ -136,7 +136,7 @@ impl Metrics {
 
     /// Also exports the store's connection pool
     /// (`liftwatch_store_pool_connections{state}`, `liftwatch_store_pool_max`).
-    pub fn register_store(&mut self, store: PgStore) {
+    pub fn register_store(&mut self, store: Arc<dyn Store>) {
         self.registry.register_collector(Box::new(PoolCollector(store)));
     }
 
@@ -188,7 +188,7 @@ fn method_label(m: &Method) -> &'static str {
 }
 
 /// Reads the pool status at each scrape.
-struct PoolCollector(PgStore);
+struct PoolCollector(Arc<dyn Store>);
 
 impl std::fmt::Debug for PoolCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -198,7 +198,9 @@ impl std::fmt::Debug for PoolCollector {
 
 impl Collector for PoolCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let (size, available, max_size) = self.0.pool_status();
+        let Some(PoolStatus { size, available, max_size }) = self.0.pool_status() else {
+            return Ok(());
+        };
         let mut m = enc.encode_descriptor(
             "liftwatch_store_pool_connections",
             "Open database connections of the pool, idle or in use.",

@@ -35,7 +35,7 @@ impl Api {
         let db = TestDb::new(tag).await;
         let store = db.store(true).await;
         let state = ApiState {
-            store: store.clone(),
+            store: Arc::new(store.clone()),
             regulator_token: Some(REG.into()),
             tz: chrono_tz::Asia::Shanghai,
             clock: Arc::new(now),

@@ -12,6 +12,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use liftwatch_core::protocol::{decode_message, Timestamp, FAULT_TABLE};
 use liftwatch_store::dead_letters::DeadLetterFilter;
+use liftwatch_store::prelude::*;
 
 /// Supervises elevator "on-demand maintenance" pilot projects from live telemetry:
 /// decodes protocol-v1 events from monitoring boxes, keeps the mandated KPIs

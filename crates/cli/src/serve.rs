@@ -46,10 +46,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let gateway = Gateway::start(gateway_cfg, store.clone(), shutdown_rx.clone())?;
     let stats = gateway.stats.clone();
     let mut metrics = liftwatch_api::metrics::Metrics::new();
-    metrics.register_store(store.clone());
+    let port: std::sync::Arc<dyn liftwatch_store::Store> = std::sync::Arc::new(store.clone());
+    metrics.register_store(port.clone());
     metrics.register_collector(gateway.stats.clone());
     let state = liftwatch_api::ApiState {
-        store,
+        store: port,
         regulator_token: cfg.regulator_token.clone(),
         tz: cfg.timezone,
         clock: std::sync::Arc::new(Timestamp::now),

@@ -13,6 +13,7 @@ use chrono_tz::Asia::Shanghai;
 use liftwatch_core::ledger::Ledger;
 use liftwatch_core::protocol::{DeviceCode, Event};
 use liftwatch_store::dead_letters::DeadLetterFilter;
+use liftwatch_store::prelude::*;
 use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
 use liftwatch_store::testing::TestDb;
 use liftwatch_store::PgStore;

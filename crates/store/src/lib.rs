@@ -1,6 +1,7 @@
-//! The store port of liftwatch and its PostgreSQL / TimescaleDB adapter.
+//! The store port of liftwatch ([`port`]: one trait per capability) and its
+//! PostgreSQL / TimescaleDB adapter ([`postgres`]).
 //!
-//! The port ([`EventStore`]) is what the gateway needs: store one batch of
+//! The ingest port ([`EventStore`]) is what the gateway needs: store one batch of
 //! decoded MQTT messages in ONE transaction — new events once by identity,
 //! the additive daily rollups and paired incidents they change, dead letters
 //! for everything rejected — so that acknowledging the messages after the
@@ -10,18 +11,18 @@
 pub mod dead_letters;
 mod error;
 pub mod findings;
-mod kpis;
-mod pool_status;
+pub mod port;
 pub mod postgres;
 pub mod records;
 pub mod registry;
 pub mod testing;
 
-use std::future::Future;
-
 use liftwatch_core::protocol::{Decoded, Timestamp};
 
 pub use error::StoreError;
+pub use port::{
+    DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, PoolStatus, Registry, RegulatorRecords, Store,
+};
 pub use postgres::{PgOptions, PgStore};
 
 /// One MQTT message as received, decoded but not yet stored.
@@ -62,18 +63,10 @@ impl IngestReport {
     }
 }
 
-/// The store as the ingest path sees it.
-pub trait EventStore: Clone + Send + Sync + 'static {
-    /// Stores a batch in one transaction; on error nothing of it is stored.
-    fn ingest(&self, batch: &[Inbound]) -> impl Future<Output = Result<IngestReport, StoreError>> + Send;
-    /// Keeps one whole message as a dead letter with a reason (used when the
-    /// store refuses a message the decoder accepted).
-    fn dead_letter(
-        &self,
-        m: &Inbound,
-        reason_code: &str,
-        reason: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Whether the store answers (for `/readyz`).
-    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+/// The capability traits, to call store methods on an `Arc<dyn Store>`:
+/// `use liftwatch_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::port::{
+        DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Registry, RegulatorRecords, Store,
+    };
 }

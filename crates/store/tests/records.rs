@@ -11,6 +11,7 @@ use liftwatch_core::protocol::{
     decode_message, parse_rfc3339, to_array_payload, topic_for, Body, Cause, DeviceCode, Event, FaultCode, Timestamp,
 };
 use liftwatch_core::window::Window;
+use liftwatch_store::prelude::*;
 use liftwatch_store::records::{
     validate_grade, NewAccident, NewComplaint, NewInspection, NewRectificationOrder, NewVisit, RecordFilter,
 };

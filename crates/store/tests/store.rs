@@ -12,6 +12,7 @@ use liftwatch_core::protocol::{
 };
 use liftwatch_core::window::Window;
 use liftwatch_store::dead_letters::DeadLetterFilter;
+use liftwatch_store::prelude::*;
 use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
 use liftwatch_store::testing::TestDb;
 use liftwatch_store::{EventStore, Inbound, PgStore, StoreError};

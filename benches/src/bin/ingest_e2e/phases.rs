@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use futures_util::pin_mut;
 use liftwatch_core::protocol::{decode_message, Timestamp};
+use liftwatch_store::prelude::*;
 use liftwatch_store::registry::{Firm, ProjectSpec};
 use liftwatch_store::testing::{admin_url, TestDb};
 use liftwatch_store::{EventStore, Inbound, PgStore};

@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use liftwatch_store::EventStore;
 
 use crate::ApiState;
 
@@ -18,7 +17,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(s): State<ApiState>) -> (StatusCode, Json<serde_json::Value>) {
-    if let Err(e) = s.store.ping().await {
+    if let Err(e) = s.store.check().await {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({"error": "store_unavailable", "message": e.to_string()})),

@@ -12,6 +12,13 @@
 //! 4. additive upserts of the rollup rows, in key order;
 //! 5. dead letters for everything rejected.
 
+mod dead_letters;
+mod findings;
+mod health;
+mod kpis;
+mod records;
+mod registry;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 

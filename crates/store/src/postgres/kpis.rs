@@ -1,5 +1,8 @@
 //! KPI queries: sums of rollup rows, never a scan of raw events.
 
+use crate::port::*;
+use crate::records::Reclassification;
+use async_trait::async_trait;
 use chrono::NaiveDate;
 use liftwatch_core::kpi::{KpiReport, Subject};
 use liftwatch_core::protocol::DeviceCode;
@@ -23,10 +26,9 @@ fn totals(r: &tokio_postgres::Row) -> DayRollup {
     DayRollup::from_scalars(v)
 }
 
-impl PgStore {
-    /// A project's KPIs over a window: rollups of its elevators on the days
-    /// they belonged. `None` when the project does not exist.
-    pub async fn project_kpis(&self, project_id: &str, w: Window) -> Result<Option<KpiReport>, StoreError> {
+#[async_trait]
+impl Kpis for PgStore {
+    async fn project_kpis(&self, project_id: &str, w: Window) -> Result<Option<KpiReport>, StoreError> {
         let Some(commitment) = self.project_commitment(project_id).await? else { return Ok(None) };
         let c = self.pool.get().await?;
         let sql = format!(
@@ -48,46 +50,7 @@ impl PgStore {
         Ok(Some(k))
     }
 
-    /// Fills the ages of open stoppages and entrapments awaiting arrival
-    /// (MISSION.md: reported beside the means "with count and age"): the
-    /// start of the oldest one begun in the window, on a member day.
-    async fn fill_open_ages(
-        &self,
-        k: &mut KpiReport,
-        project_id: Option<&str>,
-        elevator_id: Option<i32>,
-        firm_id: Option<&str>,
-        w: Window,
-    ) -> Result<(), StoreError> {
-        if k.downtime.open == 0 && k.rescue.awaiting_arrival == 0 {
-            return Ok(());
-        }
-        let c = self.pool.get().await?;
-        let tz = self.tz.name();
-        // Same selection as the rollups: local start day in the window and,
-        // for a project, on a day the elevator belonged to it.
-        let scope = "(($5::text IS NOT NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = $5 \
-              AND m.elevator_id = x.elevator_id AND (x.t AT TIME ZONE $1)::date >= m.since \
-              AND (m.until IS NULL OR (x.t AT TIME ZONE $1)::date <= m.until))) \
-             OR ($4::int4 IS NOT NULL AND x.elevator_id = $4)) \
-             AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships m JOIN projects p ON p.id = m.project_id \
-              WHERE p.firm_id = $6 AND m.elevator_id = x.elevator_id AND (x.t AT TIME ZONE $1)::date >= m.since \
-              AND (m.until IS NULL OR (x.t AT TIME ZONE $1)::date <= m.until))) \
-             AND (x.t AT TIME ZONE $1)::date BETWEEN $2 AND $3";
-        let sql = format!(
-            "SELECT (SELECT min(x.t) FROM (SELECT elevator_id, start_ts AS t FROM faults \
-                 WHERE stops_service AND cause = 'equipment' AND cleared_at IS NULL AND start_ts IS NOT NULL) x WHERE {scope}), \
-                    (SELECT min(x.t) FROM (SELECT elevator_id, alarm_ts AS t FROM entrapments \
-                 WHERE arrived_at IS NULL AND alarm_ts IS NOT NULL) x WHERE {scope})"
-        );
-        let r = c.query_one(sql.as_str(), &[&tz, &w.from, &w.to, &elevator_id, &project_id, &firm_id]).await?;
-        k.downtime.oldest_open_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0).map(ts);
-        k.rescue.oldest_awaiting_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(1).map(ts);
-        Ok(())
-    }
-
-    /// One elevator's KPIs over a window (all its days). `None` when unknown.
-    pub async fn elevator_kpis(&self, device: DeviceCode, w: Window) -> Result<Option<KpiReport>, StoreError> {
+    async fn elevator_kpis(&self, device: DeviceCode, w: Window) -> Result<Option<KpiReport>, StoreError> {
         let c = self.pool.get().await?;
         let Some(id) = c.query_opt("SELECT id FROM elevators WHERE device_code = $1", &[&device.as_str()]).await?
         else {
@@ -101,9 +64,7 @@ impl PgStore {
         Ok(Some(k))
     }
 
-    /// One elevator's KPIs over the days it belonged to one of `firm_id`'s
-    /// projects (what a firm may see). `None` when it never did.
-    pub async fn elevator_kpis_for_firm(
+    async fn elevator_kpis_for_firm(
         &self,
         device: DeviceCode,
         w: Window,
@@ -141,8 +102,7 @@ impl PgStore {
         Ok(Some(k))
     }
 
-    /// All rollup rows (with fault counts by code), for reconciliation and tests.
-    pub async fn rollup_rows(&self) -> Result<Vec<(DeviceCode, NaiveDate, DayRollup)>, StoreError> {
+    async fn rollup_rows(&self) -> Result<Vec<(DeviceCode, NaiveDate, DayRollup)>, StoreError> {
         let c = self.pool.get().await?;
         let sql = format!(
             "SELECT {}, e.device_code, r.day FROM rollups r JOIN elevators e ON e.id = r.elevator_id ORDER BY 13, 14",
@@ -172,12 +132,8 @@ impl PgStore {
         }
         Ok(out)
     }
-}
 
-impl PgStore {
-    /// A project's figures per day over a range (charts): the rollups of its
-    /// elevators on the days they belonged, summed per day.
-    pub async fn project_series(&self, project_id: &str, w: Window) -> Result<Vec<(NaiveDate, DayRollup)>, StoreError> {
+    async fn project_series(&self, project_id: &str, w: Window) -> Result<Vec<(NaiveDate, DayRollup)>, StoreError> {
         let c = self.pool.get().await?;
         let sql = format!(
             "SELECT {SUMS}, r.day FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
@@ -188,10 +144,7 @@ impl PgStore {
         Ok(rows.iter().map(|r| (r.get::<_, NaiveDate>(12), totals(r))).collect())
     }
 
-    /// Per-elevator totals of a project over a window (shown beside the pooled
-    /// KPIs): one pass over the rollups grouped by the integer elevator id,
-    /// the codes joined afterwards.
-    pub async fn project_elevator_totals(
+    async fn project_elevator_totals(
         &self,
         project_id: &str,
         w: Window,
@@ -217,5 +170,71 @@ impl PgStore {
                 ))
             })
             .collect()
+    }
+
+    async fn firm_reclassification(&self, firm_id: &str, w: Window) -> Result<Option<Reclassification>, StoreError> {
+        let c = self.pool.get().await?;
+        if c.query_opt("SELECT 1 FROM firms WHERE id = $1", &[&firm_id]).await?.is_none() {
+            return Ok(None);
+        }
+        let r = c
+            .query_one(
+                "SELECT coalesce(sum(r.reported_equipment_faults), 0)::int8, \
+                        coalesce(sum(r.reclassified_from_equipment), 0)::int8 \
+                 FROM projects p JOIN memberships m ON m.project_id = p.id \
+                 JOIN rollups r ON r.elevator_id = m.elevator_id \
+                      AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
+                 WHERE p.firm_id = $1 AND r.day BETWEEN $2 AND $3",
+                &[&firm_id, &w.from, &w.to],
+            )
+            .await?;
+        let (first, away): (i64, i64) = (r.get(0), r.get(1));
+        let share = (first > 0).then(|| (away as f64 / first as f64 * 10_000.0).round() / 10_000.0);
+        Ok(Some(Reclassification {
+            firm: firm_id.to_owned(),
+            window: w,
+            faults_first_equipment: first,
+            reclassified_away: away,
+            share,
+        }))
+    }
+}
+impl PgStore {
+    /// Fills the ages of open stoppages and entrapments awaiting arrival
+    /// (MISSION.md: reported beside the means "with count and age"): the
+    /// start of the oldest one begun in the window, on a member day.
+    async fn fill_open_ages(
+        &self,
+        k: &mut KpiReport,
+        project_id: Option<&str>,
+        elevator_id: Option<i32>,
+        firm_id: Option<&str>,
+        w: Window,
+    ) -> Result<(), StoreError> {
+        if k.downtime.open == 0 && k.rescue.awaiting_arrival == 0 {
+            return Ok(());
+        }
+        let c = self.pool.get().await?;
+        let tz = self.tz.name();
+        // Same selection as the rollups: local start day in the window and,
+        // for a project, on a day the elevator belonged to it.
+        let scope = "(($5::text IS NOT NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = $5 \
+              AND m.elevator_id = x.elevator_id AND (x.t AT TIME ZONE $1)::date >= m.since \
+              AND (m.until IS NULL OR (x.t AT TIME ZONE $1)::date <= m.until))) \
+             OR ($4::int4 IS NOT NULL AND x.elevator_id = $4)) \
+             AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships m JOIN projects p ON p.id = m.project_id \
+              WHERE p.firm_id = $6 AND m.elevator_id = x.elevator_id AND (x.t AT TIME ZONE $1)::date >= m.since \
+              AND (m.until IS NULL OR (x.t AT TIME ZONE $1)::date <= m.until))) \
+             AND (x.t AT TIME ZONE $1)::date BETWEEN $2 AND $3";
+        let sql = format!(
+            "SELECT (SELECT min(x.t) FROM (SELECT elevator_id, start_ts AS t FROM faults \
+                 WHERE stops_service AND cause = 'equipment' AND cleared_at IS NULL AND start_ts IS NOT NULL) x WHERE {scope}), \
+                    (SELECT min(x.t) FROM (SELECT elevator_id, alarm_ts AS t FROM entrapments \
+                 WHERE arrived_at IS NULL AND alarm_ts IS NOT NULL) x WHERE {scope})"
+        );
+        let r = c.query_one(sql.as_str(), &[&tz, &w.from, &w.to, &elevator_id, &project_id, &firm_id]).await?;
+        k.downtime.oldest_open_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0).map(ts);
+        k.rescue.oldest_awaiting_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(1).map(ts);
+        Ok(())
     }
 }

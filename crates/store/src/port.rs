@@ -1,0 +1,339 @@
+//! The store port: what the gateway, the HTTP API and the CLI need from a
+//! store, one trait per capability. Adapters (today [`crate::postgres`])
+//! implement every trait; nothing outside an adapter names its database.
+//! The conformance suite (`crates/store/tests/conformance`) holds every
+//! adapter to the same behaviour, with [`liftwatch_core::ledger::Ledger`] as
+//! the reference model.
+//!
+//! The ingest trait ([`EventStore`]) is generic (static dispatch, on the hot
+//! path); the others are object-safe (`async_trait`) so the API can hold an
+//! `Arc<dyn Store>` whatever the backend.
+
+use std::future::Future;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use liftwatch_core::kpi::{Commitment, KpiReport, Membership};
+use liftwatch_core::protocol::{Cause, DeviceCode, Timestamp};
+use liftwatch_core::rollup::DayRollup;
+use liftwatch_core::window::Window;
+
+use crate::dead_letters::{DeadLetterFilter, DeadLetterRecord, ReplayReport};
+use crate::findings::{Finding, FindingFilter};
+use crate::records::*;
+use crate::registry::*;
+use crate::{Inbound, IngestReport, StoreError};
+
+/// The store as the ingest path sees it.
+pub trait EventStore: Clone + Send + Sync + 'static {
+    /// Stores a batch in one transaction; on error nothing of it is stored.
+    fn ingest(&self, batch: &[Inbound]) -> impl Future<Output = Result<IngestReport, StoreError>> + Send;
+    /// Keeps one whole message as a dead letter with a reason (used when the
+    /// store refuses a message the decoder accepted).
+    fn dead_letter(
+        &self,
+        m: &Inbound,
+        reason_code: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Whether the store answers (for `/readyz`).
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Connection-pool figures for `/metrics` (`None` for a store without a pool).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open.
+    pub size: usize,
+    /// Connections open and idle (in use = `size - available`).
+    pub available: usize,
+    /// The most the pool will open.
+    pub max_size: usize,
+}
+
+/// Liveness of the store, for `/readyz` and `/metrics`.
+#[async_trait]
+pub trait Health: Send + Sync {
+    /// Whether the store answers.
+    async fn check(&self) -> Result<(), StoreError>;
+    /// The connection pool right now, if the store has one.
+    fn pool_status(&self) -> Option<PoolStatus>;
+}
+
+/// Every capability the HTTP API and the CLI use; implemented by every
+/// adapter (blanket impl), held as `Arc<dyn Store>`.
+pub trait Store: Registry + FirmRecords + RegulatorRecords + Kpis + DeadLetters + Findings + Health {}
+
+impl<T: Registry + FirmRecords + RegulatorRecords + Kpis + DeadLetters + Findings + Health> Store for T {}
+
+/// Firms, projects, elevators and their membership history (api-v1.md "Registry").
+#[async_trait]
+pub trait Registry: Send + Sync {
+    /// Creates or updates a firm; returns true when it was created.
+    async fn put_firm(&self, f: &Firm) -> Result<bool, StoreError>;
+
+    /// Creates or updates a project with its elevators, keeping membership
+    /// history (api-v1.md): a new elevator belongs from its `since`, else from
+    /// `admitted_on` when the project is first put, else from `today`; an
+    /// elevator left out ends its membership on `today − 1`. An elevator in
+    /// another project on an overlapping day is a conflict. Returns true when created.
+    async fn put_project(&self, p: &ProjectSpec, today: NaiveDate) -> Result<bool, StoreError>;
+
+    /// The membership history of a project.
+    async fn memberships(&self, project_id: &str) -> Result<Vec<Membership>, StoreError>;
+
+    /// The project's commitment, if the project exists.
+    async fn project_commitment(&self, project_id: &str) -> Result<Option<Option<Commitment>>, StoreError>;
+
+    /// Stores the hash of a firm's new bearer token (rotation invalidates the old one).
+    async fn set_firm_token_hash(&self, firm_id: &str, hash: &str) -> Result<(), StoreError>;
+
+    /// The firm whose token has this hash.
+    async fn firm_by_token_hash(&self, hash: &str) -> Result<Option<String>, StoreError>;
+
+    /// One firm.
+    async fn firm(&self, id: &str) -> Result<Option<FirmRecord>, StoreError>;
+
+    /// Firms, by id (all when `id` is `None`).
+    async fn firms(&self, id: Option<&str>, limit: i64, offset: i64) -> Result<Vec<FirmRecord>, StoreError>;
+
+    /// The firm of a project, if the project exists.
+    async fn project_firm(&self, project_id: &str) -> Result<Option<String>, StoreError>;
+
+    /// The firm currently responsible for an elevator (through its current
+    /// project), if the elevator is registered; `Some(None)` when it is in no project.
+    async fn elevator_firm(&self, device: &str) -> Result<Option<Option<String>>, StoreError>;
+
+    /// Projects with filters and pagination.
+    async fn projects(&self, f: &ProjectFilter) -> Result<Vec<ProjectRecord>, StoreError>;
+
+    /// One project as stored.
+    async fn project(&self, id: &str) -> Result<Option<ProjectRecord>, StoreError>;
+
+    /// The firm responsible for an elevator on a local day: the firm of the
+    /// project it belonged to that day, if any. Decides which firm may act on
+    /// an incident of that day (a firm that takes an elevator over must not
+    /// rewrite the previous firm's history).
+    async fn elevator_firm_on(&self, device: &str, day: NaiveDate) -> Result<Option<String>, StoreError>;
+}
+
+/// What a maintenance firm records, and the incidents it may act on:
+/// fault-cause corrections, rescue arrivals, maintenance visits. Corrections
+/// and arrivals change the incident and its rollup contribution in one
+/// transaction, so the KPIs follow at once.
+#[async_trait]
+pub trait FirmRecords: Send + Sync {
+    /// Corrects a fault's cause (by a firm or a regulator, with a reason), in
+    /// one transaction: the fault row is locked, the correction appended, and
+    /// the change of its contribution added to the rollups, so the KPIs follow
+    /// at once. Correcting to the cause the latest correction already set
+    /// records nothing (a repeated PUT changes nothing); confirming the box's
+    /// own cause is recorded (it pins the cause). `NotFound` when the elevator is not
+    /// registered or the box has not reported the fault.
+    async fn correct_fault_cause(
+        &self,
+        device: DeviceCode,
+        fault_id: &str,
+        cause: Cause,
+        by: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<FaultView, StoreError>;
+
+    /// One fault with its cause history; `NotFound` when the elevator is not
+    /// registered, `None` when the box has not reported the fault.
+    async fn fault(&self, device: DeviceCode, fault_id: &str) -> Result<Option<FaultView>, StoreError>;
+
+    /// An elevator's faults that began on the local days `from..=to` (either
+    /// bound optional), newest first.
+    async fn faults(
+        &self,
+        device: DeviceCode,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<FaultView>, StoreError>;
+
+    /// Records a rescuer's arrival reported through the API; the earliest
+    /// arrival reported (by API or by the box) counts. Allowed before the
+    /// box's alarm has arrived: the incident row is created and pairs with
+    /// the alarm when it comes. One transaction, the row locked, the rollup
+    /// change added. `NotFound` when the elevator is not registered.
+    async fn report_arrival(
+        &self,
+        device: DeviceCode,
+        incident_id: &str,
+        at: Timestamp,
+    ) -> Result<EntrapmentView, StoreError>;
+
+    /// [`FirmRecords::report_arrival`] recording who reported it (`firm:{id}`,
+    /// `regulator`), kept when this report becomes the earliest.
+    async fn report_arrival_by(
+        &self,
+        device: DeviceCode,
+        incident_id: &str,
+        at: Timestamp,
+        by: &str,
+    ) -> Result<EntrapmentView, StoreError>;
+
+    /// One entrapment as known (`None` when nothing of it was received or reported).
+    async fn entrapment(&self, device: DeviceCode, incident_id: &str) -> Result<Option<EntrapmentView>, StoreError>;
+
+    /// Records a maintenance visit. `Permanent` when invalid ([`NewVisit::validate`]),
+    /// `NotFound` when the elevator is not registered.
+    async fn add_visit(&self, device: DeviceCode, v: &NewVisit, by: &str) -> Result<Visit, StoreError>;
+
+    /// An elevator's visits that started on the local days `from..=to`
+    /// (either bound optional), oldest first.
+    async fn visits(
+        &self,
+        device: DeviceCode,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Visit>, StoreError>;
+}
+
+/// What regulators record: complaints, inspections and spot checks,
+/// accidents, rectification orders and the firms' yearly grades.
+#[async_trait]
+pub trait RegulatorRecords: Send + Sync {
+    /// Records a complaint. `NotFound` for an unknown project or elevator,
+    /// `Permanent` when invalid or the elevator never belonged to the project.
+    async fn add_complaint(&self, n: &NewComplaint, by: &str) -> Result<Complaint, StoreError>;
+
+    /// One complaint.
+    async fn complaint(&self, id: i64) -> Result<Option<Complaint>, StoreError>;
+
+    /// Complaints, newest first.
+    async fn complaints(&self, f: &RecordFilter) -> Result<Vec<Complaint>, StoreError>;
+
+    /// Records the outcome of a complaint's verification; `None` when it does not exist.
+    async fn verify_complaint(
+        &self,
+        id: i64,
+        verified: bool,
+        maintenance_quality_caused: bool,
+    ) -> Result<Option<Complaint>, StoreError>;
+
+    /// Records an inspection. Errors as [`RegulatorRecords::add_complaint`].
+    async fn add_inspection(&self, n: &NewInspection, by: &str) -> Result<Inspection, StoreError>;
+
+    /// One inspection.
+    async fn inspection(&self, id: i64) -> Result<Option<Inspection>, StoreError>;
+
+    /// Inspections, newest first.
+    async fn inspections(&self, f: &RecordFilter) -> Result<Vec<Inspection>, StoreError>;
+
+    /// Records an accident. Errors as [`RegulatorRecords::add_complaint`].
+    async fn add_accident(&self, n: &NewAccident, by: &str) -> Result<Accident, StoreError>;
+
+    /// One accident.
+    async fn accident(&self, id: i64) -> Result<Option<Accident>, StoreError>;
+
+    /// Accidents, newest first.
+    async fn accidents(&self, f: &RecordFilter) -> Result<Vec<Accident>, StoreError>;
+
+    /// Records a rectification order. `NotFound` for an unknown project,
+    /// `Permanent` when invalid or when the inspection or finding it cites is
+    /// unknown or of another project.
+    async fn add_rectification_order(
+        &self,
+        n: &NewRectificationOrder,
+        by: &str,
+    ) -> Result<RectificationOrder, StoreError>;
+
+    /// One rectification order.
+    async fn rectification_order(&self, id: i64) -> Result<Option<RectificationOrder>, StoreError>;
+
+    /// Rectification orders, newest first.
+    async fn rectification_orders(&self, f: &RecordFilter) -> Result<Vec<RectificationOrder>, StoreError>;
+
+    /// Records (or corrects) the day a rectification was completed. `None`
+    /// when the order does not exist; `Permanent` when `on` is before the
+    /// day it was issued.
+    async fn complete_rectification(
+        &self,
+        id: i64,
+        on: NaiveDate,
+        by: &str,
+    ) -> Result<Option<RectificationOrder>, StoreError>;
+
+    /// Records (or corrects) a firm's grade for a year; returns it and whether
+    /// it is new. The grade of the latest year on file also becomes the
+    /// firm's current `grade`. `NotFound` when the firm does not exist.
+    async fn put_firm_grade(
+        &self,
+        firm_id: &str,
+        year: i32,
+        grade: &str,
+        self_declared: Option<bool>,
+        by: &str,
+    ) -> Result<(FirmGrade, bool), StoreError>;
+
+    /// A firm's grades, oldest year first; `None` when the firm does not exist.
+    async fn firm_grades(&self, firm_id: &str) -> Result<Option<Vec<FirmGrade>>, StoreError>;
+}
+
+/// KPI queries over the additive daily rollups (never a scan of raw events).
+#[async_trait]
+pub trait Kpis: Send + Sync {
+    /// The reclassification share of a firm over a window: the rollups of the
+    /// elevators of the firm's projects on the days they belonged. `None`
+    /// when the firm does not exist.
+    async fn firm_reclassification(&self, firm_id: &str, w: Window) -> Result<Option<Reclassification>, StoreError>;
+
+    /// A project's KPIs over a window: rollups of its elevators on the days
+    /// they belonged. `None` when the project does not exist.
+    async fn project_kpis(&self, project_id: &str, w: Window) -> Result<Option<KpiReport>, StoreError>;
+
+    /// One elevator's KPIs over a window (all its days). `None` when unknown.
+    async fn elevator_kpis(&self, device: DeviceCode, w: Window) -> Result<Option<KpiReport>, StoreError>;
+
+    /// One elevator's KPIs over the days it belonged to one of `firm_id`'s
+    /// projects (what a firm may see). `None` when it never did.
+    async fn elevator_kpis_for_firm(
+        &self,
+        device: DeviceCode,
+        w: Window,
+        firm_id: &str,
+    ) -> Result<Option<KpiReport>, StoreError>;
+
+    /// All rollup rows (with fault counts by code), for reconciliation and tests.
+    async fn rollup_rows(&self) -> Result<Vec<(DeviceCode, NaiveDate, DayRollup)>, StoreError>;
+
+    /// A project's figures per day over a range (charts): the rollups of its
+    /// elevators on the days they belonged, summed per day.
+    async fn project_series(&self, project_id: &str, w: Window) -> Result<Vec<(NaiveDate, DayRollup)>, StoreError>;
+
+    /// Per-elevator totals of a project over a window (shown beside the pooled
+    /// KPIs): one pass over the rollups grouped by the integer elevator id,
+    /// the codes joined afterwards.
+    async fn project_elevator_totals(
+        &self,
+        project_id: &str,
+        w: Window,
+    ) -> Result<Vec<(DeviceCode, DayRollup)>, StoreError>;
+}
+
+/// Rejected payloads with their reason, and their replay once the cause is fixed.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    /// Pending (not replayed) dead letters, oldest first.
+    async fn dead_letters(&self, f: &DeadLetterFilter) -> Result<Vec<DeadLetterRecord>, StoreError>;
+
+    /// Replays pending dead letters matching `f` in one transaction: each is
+    /// decoded again at `now` and ingested; the originals are marked replayed
+    /// (those still invalid get a fresh dead letter with today's reason).
+    /// Events already stored stay counted once.
+    async fn replay_dead_letters(&self, f: &DeadLetterFilter, now: Timestamp) -> Result<ReplayReport, StoreError>;
+}
+
+/// What the rule engine found (read side).
+#[async_trait]
+pub trait Findings: Send + Sync {
+    /// Findings, newest first.
+    async fn findings(&self, f: &FindingFilter) -> Result<Vec<Finding>, StoreError>;
+}

@@ -1,0 +1,336 @@
+//! Registry: firms, pilot projects, elevators and their membership history
+//! (api-v1.md "Registry"). The HTTP API comes in its own issue; the ingest
+//! path needs the elevators now.
+
+use crate::port::*;
+use crate::registry::*;
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::NaiveDate;
+use liftwatch_core::kpi::{Commitment, Membership};
+use liftwatch_core::protocol::DeviceCode;
+
+use crate::{PgStore, StoreError};
+
+#[async_trait]
+impl Registry for PgStore {
+    async fn put_firm(&self, f: &Firm) -> Result<bool, StoreError> {
+        if !["A", "B", "C", "D"].contains(&f.grade.as_str()) {
+            return Err(StoreError::Permanent(format!("grade {:?} is not one of A, B, C, D", f.grade)));
+        }
+        let c = self.pool.get().await?;
+        let row = c
+            .query_one(
+                "INSERT INTO firms (id, name, grade, self_declaration_url) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, grade = excluded.grade, \
+                 self_declaration_url = excluded.self_declaration_url, updated_at = now() \
+                 RETURNING (xmax = 0) AS created",
+                &[&f.id, &f.name, &f.grade, &f.self_declaration_url],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    async fn put_project(&self, p: &ProjectSpec, today: NaiveDate) -> Result<bool, StoreError> {
+        if !MODES.contains(&p.mode.as_str()) {
+            return Err(StoreError::Permanent(format!("mode {:?} is not one of {}", p.mode, MODES.join(", "))));
+        }
+        let mut seen = HashSet::new();
+        if let Some(dup) = p.elevators.iter().find(|e| !seen.insert(e.device_code)) {
+            return Err(StoreError::Conflict(format!("elevator {} is listed twice", dup.device_code)));
+        }
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        // Serialise membership changes: one registry writer at a time.
+        tx.execute("SELECT pg_advisory_xact_lock(7460001)", &[]).await?;
+        if tx.query_opt("SELECT 1 FROM firms WHERE id = $1", &[&p.firm_id]).await?.is_none() {
+            return Err(StoreError::NotFound(format!("firm {} does not exist", p.firm_id)));
+        }
+        // A change of maintenance firm ends the pilot project; the project may
+        // apply again with the new firm (A1 §IV.(一)) — as a new project, so
+        // that each firm's results and corrections stay its own.
+        if let Some(r) = tx.query_opt("SELECT firm_id FROM projects WHERE id = $1", &[&p.id]).await? {
+            let current: String = r.get(0);
+            if current != p.firm_id {
+                return Err(StoreError::Conflict(format!(
+                    "project {} is maintained by firm {current}; a change of maintenance firm is a new pilot \
+                     project (A1 §IV.(一)): put it under a new project id",
+                    p.id
+                )));
+            }
+        }
+        let commitment = p.commitment.map(|c| serde_json::to_value(c).unwrap_or_default());
+        let pilot_form = serde_json::to_value(&p.pilot_form).unwrap_or_default();
+        let created: bool = tx
+            .query_one(
+                "INSERT INTO projects (id, name, firm_id, owner, mode, admitted_on, commitment, pilot_form) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, firm_id = excluded.firm_id, owner = excluded.owner, \
+                 pilot_form = excluded.pilot_form, \
+                 mode = excluded.mode, admitted_on = excluded.admitted_on, commitment = excluded.commitment, updated_at = now() \
+                 RETURNING (xmax = 0)",
+                &[&p.id, &p.name, &p.firm_id, &p.owner, &p.mode, &p.admitted_on, &commitment, &pilot_form],
+            )
+            .await?
+            .get(0);
+        // Elevators: register or update.
+        let mut ids = BTreeMap::new();
+        for e in &p.elevators {
+            let id: i32 = tx
+                .query_one(
+                    "INSERT INTO elevators (device_code, kind, location, insured_until) VALUES ($1,$2,$3,$4) \
+                     ON CONFLICT (device_code) DO UPDATE SET kind = excluded.kind, location = excluded.location, \
+                     insured_until = excluded.insured_until RETURNING id",
+                    &[&e.device_code.as_str(), &e.kind, &e.location, &e.insured_until],
+                )
+                .await?
+                .get(0);
+            ids.insert(e.device_code, (id, e));
+        }
+        // Current memberships of this project.
+        let open = tx
+            .query(
+                "SELECT m.elevator_id, e.device_code, m.since FROM memberships m JOIN elevators e ON e.id = m.elevator_id \
+                 WHERE m.project_id = $1 AND m.until IS NULL",
+                &[&p.id],
+            )
+            .await?;
+        let mut current = HashSet::new();
+        for r in &open {
+            let code: &str = r.get(1);
+            let id: i32 = r.get(0);
+            let since: NaiveDate = r.get(2);
+            match DeviceCode::parse(code).ok().filter(|d| ids.contains_key(d)) {
+                Some(d) => {
+                    // A start date that differs from the stored one is not
+                    // silently ignored: history is not rewritten by a put.
+                    if let Some(asked) = ids.get(&d).and_then(|(_, e)| e.since).filter(|s| *s != since) {
+                        return Err(StoreError::Conflict(format!(
+                            "elevator {d} belongs to project {} since {since}; a put cannot move that to {asked} \
+                             (history is kept: leave `since` out for current members)",
+                            p.id
+                        )));
+                    }
+                    current.insert(id);
+                }
+                None => {
+                    // Left out: membership ends the day before the request
+                    // (or is removed if it had not begun yet).
+                    let until = today.pred_opt().unwrap_or(today);
+                    if until < since {
+                        tx.execute("DELETE FROM memberships WHERE elevator_id = $1 AND since = $2", &[&id, &since])
+                            .await?;
+                    } else {
+                        tx.execute(
+                            "UPDATE memberships SET until = $3 WHERE elevator_id = $1 AND since = $2",
+                            &[&id, &since, &until],
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        for (code, (id, e)) in &ids {
+            if current.contains(id) {
+                continue;
+            }
+            let since = e.since.unwrap_or(if created { p.admitted_on } else { today });
+            let clash = tx
+                .query_opt(
+                    "SELECT project_id, since, until FROM memberships WHERE elevator_id = $1 \
+                     AND (until IS NULL OR until >= $2) LIMIT 1",
+                    &[id, &since],
+                )
+                .await?;
+            if let Some(r) = clash {
+                let other: String = r.get(0);
+                let from: NaiveDate = r.get(1);
+                return Err(StoreError::Conflict(format!(
+                    "elevator {code} belongs to project {other} since {from}; it can belong to one project on any day"
+                )));
+            }
+            tx.execute(
+                "INSERT INTO memberships (elevator_id, project_id, since) VALUES ($1, $2, $3)",
+                &[id, &p.id, &since],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn memberships(&self, project_id: &str) -> Result<Vec<Membership>, StoreError> {
+        let c = self.pool.get().await?;
+        let rows = c
+            .query(
+                "SELECT e.device_code, m.since, m.until FROM memberships m JOIN elevators e ON e.id = m.elevator_id \
+                 WHERE m.project_id = $1 ORDER BY e.device_code, m.since",
+                &[&project_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let code: &str = r.get(0);
+                Ok(Membership {
+                    device: DeviceCode::parse(code)
+                        .map_err(|e| StoreError::Permanent(format!("stored code {code}: {e}")))?,
+                    since: r.get(1),
+                    until: r.get(2),
+                })
+            })
+            .collect()
+    }
+
+    async fn project_commitment(&self, project_id: &str) -> Result<Option<Option<Commitment>>, StoreError> {
+        let c = self.pool.get().await?;
+        let row = c.query_opt("SELECT commitment FROM projects WHERE id = $1", &[&project_id]).await?;
+        Ok(row.map(|r| r.get::<_, Option<serde_json::Value>>(0).and_then(|v| serde_json::from_value(v).ok())))
+    }
+
+    async fn set_firm_token_hash(&self, firm_id: &str, hash: &str) -> Result<(), StoreError> {
+        let c = self.pool.get().await?;
+        let n =
+            c.execute("UPDATE firms SET token_hash = $2, updated_at = now() WHERE id = $1", &[&firm_id, &hash]).await?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("firm {firm_id} does not exist")));
+        }
+        Ok(())
+    }
+
+    async fn firm_by_token_hash(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        let c = self.pool.get().await?;
+        Ok(c.query_opt("SELECT id FROM firms WHERE token_hash = $1", &[&hash]).await?.map(|r| r.get(0)))
+    }
+
+    async fn firm(&self, id: &str) -> Result<Option<FirmRecord>, StoreError> {
+        Ok(self.firms(Some(id), 1, 0).await?.into_iter().next())
+    }
+
+    async fn firms(&self, id: Option<&str>, limit: i64, offset: i64) -> Result<Vec<FirmRecord>, StoreError> {
+        let c = self.pool.get().await?;
+        let rows = c
+            .query(
+                "SELECT id, name, grade, self_declaration_url FROM firms WHERE ($1::text IS NULL OR id = $1) \
+                 ORDER BY id LIMIT $2 OFFSET $3",
+                &[&id, &limit, &offset],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let url: Option<String> = r.get(3);
+                FirmRecord {
+                    self_declared: url.as_deref().is_some_and(|u| !u.is_empty()),
+                    firm: Firm { id: r.get(0), name: r.get(1), grade: r.get(2), self_declaration_url: url },
+                }
+            })
+            .collect())
+    }
+
+    async fn project_firm(&self, project_id: &str) -> Result<Option<String>, StoreError> {
+        let c = self.pool.get().await?;
+        Ok(c.query_opt("SELECT firm_id FROM projects WHERE id = $1", &[&project_id]).await?.map(|r| r.get(0)))
+    }
+
+    async fn elevator_firm(&self, device: &str) -> Result<Option<Option<String>>, StoreError> {
+        let c = self.pool.get().await?;
+        let Some(row) = c.query_opt("SELECT id FROM elevators WHERE device_code = $1", &[&device]).await? else {
+            return Ok(None);
+        };
+        let id: i32 = row.get(0);
+        let firm = c
+            .query_opt(
+                "SELECT p.firm_id FROM memberships m JOIN projects p ON p.id = m.project_id \
+                 WHERE m.elevator_id = $1 ORDER BY m.until IS NULL DESC, m.until DESC LIMIT 1",
+                &[&id],
+            )
+            .await?
+            .map(|r| r.get(0));
+        Ok(Some(firm))
+    }
+
+    async fn projects(&self, f: &ProjectFilter) -> Result<Vec<ProjectRecord>, StoreError> {
+        let c = self.pool.get().await?;
+        let rows = c
+            .query(
+                "SELECT id FROM projects WHERE ($1::text IS NULL OR firm_id = $1) AND ($2::text IS NULL OR status = $2) \
+                 AND ($3::text IS NULL OR mode = $3) ORDER BY id LIMIT $4 OFFSET $5",
+                &[&f.firm, &f.status, &f.mode, &f.limit, &f.offset],
+            )
+            .await?;
+        drop(c);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.get(0);
+            if let Some(p) = self.project(&id).await? {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn project(&self, id: &str) -> Result<Option<ProjectRecord>, StoreError> {
+        let c = self.pool.get().await?;
+        let Some(r) = c
+            .query_opt(
+                "SELECT id, name, firm_id, owner, mode, admitted_on, commitment, status, pilot_form, \
+                 (SELECT count(*) FROM findings f WHERE f.project_id = p.id AND f.state = 'open') \
+                 FROM projects p WHERE id = $1",
+                &[&id],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let commitment: Option<serde_json::Value> = r.get(6);
+        let els = c
+            .query(
+                "SELECT e.device_code, e.kind, e.location, e.insured_until, m.since FROM memberships m \
+                 JOIN elevators e ON e.id = m.elevator_id WHERE m.project_id = $1 AND m.until IS NULL ORDER BY e.device_code",
+                &[&id],
+            )
+            .await?;
+        let mut elevators = Vec::with_capacity(els.len());
+        for e in els {
+            let code: &str = e.get(0);
+            elevators.push(ElevatorSpec {
+                device_code: DeviceCode::parse(code).map_err(|x| StoreError::Permanent(x.to_string()))?,
+                kind: e.get(1),
+                location: e.get(2),
+                insured_until: e.get(3),
+                since: e.get(4),
+            });
+        }
+        drop(c);
+        Ok(Some(ProjectRecord {
+            spec: ProjectSpec {
+                id: r.get(0),
+                name: r.get(1),
+                firm_id: r.get(2),
+                owner: r.get(3),
+                mode: r.get(4),
+                admitted_on: r.get(5),
+                commitment: commitment.and_then(|v| serde_json::from_value(v).ok()),
+                elevators,
+                pilot_form: serde_json::from_value(r.get::<_, serde_json::Value>(8)).unwrap_or_default(),
+            },
+            status: r.get(7),
+            open_findings: r.get(9),
+            memberships: self.memberships(id).await?,
+        }))
+    }
+
+    async fn elevator_firm_on(&self, device: &str, day: NaiveDate) -> Result<Option<String>, StoreError> {
+        let c = self.pool.get().await?;
+        let row = c
+            .query_opt(
+                "SELECT p.firm_id FROM memberships m JOIN projects p ON p.id = m.project_id \
+                 JOIN elevators e ON e.id = m.elevator_id \
+                 WHERE e.device_code = $1 AND m.since <= $2 AND (m.until IS NULL OR m.until >= $2) LIMIT 1",
+                &[&device, &day],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+}
