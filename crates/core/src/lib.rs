@@ -9,9 +9,13 @@
 //! stores are tested against; [`window`] and [`kpi`] turn rollups into the
 //! mandated KPIs over a project's membership history.
 
+pub mod validation;
+
 pub mod incident;
 pub mod kpi;
 pub mod ledger;
 pub mod protocol;
 pub mod rollup;
 pub mod window;
+
+pub use validation::{UnknownValue, ValidationError, ValidationErrors};
