@@ -26,6 +26,7 @@ pub mod registry;
 pub mod rollup;
 pub mod window;
 
+pub use pilot::{CorrectionOutcome, CorrectionRequest};
 pub use records::{
     Accident, Complaint, ComplaintSubject, FirmGrade, Inspection, InspectionKind, NewAccident, NewCauseCorrection,
     NewComplaint, NewFirmGrade, NewInspection, NewRectificationOrder, NewVisit, RecordKind, RectificationOrder, Visit,

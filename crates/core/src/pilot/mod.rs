@@ -3,11 +3,14 @@
 //! `MISSION.md`). The store, the API and the rule engine call these; they
 //! do not restate them.
 
+pub mod correction;
 pub mod grade;
 pub mod maintenance;
 pub mod membership;
 pub mod rectification;
+pub mod rescue;
 
+pub use correction::{decide_correction, CorrectionOutcome, CorrectionRequest};
 pub use grade::{check_self_declaration, grade_allows_entry, SELF_DECLARATION_RULE_FROM};
 pub use maintenance::{
     max_onsite_interval_months, onsite_due_by, onsite_interval_exceeded, remote_check_interval_days,
@@ -15,3 +18,6 @@ pub use maintenance::{
 };
 pub use membership::{membership_end_on_removal, membership_start};
 pub use rectification::{check_completion, check_deadline, rectification_overdue};
+pub use rescue::{
+    check_reported_arrival, rescue_micros, rescue_minutes, rescue_too_slow, DEFAULT_RESCUE_LIMIT_MINUTES,
+};
