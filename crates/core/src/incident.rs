@@ -12,6 +12,8 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::pilot::correction::{decide_correction, CorrectionOutcome, CorrectionRequest};
+use crate::pilot::rescue::{rescue_micros, rescue_minutes};
 use crate::protocol::{Body, Cause, DeviceCode, Event, FaultCode, Timestamp};
 use crate::rollup::DayRollup;
 
@@ -127,7 +129,10 @@ impl FaultRecord {
         self.corrections.sort_by_key(|c| c.at);
     }
 
-    /// Records a cause correction and returns it.
+    /// Records a cause correction as [`decide_correction`] decides it: every
+    /// request with a reason is appended to the history, also one that
+    /// repeats the cause in force; the outcome says whether the cause (and
+    /// so the contribution) changed.
     pub fn correct(
         &mut self,
         fault_id: &str,
@@ -135,14 +140,11 @@ impl FaultRecord {
         by: &str,
         reason: &str,
         at: Timestamp,
-    ) -> Result<CauseCorrection, IncidentError> {
-        let from = self.cause().ok_or_else(|| IncidentError::UnknownFault(fault_id.to_owned()))?;
-        if reason.trim().is_empty() {
-            return Err(IncidentError::NoReason);
-        }
-        let c = CauseCorrection { at, by: by.to_owned(), from, to, reason: reason.to_owned() };
-        self.corrections.push(c.clone());
-        Ok(c)
+    ) -> Result<CorrectionOutcome, IncidentError> {
+        let req = CorrectionRequest { fault_id, to, by, reason, at };
+        let o = decide_correction(self.cause(), &self.corrections, &req)?;
+        self.corrections.push(o.entry.clone());
+        Ok(o)
     }
 
     /// Whether this is an equipment-caused stoppage (counts in downtime).
@@ -246,6 +248,12 @@ impl EntrapmentRecord {
         self.released_at = min_opt(self.released_at, o.released_at);
     }
 
+    /// Alarm to the earliest arrival, minutes to 2 decimals, when both are
+    /// known ([`rescue_minutes`]).
+    pub fn rescue_minutes(&self) -> Option<f64> {
+        Some(rescue_minutes(self.alarm.as_ref()?.ts, self.arrived_at?))
+    }
+
     /// What this entrapment adds to the rollup of its alarm day.
     pub fn contribution(&self, tz: Tz) -> Option<(NaiveDate, DayRollup)> {
         let a = self.alarm.as_ref()?;
@@ -253,7 +261,7 @@ impl EntrapmentRecord {
         match self.arrived_at {
             Some(t) => {
                 r.rescues = 1;
-                r.rescue_us = (t.0 - a.ts.0).max(0);
+                r.rescue_us = rescue_micros(a.ts, t);
             }
             None => r.awaiting_arrival = 1,
         }

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
-use crate::incident::{contribution_delta, CauseCorrection, EntrapmentRecord, FaultRecord, IncidentError, IncidentKey};
+use crate::incident::{contribution_delta, EntrapmentRecord, FaultRecord, IncidentError, IncidentKey};
+use crate::pilot::CorrectionOutcome;
 use crate::protocol::{Body, Cause, DeviceCode, Event, EventId, Timestamp};
 use crate::rollup::DayRollup;
 
@@ -103,7 +104,9 @@ impl Ledger {
         Applied::New
     }
 
-    /// Corrects a fault's cause; the rollups follow at once.
+    /// Corrects a fault's cause ([`crate::pilot::decide_correction`]): the
+    /// request is kept in the history; the rollups follow at once when the
+    /// cause changed, and do not move when it did not.
     pub fn correct_cause(
         &mut self,
         device: DeviceCode,
@@ -112,17 +115,19 @@ impl Ledger {
         by: &str,
         reason: &str,
         at: Timestamp,
-    ) -> Result<CauseCorrection, IncidentError> {
+    ) -> Result<CorrectionOutcome, IncidentError> {
         let tz = self.tz;
         let rec = self
             .faults
             .get_mut(&(device, fault_id.into()))
             .ok_or_else(|| IncidentError::UnknownFault(fault_id.to_owned()))?;
         let old = rec.contribution(tz);
-        let c = rec.correct(fault_id, to, by, reason, at)?;
-        let delta = contribution_delta(old, rec.contribution(tz));
-        self.add(device, delta);
-        Ok(c)
+        let o = rec.correct(fault_id, to, by, reason, at)?;
+        if o.cause_changed {
+            let delta = contribution_delta(old, rec.contribution(tz));
+            self.add(device, delta);
+        }
+        Ok(o)
     }
 
     /// Records a rescuer's arrival reported through the API. Allowed before

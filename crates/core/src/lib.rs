@@ -8,10 +8,31 @@
 //! store's semantics (identity dedupe + rollups + incidents) that the real
 //! stores are tested against; [`window`] and [`kpi`] turn rollups into the
 //! mandated KPIs over a project's membership history.
+//!
+//! Beside the telemetry, the regulatory domain: [`registry`] (firms,
+//! projects, elevators), [`records`] (what firms and regulators record),
+//! [`pilot`] (each rule of the pilot notice, once) and [`validation`]
+//! (typed errors naming the field, the value and the rule).
+
+pub mod validation;
 
 pub mod incident;
 pub mod kpi;
 pub mod ledger;
+pub mod pilot;
 pub mod protocol;
+pub mod records;
+pub mod registry;
 pub mod rollup;
 pub mod window;
+
+pub use pilot::{CorrectionOutcome, CorrectionRequest};
+pub use records::{
+    Accident, Complaint, ComplaintSubject, FirmGrade, Inspection, InspectionKind, NewAccident, NewCauseCorrection,
+    NewComplaint, NewFirmGrade, NewInspection, NewRectificationOrder, NewVisit, RecordKind, RectificationOrder, Visit,
+    VisitKind,
+};
+pub use registry::{
+    ElevatorSpec, Firm, FirmRecord, GradeLetter, PilotForm, ProjectMode, ProjectRecord, ProjectSpec, ProjectStatus,
+};
+pub use validation::{UnknownValue, ValidationError, ValidationErrors};

@@ -226,6 +226,57 @@ fn every_correction_is_kept_and_the_latest_wins() {
     assert!(l.correct_cause(dev(1), "nope", Cause::Usage, "firm:zls", "x", t("2026-11-04T00:00:00Z")).is_err());
 }
 
+/// The policy of `pilot::decide_correction`, through the ledger: a request
+/// that repeats the cause in force is kept in the history but moves no KPI
+/// and no rollup row (the store had recorded nothing; the ledger had
+/// recorded it — they now agree).
+#[test]
+fn a_repeated_correction_is_kept_but_changes_no_kpi() {
+    let mut a = Elevator::new(1);
+    let mut evs = a.runs("2026-11-01T09:00:00+08:00", 100);
+    evs.push(a.fault("2026-11-01T10:00:00+08:00", "f", "brake_fault", true));
+    evs.push(a.cleared("2026-11-01T10:30:00+08:00", "f"));
+    let mut l = ledger(&evs);
+    let o = l.correct_cause(dev(1), "f", Cause::External, "firm:zls", "grid", t("2026-11-02T00:00:00Z")).unwrap();
+    assert!(o.cause_changed);
+    let rows = l.rollups.clone();
+    let o =
+        l.correct_cause(dev(1), "f", Cause::External, "firm:zls", "grid (retry)", t("2026-11-02T00:01:00Z")).unwrap();
+    assert!(!o.cause_changed);
+    assert_eq!((o.entry.from, o.entry.to), (Cause::External, Cause::External));
+    assert_eq!(l.rollups, rows, "no rollup row moves");
+    let rec = &l.faults[&(dev(1), "f".into())];
+    assert_eq!(rec.corrections.len(), 2, "both requests are in the history");
+    let w = Window::rolling(d("2026-11-28")).unwrap();
+    let k = project_kpis(&l, w, &[member(1, "2020-01-01", None)], None);
+    assert_eq!((k.equipment_faults, k.downtime.count), (0, 0));
+}
+
+/// Back and forth: each change moves the KPIs, and returning to the first
+/// cause restores exactly the rollups before the first correction.
+#[test]
+fn corrections_back_and_forth_restore_the_rollups() {
+    let mut a = Elevator::new(1);
+    let mut evs = a.runs("2026-11-01T09:00:00+08:00", 100);
+    evs.push(a.fault("2026-11-01T10:00:00+08:00", "f", "brake_fault", true));
+    evs.push(a.cleared("2026-11-01T10:30:00+08:00", "f"));
+    let mut l = ledger(&evs);
+    let before = l.rollups.clone();
+    let w = Window::rolling(d("2026-11-28")).unwrap();
+    let m = [member(1, "2020-01-01", None)];
+    for (i, (to, equipment)) in
+        [(Cause::External, 0), (Cause::Equipment, 1), (Cause::Usage, 0), (Cause::Equipment, 1)].into_iter().enumerate()
+    {
+        let at = t("2026-11-02T00:00:00Z").0 + i as i64;
+        let o = l.correct_cause(dev(1), "f", to, "regulator", "reviewed", liftwatch_core::protocol::Timestamp(at));
+        assert!(o.unwrap().cause_changed);
+        assert_eq!(project_kpis(&l, w, &m, None).equipment_faults, equipment, "after {to}");
+    }
+    assert_eq!(l.rollups.values().map(|r| r.reclassified_from_equipment).sum::<i64>(), 0);
+    assert_eq!(l.rollups, before, "the same rows as before any correction (the history differs)");
+    assert_eq!(l.faults[&(dev(1), "f".into())].corrections.len(), 4);
+}
+
 #[test]
 fn membership_history_counts_only_member_days() {
     let mut a = Elevator::new(1);

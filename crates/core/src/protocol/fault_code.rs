@@ -37,6 +37,19 @@ impl Cause {
     }
 }
 
+impl std::str::FromStr for Cause {
+    type Err = crate::validation::UnknownValue;
+
+    /// Parses a protocol spelling; the error lists the accepted ones.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Cause::parse(s).ok_or_else(|| crate::validation::UnknownValue {
+            what: "cause",
+            value: s.to_owned(),
+            allowed: Self::NAMES,
+        })
+    }
+}
+
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
