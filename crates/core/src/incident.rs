@@ -312,3 +312,55 @@ pub fn contribution_delta(
     out.retain(|(_, r)| !r.is_zero());
     out
 }
+
+/// What every incident record (fault, entrapment) offers the one change path
+/// ([`change_incident`]): fold an event in, and say what it adds to the
+/// rollups.
+pub trait Incident: Default {
+    /// Folds one event of this incident in (order-independent).
+    fn observe(&mut self, e: &Event);
+    /// What the record adds to the rollup of the local day it began.
+    fn contribution(&self, tz: Tz) -> Option<(NaiveDate, DayRollup)>;
+    /// The local day the incident began (fault start, entrapment alarm):
+    /// stored beside the record so no backend needs a time-zone function.
+    fn local_start_day(&self, tz: Tz) -> Option<NaiveDate>;
+}
+
+impl Incident for FaultRecord {
+    fn observe(&mut self, e: &Event) {
+        FaultRecord::observe(self, e)
+    }
+    fn contribution(&self, tz: Tz) -> Option<(NaiveDate, DayRollup)> {
+        FaultRecord::contribution(self, tz)
+    }
+    fn local_start_day(&self, tz: Tz) -> Option<NaiveDate> {
+        self.start.as_ref().map(|s| s.ts.local_day(tz))
+    }
+}
+
+impl Incident for EntrapmentRecord {
+    fn observe(&mut self, e: &Event) {
+        EntrapmentRecord::observe(self, e)
+    }
+    fn contribution(&self, tz: Tz) -> Option<(NaiveDate, DayRollup)> {
+        EntrapmentRecord::contribution(self, tz)
+    }
+    fn local_start_day(&self, tz: Tz) -> Option<NaiveDate> {
+        self.alarm.as_ref().map(|a| a.ts.local_day(tz))
+    }
+}
+
+/// The one path by which an incident changes — events folded in by ingest,
+/// a cause correction, an arrival reported over HTTP — in the reference
+/// [`crate::ledger::Ledger`] and in every store adapter alike: applies
+/// `change` to the record and returns its result with the rollup rows the
+/// change adds (at most two: the start day can move).
+pub fn change_incident<R: Incident, T>(
+    rec: &mut R,
+    tz: Tz,
+    change: impl FnOnce(&mut R) -> T,
+) -> (T, Vec<(NaiveDate, DayRollup)>) {
+    let old = rec.contribution(tz);
+    let out = change(rec);
+    (out, contribution_delta(old, rec.contribution(tz)))
+}

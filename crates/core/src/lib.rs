@@ -17,6 +17,7 @@
 pub mod validation;
 
 pub mod incident;
+pub mod ingest;
 pub mod kpi;
 pub mod ledger;
 pub mod pilot;
