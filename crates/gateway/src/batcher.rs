@@ -214,3 +214,6 @@ async fn dead_letter<S: EventStore>(
     }
     Some(IngestReport { dead_letters: vec![STORE_REFUSED], ..Default::default() })
 }
+
+#[cfg(test)]
+mod tests;
