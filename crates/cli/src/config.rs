@@ -1,72 +1,108 @@
 //! `serve` configuration: defaults → TOML file → environment → flags.
 //! Every problem is reported at once.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use liftwatch_gateway::{
+    redact_url, DEFAULT_BATCH_LINGER_MS, DEFAULT_BATCH_MAX_EVENTS, DEFAULT_BATCH_MAX_MESSAGES, DEFAULT_CLIENT_ID,
+    DEFAULT_MAX_INFLIGHT_BATCHES, DEFAULT_SHARE_GROUP, REDACTED,
+};
 use serde::Deserialize;
 
+/// HTTP address when none is configured.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Address of the embedded MQTT broker (used when no broker URL is given).
+pub const DEFAULT_EMBEDDED_MQTT_LISTEN: &str = "127.0.0.1:1883";
+/// Folder of the embedded store.
+pub const DEFAULT_DATA_DIR: &str = "./liftwatch-data";
+/// IANA zone of the local days (rollups, KPI windows).
+pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
+/// Database connections. Also `PgOptions::default().pool_size` in the store
+/// crate (kept equal there; the store crate is not edited from here).
+pub const DEFAULT_DB_POOL_SIZE: usize = 8;
+/// Use TimescaleDB hypertables when the extension is available. Also
+/// `PgOptions::default().timescaledb`.
+pub const DEFAULT_TIMESCALEDB: bool = true;
+
+/// A flag's help text ending in its default, e.g. `… [default: 50000]`: the
+/// flags are `Option`s (so that the TOML file can fill what no flag set),
+/// which is why clap's own `default_value_t` cannot be used.
+fn help(text: &str, default: impl fmt::Display) -> String {
+    format!("{text} [default: {default}]")
+}
+
 /// Flags of `serve` (each also read from its `LIFTWATCH_*` variable).
-#[derive(Args, Debug, Default, Clone)]
+/// `Debug` masks the secrets (URL passwords, the regulator token).
+#[derive(Args, Default, Clone)]
 pub struct ServeArgs {
     /// Optional TOML file with the same keys (snake_case); flags and environment win over it.
     #[arg(long, env = "LIFTWATCH_CONFIG")]
     pub config: Option<PathBuf>,
     /// postgres://… (TimescaleDB or plain PostgreSQL). Required for now: the embedded store in
     /// --data-dir that the contract names for an unset URL is not built yet.
-    #[arg(long, env = "LIFTWATCH_DATABASE_URL")]
+    #[arg(long, env = "LIFTWATCH_DATABASE_URL", hide_env_values = true)] // secret: not in --help
     pub database_url: Option<String>,
-    /// Folder of the embedded store [default: ./liftwatch-data].
-    #[arg(long, env = "LIFTWATCH_DATA_DIR")]
+    /// Folder of the embedded store.
+    #[arg(long, env = "LIFTWATCH_DATA_DIR", help = help("Folder of the embedded store", DEFAULT_DATA_DIR))]
     pub data_dir: Option<PathBuf>,
     /// mqtt://host:port or mqtts://… of the broker. When unset: an embedded broker (rumqttd) on
     /// --embedded-mqtt-listen.
-    #[arg(long, env = "LIFTWATCH_MQTT_URL")]
+    #[arg(long, env = "LIFTWATCH_MQTT_URL", hide_env_values = true)] // secret: not in --help
     pub mqtt_url: Option<String>,
-    /// Address of the embedded MQTT broker, used when no --mqtt-url is given [default: 127.0.0.1:1883].
-    #[arg(long, env = "LIFTWATCH_EMBEDDED_MQTT_LISTEN")]
+    /// Address of the embedded MQTT broker, used when no --mqtt-url is given.
+    #[arg(long, env = "LIFTWATCH_EMBEDDED_MQTT_LISTEN", help = help(
+        "Address of the embedded MQTT broker, used when no --mqtt-url is given", DEFAULT_EMBEDDED_MQTT_LISTEN))]
     pub embedded_mqtt_listen: Option<String>,
-    /// HTTP address [default: 127.0.0.1:8080].
-    #[arg(long, env = "LIFTWATCH_LISTEN")]
+    /// HTTP address.
+    #[arg(long, env = "LIFTWATCH_LISTEN", help = help("HTTP address", DEFAULT_LISTEN))]
     pub listen: Option<String>,
     /// The regulator's bearer token.
-    #[arg(long, env = "LIFTWATCH_REGULATOR_TOKEN")]
+    #[arg(long, env = "LIFTWATCH_REGULATOR_TOKEN", hide_env_values = true)] // secret: not in --help
     pub regulator_token: Option<String>,
-    /// IANA zone of the local days [default: Asia/Shanghai].
-    #[arg(long, env = "LIFTWATCH_TIMEZONE")]
+    /// IANA zone of the local days.
+    #[arg(long, env = "LIFTWATCH_TIMEZONE", help = help("IANA zone of the local days", DEFAULT_TIMEZONE))]
     pub timezone: Option<String>,
-    /// MQTT client id of this gateway; fixed, so the broker keeps its session [default: liftwatch-gateway].
-    #[arg(long, env = "LIFTWATCH_MQTT_CLIENT_ID")]
+    /// MQTT client id of this gateway; fixed, so the broker keeps its session.
+    #[arg(long, env = "LIFTWATCH_MQTT_CLIENT_ID", help = help(
+        "MQTT client id of this gateway; fixed, so the broker keeps its session", DEFAULT_CLIENT_ID))]
     pub mqtt_client_id: Option<String>,
-    /// Shared-subscription group; gateways in one group split the load [default: liftwatch].
-    #[arg(long, env = "LIFTWATCH_MQTT_SHARE_GROUP")]
+    /// Shared-subscription group; gateways in one group split the load.
+    #[arg(long, env = "LIFTWATCH_MQTT_SHARE_GROUP", help = help(
+        "Shared-subscription group; gateways in one group split the load", DEFAULT_SHARE_GROUP))]
     pub mqtt_share_group: Option<String>,
     /// Prefix before lift/v1/+/events (multi-tenant brokers, tests) [default: none].
     #[arg(long, env = "LIFTWATCH_MQTT_TOPIC_PREFIX")]
     pub mqtt_topic_prefix: Option<String>,
-    /// Flush a batch at this many events [default: 50000].
-    #[arg(long, env = "LIFTWATCH_BATCH_MAX_EVENTS")]
+    /// Flush a batch at this many events.
+    #[arg(long, env = "LIFTWATCH_BATCH_MAX_EVENTS", help = help(
+        "Flush a batch at this many events", DEFAULT_BATCH_MAX_EVENTS))]
     pub batch_max_events: Option<usize>,
-    /// Flush a batch at this many MQTT messages [default: 1000].
-    #[arg(long, env = "LIFTWATCH_BATCH_MAX_MESSAGES")]
+    /// Flush a batch at this many MQTT messages.
+    #[arg(long, env = "LIFTWATCH_BATCH_MAX_MESSAGES", help = help(
+        "Flush a batch at this many MQTT messages", DEFAULT_BATCH_MAX_MESSAGES))]
     pub batch_max_messages: Option<usize>,
-    /// Wait this many milliseconds for more messages before flushing a small batch [default: 0].
-    #[arg(long, env = "LIFTWATCH_BATCH_LINGER_MS")]
+    /// Wait this many milliseconds for more messages before flushing a small batch.
+    #[arg(long, env = "LIFTWATCH_BATCH_LINGER_MS", help = help(
+        "Wait this many milliseconds for more messages before flushing a small batch", DEFAULT_BATCH_LINGER_MS))]
     pub batch_linger_ms: Option<u64>,
-    /// Store transactions (batches) in flight at once [default: 2].
-    #[arg(long, env = "LIFTWATCH_MAX_INFLIGHT_BATCHES")]
+    /// Store transactions (batches) in flight at once.
+    #[arg(long, env = "LIFTWATCH_MAX_INFLIGHT_BATCHES", help = help(
+        "Store transactions (batches) in flight at once", DEFAULT_MAX_INFLIGHT_BATCHES))]
     pub max_inflight_batches: Option<usize>,
-    /// Database connections [default: 8].
-    #[arg(long, env = "LIFTWATCH_DB_POOL_SIZE")]
+    /// Database connections.
+    #[arg(long, env = "LIFTWATCH_DB_POOL_SIZE", help = help("Database connections", DEFAULT_DB_POOL_SIZE))]
     pub db_pool_size: Option<usize>,
-    /// Use TimescaleDB hypertables when the extension is available [default: true].
-    #[arg(long, env = "LIFTWATCH_TIMESCALEDB")]
+    /// Use TimescaleDB hypertables when the extension is available.
+    #[arg(long, env = "LIFTWATCH_TIMESCALEDB", help = help(
+        "Use TimescaleDB hypertables when the extension is available", DEFAULT_TIMESCALEDB))]
     pub timescaledb: Option<bool>,
 }
 
-/// The same keys, from the TOML file.
-#[derive(Deserialize, Debug, Default)]
+/// The same keys, from the TOML file (no `Debug`: it holds secrets).
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     database_url: Option<String>,
@@ -87,8 +123,9 @@ struct FileConfig {
     timescaledb: Option<bool>,
 }
 
-/// The validated configuration of `serve`.
-#[derive(Debug, Clone)]
+/// The validated configuration of `serve`. `Debug` masks the secrets (URL
+/// passwords, the regulator token).
+#[derive(Clone)]
 pub struct Config {
     /// PostgreSQL URL, when set.
     pub database_url: Option<String>,
@@ -112,14 +149,125 @@ pub struct Config {
     pub timescaledb: bool,
 }
 
+/// Stands in for an address that did not parse (never used: resolve fails).
+const UNUSED_ADDR: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+/// The number of the line holding byte `offset` of `text`, from 1.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes().iter().take(offset).filter(|b| **b == b'\n').count() + 1
+}
+
+/// `text` with the password of every URL in it masked ([`redact_url`]).
+fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        // The URL starts after the last separator before "://" …
+        let start = rest[..i].rfind(|c: char| c.is_whitespace() || "\"'`=".contains(c)).map_or(0, |j| j + 1);
+        // … and ends at the next one.
+        let end = rest[i..].find(|c: char| c.is_whitespace() || "\"'`".contains(c)).map_or(rest.len(), |j| i + j);
+        out.push_str(&rest[..start]);
+        out.push_str(&redact_url(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// How an optional secret shows in `Debug`: whether it is set, never its value.
+fn secret(s: &Option<String>) -> Option<&'static str> {
+    s.as_ref().map(|_| REDACTED)
+}
+
+/// How an optional URL shows in `Debug`: with its password masked.
+fn url(s: &Option<String>) -> Option<std::borrow::Cow<'_, str>> {
+    s.as_deref().map(redact_url)
+}
+
+impl fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let ServeArgs {
+            config,
+            database_url,
+            data_dir,
+            mqtt_url,
+            embedded_mqtt_listen,
+            listen,
+            regulator_token,
+            timezone,
+            mqtt_client_id,
+            mqtt_share_group,
+            mqtt_topic_prefix,
+            batch_max_events,
+            batch_max_messages,
+            batch_linger_ms,
+            max_inflight_batches,
+            db_pool_size,
+            timescaledb,
+        } = self;
+        f.debug_struct("ServeArgs")
+            .field("config", config)
+            .field("database_url", &url(database_url))
+            .field("data_dir", data_dir)
+            .field("mqtt_url", &url(mqtt_url))
+            .field("embedded_mqtt_listen", embedded_mqtt_listen)
+            .field("listen", listen)
+            .field("regulator_token", &secret(regulator_token))
+            .field("timezone", timezone)
+            .field("mqtt_client_id", mqtt_client_id)
+            .field("mqtt_share_group", mqtt_share_group)
+            .field("mqtt_topic_prefix", mqtt_topic_prefix)
+            .field("batch_max_events", batch_max_events)
+            .field("batch_max_messages", batch_max_messages)
+            .field("batch_linger_ms", batch_linger_ms)
+            .field("max_inflight_batches", max_inflight_batches)
+            .field("db_pool_size", db_pool_size)
+            .field("timescaledb", timescaledb)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Config {
+            database_url,
+            data_dir,
+            mqtt_url,
+            listen,
+            embedded_mqtt_listen,
+            regulator_token,
+            timezone,
+            gateway,
+            db_pool_size,
+            timescaledb,
+        } = self;
+        f.debug_struct("Config")
+            .field("database_url", &url(database_url))
+            .field("data_dir", data_dir)
+            .field("mqtt_url", &url(mqtt_url))
+            .field("listen", listen)
+            .field("embedded_mqtt_listen", embedded_mqtt_listen)
+            .field("regulator_token", &secret(regulator_token))
+            .field("timezone", timezone)
+            .field("gateway", gateway) // masks its own MQTT password
+            .field("db_pool_size", db_pool_size)
+            .field("timescaledb", timescaledb)
+            .finish()
+    }
+}
+
 impl ServeArgs {
     /// Layers flags/env over the file over defaults and validates everything.
     pub fn resolve(self) -> Result<Config, Vec<String>> {
         let mut errors = Vec::new();
         let file: FileConfig = match &self.config {
             Some(p) => match std::fs::read_to_string(p) {
-                Ok(text) => toml::from_str(&text).unwrap_or_else(|e| {
-                    errors.push(format!("config file {}: {e}", p.display()));
+                Ok(text) => toml::from_str(&text).unwrap_or_else(|e: toml::de::Error| {
+                    // Not `{e}`: that quotes the offending line, which may hold a secret.
+                    let at = e.span().map(|s| format!(" (line {})", line_of(&text, s.start))).unwrap_or_default();
+                    errors.push(format!("config file {}{at}: {}", p.display(), redact_text(e.message())));
                     FileConfig::default()
                 }),
                 Err(e) => {
@@ -132,29 +280,32 @@ impl ServeArgs {
         let database_url = self.database_url.or(file.database_url).filter(|s| !s.is_empty());
         if let Some(u) = &database_url {
             if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
-                errors.push(format!("database URL {u:?} must start with postgres:// or postgresql://"));
+                errors.push(format!("database URL {:?} must start with postgres:// or postgresql://", redact_url(u)));
             }
         }
         let mqtt_url = self.mqtt_url.or(file.mqtt_url).filter(|s| !s.is_empty());
         if let Some(u) = &mqtt_url {
             if !(u.starts_with("mqtt://") || u.starts_with("mqtts://") || u.starts_with("tcp://")) {
-                errors.push(format!("MQTT URL {u:?} must start with mqtt:// or mqtts://"));
+                errors.push(format!("MQTT URL {:?} must start with mqtt:// or mqtts://", redact_url(u)));
             }
         }
-        let listen_s = self.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen_s = self.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen = listen_s.parse().unwrap_or_else(|e| {
-            errors.push(format!("listen address {listen_s:?}: {e} (expected host:port, e.g. 127.0.0.1:8080)"));
-            std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+            errors.push(format!("listen address {listen_s:?}: {e} (expected host:port, e.g. {DEFAULT_LISTEN})"));
+            UNUSED_ADDR
         });
-        let emb_s = self.embedded_mqtt_listen.or(file.embedded_mqtt_listen).unwrap_or_else(|| "127.0.0.1:1883".into());
+        let emb_s = self
+            .embedded_mqtt_listen
+            .or(file.embedded_mqtt_listen)
+            .unwrap_or_else(|| DEFAULT_EMBEDDED_MQTT_LISTEN.into());
         let embedded_mqtt_listen = emb_s.parse().unwrap_or_else(|e| {
             errors.push(format!("embedded MQTT listen address {emb_s:?}: {e} (expected host:port)"));
-            std::net::SocketAddr::from(([127, 0, 0, 1], 1883))
+            UNUSED_ADDR
         });
-        let tz_s = self.timezone.or(file.timezone).unwrap_or_else(|| "Asia/Shanghai".into());
+        let tz_s = self.timezone.or(file.timezone).unwrap_or_else(|| DEFAULT_TIMEZONE.into());
         let timezone = tz_s.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
-            errors.push(format!("timezone {tz_s:?} is not an IANA zone name (e.g. Asia/Shanghai)"));
-            chrono_tz::Asia::Shanghai
+            errors.push(format!("timezone {tz_s:?} is not an IANA zone name (e.g. {DEFAULT_TIMEZONE})"));
+            chrono_tz::UTC // never used: resolve fails
         });
         let mut gateway = liftwatch_gateway::GatewayConfig::default();
         if let Some(u) = &mqtt_url {
@@ -196,7 +347,7 @@ impl ServeArgs {
             }
             gateway.max_inflight_batches = v.max(1);
         }
-        let db_pool_size = self.db_pool_size.or(file.db_pool_size).unwrap_or(8);
+        let db_pool_size = self.db_pool_size.or(file.db_pool_size).unwrap_or(DEFAULT_DB_POOL_SIZE);
         if db_pool_size < gateway.max_inflight_batches + 1 {
             errors.push(format!(
                 "db_pool_size {db_pool_size} must exceed max_inflight_batches {} (the API needs connections too)",
@@ -208,7 +359,7 @@ impl ServeArgs {
         }
         let cfg = Config {
             database_url,
-            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./liftwatch-data")),
+            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             mqtt_url,
             listen,
             embedded_mqtt_listen,
@@ -216,7 +367,7 @@ impl ServeArgs {
             timezone,
             gateway,
             db_pool_size,
-            timescaledb: self.timescaledb.or(file.timescaledb).unwrap_or(true),
+            timescaledb: self.timescaledb.or(file.timescaledb).unwrap_or(DEFAULT_TIMESCALEDB),
         };
         if errors.is_empty() {
             Ok(cfg)
@@ -261,5 +412,80 @@ mod tests {
         let a = ServeArgs { config: Some(f), ..Default::default() };
         assert!(a.resolve().unwrap_err()[0].contains("listne"), "unknown keys are errors");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    const DB: &str = "postgres://u:pw-db-123@h/db";
+    const MQTT: &str = "mqtt://u:pw-mqtt-456@h:1883";
+    const TOKEN: &str = "tok-regulator-789";
+
+    fn assert_no_secret(text: &str) {
+        for s in ["pw-db-123", "pw-mqtt-456", TOKEN] {
+            assert!(!text.contains(s), "{s:?} shown in {text}");
+        }
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let a = ServeArgs {
+            database_url: Some(DB.into()),
+            mqtt_url: Some(MQTT.into()),
+            regulator_token: Some(TOKEN.into()),
+            ..Default::default()
+        };
+        let args = format!("{a:?}");
+        assert_no_secret(&args);
+        let cfg = a.resolve().unwrap();
+        let text = format!("{cfg:?}");
+        assert_no_secret(&text);
+        assert_no_secret(&format!("{cfg:#?}"));
+        // Still useful: where it connects, and that a token is set.
+        assert!(text.contains("postgres://u:***@h/db"), "{text}");
+        assert!(text.contains("mqtt://u:***@h:1883"), "{text}");
+        assert!(text.contains("regulator_token: Some(\"***\")"), "{text}");
+        assert!(args.contains("regulator_token: Some(\"***\")"), "{args}");
+    }
+
+    #[test]
+    fn error_messages_show_no_secret() {
+        let a = ServeArgs {
+            database_url: Some("mysql://u:pw-db-123@h/db".into()),
+            mqtt_url: Some("http://u:pw-mqtt-456@h:1883".into()),
+            regulator_token: Some(TOKEN.into()),
+            ..Default::default()
+        };
+        let errs = a.resolve().unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert_no_secret(&errs.join("\n"));
+        assert!(errs[0].contains("mysql://u:***@h/db"), "{errs:#?}");
+        // A broken file: the TOML error would quote the line with the secret.
+        let dir = std::env::temp_dir().join(format!("lw-cfg-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("liftwatch.toml");
+        std::fs::write(&f, format!("regulator_token = \"{TOKEN}\"\ndatabase_url = {DB}\n")).unwrap();
+        let errs = ServeArgs { config: Some(f), ..Default::default() }.resolve().unwrap_err();
+        assert_no_secret(&errs.join("\n"));
+        assert!(errs[0].contains("(line 2)"), "{errs:#?}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// clap prints an environment variable's value in `--help` unless told not to.
+    #[test]
+    fn help_does_not_print_secret_environment_values() {
+        use clap::Args as _;
+        let cmd = ServeArgs::augment_args(clap::Command::new("serve"));
+        for id in ["database_url", "mqtt_url", "regulator_token"] {
+            let arg = cmd.get_arguments().find(|a| a.get_id() == id).unwrap();
+            assert!(arg.is_hide_env_values_set(), "{id}");
+        }
+    }
+
+    #[test]
+    fn redact_text_masks_every_url_password() {
+        assert_eq!(
+            redact_text("a postgres://u:p@h/db and \"mqtt://v:q@h:1\" end"),
+            "a postgres://u:***@h/db and \"mqtt://v:***@h:1\" end"
+        );
+        assert_eq!(redact_text("url=mqtt://v:q@h"), "url=mqtt://v:***@h");
+        assert_eq!(redact_text("no url here"), "no url here");
     }
 }

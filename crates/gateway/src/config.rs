@@ -1,9 +1,35 @@
-//! Gateway configuration.
+//! Gateway configuration: every default stated once, as a constant that the
+//! CLI's help texts and the docs refer to.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::time::Duration;
 
+/// Broker URL used when none is configured.
+pub const DEFAULT_MQTT_URL: &str = "mqtt://127.0.0.1:1883";
+/// Fixed MQTT client id: the broker keeps the session's messages under it.
+pub const DEFAULT_CLIENT_ID: &str = "liftwatch-gateway";
+/// Shared-subscription group of the gateways.
+pub const DEFAULT_SHARE_GROUP: &str = "liftwatch";
+/// A batch is flushed once it holds this many events (one message more can
+/// cross it: a message is never split).
+pub const DEFAULT_BATCH_MAX_EVENTS: usize = 50_000;
+/// A batch is flushed once it holds this many MQTT messages.
+pub const DEFAULT_BATCH_MAX_MESSAGES: usize = 1_000;
+/// Milliseconds a small batch waits for more messages; 0 flushes as soon as
+/// the queue is momentarily empty (natural batching, no timer latency).
+pub const DEFAULT_BATCH_LINGER_MS: u64 = 0;
+/// Messages buffered between the MQTT source and the batcher.
+pub const DEFAULT_QUEUE_MESSAGES: usize = 2_000;
+/// Store transactions (whole batches) in flight at once.
+pub const DEFAULT_MAX_INFLIGHT_BATCHES: usize = 2;
+/// MQTT keep-alive, seconds.
+pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 30;
+
 /// How the gateway connects and batches.
-#[derive(Clone, Debug)]
+///
+/// `Debug` masks the password of `mqtt_url` (see [`redact_url`]).
+#[derive(Clone)]
 pub struct GatewayConfig {
     /// `mqtt://host:port` or `mqtts://host:port` (user:password@ allowed).
     pub mqtt_url: String,
@@ -37,18 +63,50 @@ pub struct GatewayConfig {
 impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
-            mqtt_url: "mqtt://127.0.0.1:1883".into(),
-            client_id: "liftwatch-gateway".into(),
-            share_group: "liftwatch".into(),
+            mqtt_url: DEFAULT_MQTT_URL.into(),
+            client_id: DEFAULT_CLIENT_ID.into(),
+            share_group: DEFAULT_SHARE_GROUP.into(),
             shared: true,
             topic_prefix: String::new(),
-            batch_max_events: 50_000,
-            batch_max_messages: 1_000,
-            linger: Duration::from_millis(0),
-            queue_messages: 2_000,
-            max_inflight_batches: 2,
-            keep_alive: Duration::from_secs(30),
+            batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
+            batch_max_messages: DEFAULT_BATCH_MAX_MESSAGES,
+            linger: Duration::from_millis(DEFAULT_BATCH_LINGER_MS),
+            queue_messages: DEFAULT_QUEUE_MESSAGES,
+            max_inflight_batches: DEFAULT_MAX_INFLIGHT_BATCHES,
+            keep_alive: Duration::from_secs(DEFAULT_KEEP_ALIVE_SECS),
         }
+    }
+}
+
+impl fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let GatewayConfig {
+            mqtt_url,
+            client_id,
+            share_group,
+            shared,
+            topic_prefix,
+            batch_max_events,
+            batch_max_messages,
+            linger,
+            queue_messages,
+            max_inflight_batches,
+            keep_alive,
+        } = self;
+        f.debug_struct("GatewayConfig")
+            .field("mqtt_url", &redact_url(mqtt_url))
+            .field("client_id", client_id)
+            .field("share_group", share_group)
+            .field("shared", shared)
+            .field("topic_prefix", topic_prefix)
+            .field("batch_max_events", batch_max_events)
+            .field("batch_max_messages", batch_max_messages)
+            .field("linger", linger)
+            .field("queue_messages", queue_messages)
+            .field("max_inflight_batches", max_inflight_batches)
+            .field("keep_alive", keep_alive)
+            .finish()
     }
 }
 
@@ -61,5 +119,48 @@ impl GatewayConfig {
         } else {
             topics
         }
+    }
+}
+
+/// Placeholder written instead of a secret.
+pub const REDACTED: &str = "***";
+
+/// `url` with the password of its `user:password@` part replaced by `***`,
+/// so that a URL can be shown in `Debug` output, logs and error messages
+/// (`postgres://u:pw@h/db` → `postgres://u:***@h/db`). A URL without a
+/// password is returned as it is. Works on text that does not parse as a
+/// URL too: whatever sits between `://` and the last `@` before the host is
+/// treated as the credentials.
+pub fn redact_url(url: &str) -> Cow<'_, str> {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return Cow::Borrowed(url) };
+    let rest = &url[scheme_end..];
+    // The authority ends at the first '/', '?' or '#'; a password may contain
+    // '@', so the credentials end at the last '@' of the authority.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return Cow::Borrowed(url) };
+    let Some(colon) = rest[..at].find(':') else { return Cow::Borrowed(url) };
+    Cow::Owned(format!("{}{}{REDACTED}{}", &url[..scheme_end], &rest[..=colon], &rest[at..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_masks_only_the_password() {
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("mqtt://u:p@ss:w@h:1883?x=1"), "mqtt://u:***@h:1883?x=1");
+        assert_eq!(redact_url("mqtts://user@h:8883"), "mqtts://user@h:8883");
+        assert_eq!(redact_url("mqtt://h:1883/a@b"), "mqtt://h:1883/a@b");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn debug_does_not_show_the_mqtt_password() {
+        let cfg = GatewayConfig { mqtt_url: "mqtt://u:pw@h:1883".into(), ..Default::default() };
+        let text = format!("{cfg:?}");
+        assert!(!text.contains("pw"), "{text}");
+        assert!(text.contains("mqtt://u:***@h:1883"), "{text}");
+        assert!(text.contains("batch_max_events: 50000"), "{text}");
     }
 }

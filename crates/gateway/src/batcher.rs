@@ -1,0 +1,219 @@
+//! The batcher: takes what the source queued, forms batches within the size
+//! bounds (and the linger time), decodes, and stores each batch in ONE
+//! transaction ([`EventStore::ingest`]); after the commit it asks the acker
+//! to ack the batch's messages.
+//!
+//! Retry classes (the store classifies its errors, [`StoreError::is_transient`]):
+//! - transient (database unreachable, deadlock …): the same batch is retried
+//!   with backoff; its messages stay unacked in the broker meanwhile;
+//! - permanent (the data itself is refused): the batch is split in halves
+//!   until the refused message is alone; it is dead-lettered as
+//!   [`STORE_REFUSED`] and everything else is committed;
+//! - during shutdown a failing batch is given up, unacked: the broker
+//!   redelivers it next session.
+//!
+//! Time is read through an injected [`Clock`] (receive time, the decoder's
+//! "now") and tokio's timer (linger, backoff, commit duration), so tests run
+//! it under `tokio::time::pause` with a fixed clock.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use liftwatch_core::protocol::{decode_message, Timestamp};
+use liftwatch_store::{EventStore, Inbound, IngestReport, StoreError};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::acker::AckRequest;
+use crate::config::GatewayConfig;
+use crate::metrics::Stats;
+use crate::source::Received;
+use crate::STORE_REFUSED;
+
+/// Where the batcher reads the wall-clock time (receive time of a message,
+/// the decoder's "now" for its future-timestamp check).
+pub(crate) type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// First wait after a failed store attempt; doubled up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+/// Longest wait between store attempts.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// The batcher's inputs and collaborators.
+pub(crate) struct Batcher<S> {
+    /// Batch bounds, linger, transactions in flight, topic prefix.
+    pub cfg: GatewayConfig,
+    /// Where batches go.
+    pub store: S,
+    /// Counters.
+    pub stats: Arc<Stats>,
+    /// Wall clock.
+    pub clock: Clock,
+    /// Flips to `true` on shutdown (failing batches are then given up).
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl<S: EventStore> Batcher<S> {
+    /// Consumes the queue until it is closed, then waits for the batches in
+    /// flight. Every formed batch sends exactly one [`AckRequest`] to `acks`.
+    pub(crate) async fn run(self, mut rx: mpsc::Receiver<Received>, acks: mpsc::UnboundedSender<AckRequest>) {
+        let cfg = &self.cfg;
+        // Up to `max_inflight_batches` store transactions at once, so decoding
+        // and the next commit overlap the current one. Results do not depend
+        // on the order of commits (identity dedupe, incident merge, additive
+        // rollups); the acker restores the arrival order of the acks.
+        let permits = Arc::new(Semaphore::new(cfg.max_inflight_batches.max(1)));
+        let mut inflight = JoinSet::new();
+        let mut number = 0u64;
+        while let Some(first) = rx.recv().await {
+            let mut pubs: Vec<Received> = Vec::with_capacity(cfg.batch_max_messages.min(1024));
+            let mut batch: Vec<Inbound> = Vec::with_capacity(cfg.batch_max_messages.min(1024));
+            batch.push(self.decode(&first));
+            pubs.push(first);
+            let mut events = batch[0].decoded.events.len();
+            while pubs.len() < cfg.batch_max_messages && events < cfg.batch_max_events {
+                let next = match rx.try_recv() {
+                    Ok(p) => p,
+                    Err(_) if cfg.linger.is_zero() => break,
+                    Err(_) => match tokio::time::timeout(cfg.linger, rx.recv()).await {
+                        Ok(Some(p)) => p,
+                        _ => break,
+                    },
+                };
+                let m = self.decode(&next);
+                events += m.decoded.events.len();
+                batch.push(m);
+                pubs.push(next);
+            }
+            let ticket = AckTicket { batch: number, acks: Some(acks.clone()) };
+            number += 1;
+            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+            while inflight.try_join_next().is_some() {}
+            let (store, stats, shutdown) = (self.store.clone(), self.stats.clone(), self.shutdown.clone());
+            inflight.spawn(async move {
+                let Some(report) = store_with_retry(&store, &batch, &stats, &shutdown).await else {
+                    // Shutting down while the store is unavailable: leave these
+                    // messages unacked; the broker redelivers them next session.
+                    stats.acks_pending.fetch_sub(pubs.len() as u64, Ordering::Relaxed);
+                    return; // the ticket reports the batch as not committed
+                };
+                stats.record(&report);
+                stats.batch_events.observe(events as f64);
+                stats.batches.fetch_add(1, Ordering::Relaxed);
+                drop(permit);
+                // Committed: now the broker may forget these messages.
+                ticket.committed(pubs);
+            });
+        }
+        // Queue closed (shutdown): everything received is committed (or given
+        // up) and handed to the acker.
+        while inflight.join_next().await.is_some() {}
+    }
+
+    /// Decodes one message as received now.
+    fn decode(&self, r: &Received) -> Inbound {
+        let now = (self.clock)();
+        let p = &r.publish;
+        let topic = strip(&p.topic, &self.cfg.topic_prefix).to_owned();
+        let decoded = decode_message(&topic, &p.payload, now);
+        Inbound { topic, payload: p.payload.to_vec(), received_at: now, decoded }
+    }
+}
+
+/// A batch's place in the acker's order. It reports the batch exactly once:
+/// with its messages once committed, or empty when dropped without a commit
+/// (given up at shutdown, or the task panicked), so later batches are never
+/// held back behind it.
+struct AckTicket {
+    batch: u64,
+    acks: Option<mpsc::UnboundedSender<AckRequest>>,
+}
+
+impl AckTicket {
+    /// The batch is committed: ack its messages.
+    fn committed(mut self, messages: Vec<Received>) {
+        if let Some(acks) = self.acks.take() {
+            let _ = acks.send(AckRequest { batch: self.batch, messages });
+        }
+    }
+}
+
+impl Drop for AckTicket {
+    fn drop(&mut self) {
+        if let Some(acks) = self.acks.take() {
+            let _ = acks.send(AckRequest { batch: self.batch, messages: Vec::new() });
+        }
+    }
+}
+
+/// Strips the deployment prefix from a topic.
+fn strip<'t>(topic: &'t str, prefix: &str) -> &'t str {
+    topic.strip_prefix(prefix).unwrap_or(topic)
+}
+
+/// Stores a batch; transient failures are retried with backoff (the broker
+/// holds the messages meanwhile); a batch the store refuses is split so that
+/// only the message it refuses is dead-lettered. `None`: given up because of
+/// shutdown, nothing of the batch may be acked.
+async fn store_with_retry<S: EventStore>(
+    store: &S,
+    batch: &[Inbound],
+    stats: &Stats,
+    shutdown: &watch::Receiver<bool>,
+) -> Option<IngestReport> {
+    let mut backoff = RETRY_FIRST;
+    loop {
+        let t0 = Instant::now();
+        match store.ingest(batch).await {
+            Ok(r) => {
+                stats.commit_seconds.observe(t0.elapsed().as_secs_f64());
+                return Some(r);
+            }
+            Err(_) if *shutdown.borrow() => return None,
+            Err(e) if e.is_transient() => {
+                stats.store_retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, retry_in = ?backoff, "gateway: store unavailable, retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(RETRY_MAX);
+            }
+            Err(e) if batch.len() > 1 => {
+                tracing::warn!(error = %e, messages = batch.len(), "gateway: store refused a batch, splitting");
+                let (a, b) = batch.split_at(batch.len() / 2);
+                let mut r = Box::pin(store_with_retry(store, a, stats, shutdown)).await?;
+                r.merge(&Box::pin(store_with_retry(store, b, stats, shutdown)).await?);
+                return Some(r);
+            }
+            Err(e) => return dead_letter(store, &batch[0], &e, backoff, shutdown).await,
+        }
+    }
+}
+
+/// Keeps a message the store refused as a dead letter, retrying (with
+/// backoff) until the dead letter is written or shutdown.
+async fn dead_letter<S: EventStore>(
+    store: &S,
+    m: &Inbound,
+    e: &StoreError,
+    mut backoff: Duration,
+    shutdown: &watch::Receiver<bool>,
+) -> Option<IngestReport> {
+    tracing::error!(error = %e, topic = %m.topic, "gateway: store refused a message");
+    let reason = e.to_string();
+    loop {
+        match store.dead_letter(m, STORE_REFUSED, &reason).await {
+            Ok(()) => break,
+            Err(_) if *shutdown.borrow() => return None,
+            Err(e2) => {
+                tracing::warn!(error = %e2, "gateway: cannot write dead letter, retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(RETRY_MAX);
+            }
+        }
+    }
+    Some(IngestReport { dead_letters: vec![STORE_REFUSED], ..Default::default() })
+}
+
+#[cfg(test)]
+mod tests;

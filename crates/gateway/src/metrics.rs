@@ -1,0 +1,166 @@
+//! The gateway's counters, and their Prometheus exposition.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use liftwatch_core::protocol::Kind;
+use liftwatch_store::IngestReport;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Unit;
+
+use crate::dead_letter_reasons;
+
+/// One label, e.g. `type="run"` or `reason="not_json"`.
+pub type Label = [(&'static str, &'static str); 1];
+
+/// Counters the gateway keeps. [`Stats`] is a Prometheus
+/// [`Collector`]: register it (`Registry::register_collector`) and a scrape
+/// reads the `liftwatch_ingest_*` and `liftwatch_mqtt_*` metrics from it.
+#[derive(Debug)]
+pub struct Stats {
+    /// MQTT messages received.
+    pub messages: AtomicU64,
+    /// Events stored for the first time.
+    pub events_new: AtomicU64,
+    /// Events already stored.
+    pub duplicates: AtomicU64,
+    /// Dead letters written.
+    pub dead_letters: AtomicU64,
+    /// Batches committed.
+    pub batches: AtomicU64,
+    /// Store attempts that failed and were retried.
+    pub store_retries: AtomicU64,
+    /// Messages received but not yet acknowledged.
+    pub acks_pending: AtomicU64,
+    /// Whether the subscription is acknowledged by the broker.
+    pub subscribed: AtomicBool,
+    /// Broker connections made so far (each CONNACK adds one). A message is
+    /// acked only on the connection it arrived on: after a reconnect the
+    /// broker resends what was unacked, and an old packet id might by then
+    /// name a different message.
+    pub connection: AtomicU64,
+    /// Broker connection errors seen.
+    pub connection_errors: AtomicU64,
+    /// New events by protocol type (label `type`, every type pre-registered).
+    pub events_by_type: Family<Label, Counter>,
+    /// Dead letters by reason code (label `reason`, every code of
+    /// [`dead_letter_reasons`] pre-registered).
+    pub dead_letters_by_reason: Family<Label, Counter>,
+    /// Events (new, duplicate or rejected) per stored batch.
+    pub batch_events: Histogram,
+    /// Seconds per successful store transaction (one per batch, or per part
+    /// of a batch the store refused and that was split).
+    pub commit_seconds: Histogram,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        let events_by_type = Family::<Label, Counter>::default();
+        for t in Kind::NAMES {
+            let _ = events_by_type.get_or_create(&[("type", t)]);
+        }
+        let dead_letters_by_reason = Family::<Label, Counter>::default();
+        for r in dead_letter_reasons() {
+            let _ = dead_letters_by_reason.get_or_create(&[("reason", r)]);
+        }
+        Stats {
+            messages: AtomicU64::new(0),
+            events_new: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            store_retries: AtomicU64::new(0),
+            acks_pending: AtomicU64::new(0),
+            subscribed: AtomicBool::new(false),
+            connection: AtomicU64::new(0),
+            connection_errors: AtomicU64::new(0),
+            events_by_type,
+            dead_letters_by_reason,
+            // 1, 4, 16, … 262144 (a batch holds about `batch_max_events`, `DEFAULT_BATCH_MAX_EVENTS` by default).
+            batch_events: Histogram::new(exponential_buckets(1.0, 4.0, 10)),
+            // 1 ms … ~8 s.
+            commit_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+        }
+    }
+}
+
+impl Stats {
+    /// Counts what one stored batch (or part of one) did.
+    pub(crate) fn record(&self, r: &IngestReport) {
+        self.events_new.fetch_add(r.new_events, Ordering::Relaxed);
+        self.duplicates.fetch_add(r.duplicates, Ordering::Relaxed);
+        self.dead_letters.fetch_add(r.dead_letters.len() as u64, Ordering::Relaxed);
+        for (t, n) in Kind::NAMES.iter().zip(r.new_by_kind) {
+            if n > 0 {
+                self.events_by_type.get_or_create(&[("type", t)]).inc_by(n);
+            }
+        }
+        for reason in &r.dead_letters {
+            self.dead_letters_by_reason.get_or_create(&[("reason", reason)]).inc();
+        }
+    }
+}
+
+/// Writes one metric family into a scrape.
+fn emit(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    m: &impl EncodeMetric,
+) -> Result<(), std::fmt::Error> {
+    m.encode(enc.encode_descriptor(name, help, unit, m.metric_type())?)
+}
+
+impl Collector for Stats {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let e = &mut enc;
+        // Counter names go without `_total`: the encoder appends it.
+        emit(e, "liftwatch_ingest_messages", "MQTT messages received.", None, &ConstCounter::new(get(&self.messages)))?;
+        emit(
+            e,
+            "liftwatch_ingest_events",
+            "Events stored for the first time, by protocol type.",
+            None,
+            &self.events_by_type,
+        )?;
+        let dups = ConstCounter::new(get(&self.duplicates));
+        emit(
+            e,
+            "liftwatch_ingest_duplicates",
+            "Events received again (already stored): changed nothing.",
+            None,
+            &dups,
+        )?;
+        let dl = &self.dead_letters_by_reason;
+        emit(e, "liftwatch_ingest_dead_letters", "Dead letters written, by reason code.", None, dl)?;
+        emit(e, "liftwatch_ingest_batch_events", "Events per stored batch.", None, &self.batch_events)?;
+        let secs = Some(&Unit::Seconds);
+        emit(e, "liftwatch_ingest_commit_duration", "Store transaction time per batch.", secs, &self.commit_seconds)?;
+        let pending = ConstGauge::new(i64::try_from(get(&self.acks_pending)).unwrap_or(i64::MAX));
+        emit(e, "liftwatch_ingest_acks_pending", "Messages received but not yet acknowledged.", None, &pending)?;
+        let retries = ConstCounter::new(get(&self.store_retries));
+        emit(
+            e,
+            "liftwatch_ingest_store_retries",
+            "Store attempts that failed transiently and were retried.",
+            None,
+            &retries,
+        )?;
+        let errs = ConstCounter::new(get(&self.connection_errors));
+        emit(e, "liftwatch_mqtt_connection_errors", "MQTT broker connection errors.", None, &errs)?;
+        let sub = ConstGauge::new(i64::from(self.subscribed.load(Ordering::Relaxed)));
+        emit(
+            e,
+            "liftwatch_mqtt_subscribed",
+            "1 while the broker has acknowledged the subscription, else 0.",
+            None,
+            &sub,
+        )
+    }
+}

@@ -1,0 +1,148 @@
+//! The MQTT source: polls the rumqttc event loop and forwards each QoS 1
+//! publish into the bounded queue towards the batcher.
+//!
+//! This task never awaits a publish or an ack (rumqtt issues #263/#1025: the
+//! request channel is drained only by this very polling, so awaiting it here
+//! can deadlock); subscribing uses `try_subscribe`, acks are sent by the
+//! acker task. When the queue is full the task stops polling, the broker
+//! stops sending (in-flight window), and memory stays bounded.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{redact_url, GatewayConfig};
+use crate::metrics::Stats;
+use crate::MAX_PACKET_BYTES;
+
+/// A message as received, with the number of the connection it came on
+/// (see [`Stats::connection`]): it may be acked only on that connection.
+#[derive(Debug)]
+pub(crate) struct Received {
+    /// The packet (topic, payload, packet id for the ack).
+    pub publish: Publish,
+    /// The connection it arrived on.
+    pub connection: u64,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The MQTT URL is not usable.
+    #[error("MQTT URL {url:?}: {problem}")]
+    Url {
+        /// As configured, with its password masked ([`redact_url`]).
+        url: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// Builds the rumqttc options: persistent session, manual acks, packets up
+/// to [`MAX_PACKET_BYTES`].
+pub fn mqtt_options(cfg: &GatewayConfig) -> Result<MqttOptions, GatewayError> {
+    let sep = if cfg.mqtt_url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{sep}client_id={}", cfg.mqtt_url, cfg.client_id);
+    let mut o = MqttOptions::parse_url(url)
+        .map_err(|e| GatewayError::Url { url: redact_url(&cfg.mqtt_url).into_owned(), problem: e.to_string() })?;
+    o.set_clean_session(false)
+        .set_manual_acks(true)
+        .set_keep_alive(cfg.keep_alive)
+        .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    Ok(o)
+}
+
+/// First wait after a broker connection error; doubled up to [`RECONNECT_MAX`].
+const RECONNECT_FIRST: Duration = Duration::from_millis(100);
+/// Longest wait between reconnection attempts.
+const RECONNECT_MAX: Duration = Duration::from_secs(10);
+
+/// Polls the event loop until the connection is closed (after shutdown, once
+/// the acker disconnected) or the queue's receiver is gone.
+pub(crate) async fn run(
+    cfg: GatewayConfig,
+    client: AsyncClient,
+    mut eventloop: EventLoop,
+    tx: mpsc::Sender<Received>,
+    stats: Arc<Stats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let filter = cfg.filter();
+    let mut backoff = RECONNECT_FIRST;
+    let mut tx = Some(tx);
+    loop {
+        let ev = tokio::select! {
+            ev = eventloop.poll() => ev,
+            _ = shutdown.changed(), if tx.is_some() => {
+                // Stop forwarding: dropping the sender lets the batcher finish
+                // what it has, ack it, and disconnect.
+                tracing::info!("gateway: shutdown requested, draining");
+                tx = None;
+                continue;
+            }
+        };
+        match ev {
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                stats.messages.fetch_add(1, Ordering::Relaxed);
+                // During shutdown (no sender) a message is not forwarded and
+                // not acked: the broker keeps it for the next session.
+                if let Some(sender) = &tx {
+                    // A full queue (slow or unavailable database) must not
+                    // hide a shutdown request: the message is then dropped
+                    // unacked and the broker keeps it for the session.
+                    let received = Received { publish: p, connection: stats.connection.load(Ordering::Relaxed) };
+                    let sent = tokio::select! {
+                        r = sender.send(received) => Some(r.is_ok()),
+                        _ = shutdown.changed() => None,
+                    };
+                    match sent {
+                        Some(true) => {
+                            stats.acks_pending.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Some(false) => return,
+                        None => {
+                            tracing::info!("gateway: shutdown requested, draining");
+                            tx = None;
+                        }
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                stats.connection.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(session_present = ack.session_present, "gateway: connected to broker");
+                backoff = RECONNECT_FIRST;
+                if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                    tracing::error!(error = %e, "gateway: cannot queue subscribe");
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(s))) => {
+                let ok = s.return_codes.iter().all(|c| !matches!(c, rumqttc::SubscribeReasonCode::Failure));
+                stats.subscribed.store(ok, Ordering::Relaxed);
+                if ok {
+                    tracing::info!(filter = %filter, "gateway: subscribed");
+                } else {
+                    tracing::error!(filter = %filter, "gateway: broker refused the subscription");
+                }
+            }
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
+                tracing::info!("gateway: disconnected");
+                return;
+            }
+            Ok(_) => {}
+            Err(ConnectionError::RequestsDone) => return,
+            Err(e) => {
+                stats.subscribed.store(false, Ordering::Relaxed);
+                stats.connection_errors.fetch_add(1, Ordering::Relaxed);
+                if tx.is_none() {
+                    return;
+                }
+                tracing::warn!(error = %e, retry_in = ?backoff, "gateway: broker connection failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(RECONNECT_MAX);
+            }
+        }
+    }
+}
