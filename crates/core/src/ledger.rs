@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
-use crate::incident::{contribution_delta, EntrapmentRecord, FaultRecord, IncidentError, IncidentKey};
+use crate::incident::{change_incident, EntrapmentRecord, FaultRecord, IncidentError, IncidentKey};
 use crate::pilot::CorrectionOutcome;
 use crate::protocol::{Body, Cause, DeviceCode, Event, EventId, Timestamp};
 use crate::rollup::DayRollup;
@@ -83,16 +83,12 @@ impl Ledger {
         match IncidentKey::of(e) {
             Some(IncidentKey::Fault(d, id)) => {
                 let rec = self.faults.entry((d, id)).or_default();
-                let old = rec.contribution(tz);
-                rec.observe(e);
-                let delta = contribution_delta(old, rec.contribution(tz));
+                let ((), delta) = change_incident(rec, tz, |r| r.observe(e));
                 self.add(d, delta);
             }
             Some(IncidentKey::Entrapment(d, id)) => {
                 let rec = self.entrapments.entry((d, id)).or_default();
-                let old = rec.contribution(tz);
-                rec.observe(e);
-                let delta = contribution_delta(old, rec.contribution(tz));
+                let ((), delta) = change_incident(rec, tz, |r| r.observe(e));
                 self.add(d, delta);
             }
             None => {
@@ -121,10 +117,9 @@ impl Ledger {
             .faults
             .get_mut(&(device, fault_id.into()))
             .ok_or_else(|| IncidentError::UnknownFault(fault_id.to_owned()))?;
-        let old = rec.contribution(tz);
-        let o = rec.correct(fault_id, to, by, reason, at)?;
+        let (o, delta) = change_incident(rec, tz, |r| r.correct(fault_id, to, by, reason, at));
+        let o = o?;
         if o.cause_changed {
-            let delta = contribution_delta(old, rec.contribution(tz));
             self.add(device, delta);
         }
         Ok(o)
@@ -135,9 +130,7 @@ impl Ledger {
     pub fn report_arrival(&mut self, device: DeviceCode, incident_id: &str, at: Timestamp) {
         let tz = self.tz;
         let rec = self.entrapments.entry((device, incident_id.into())).or_default();
-        let old = rec.contribution(tz);
-        rec.report_arrival(at);
-        let delta = contribution_delta(old, rec.contribution(tz));
+        let ((), delta) = change_incident(rec, tz, |r| r.report_arrival(at));
         self.add(device, delta);
     }
 

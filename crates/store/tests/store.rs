@@ -15,7 +15,7 @@ use liftwatch_store::dead_letters::DeadLetterFilter;
 use liftwatch_store::prelude::*;
 use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
 use liftwatch_store::testing::TestDb;
-use liftwatch_store::{EventStore, Inbound, PgStore, StoreError};
+use liftwatch_store::{EventStore, Inbound, PgOptions, PgStore, StoreError};
 
 fn dev(n: u32) -> DeviceCode {
     DeviceCode::parse(&format!("311033020020181{n:05}")).unwrap()
@@ -397,4 +397,23 @@ async fn very_long_unknown_codes_are_counted_under_a_cut_key() {
         liftwatch_core::incident::ROLLUP_CODE_MAX_CHARS
     );
     assert_eq!(rows, ledger_of(&events).rows().map(|(d, day, r)| (d, day, r.clone())).collect::<Vec<_>>());
+}
+
+/// The zone of local days is part of the data: a process configured with
+/// another zone than the one the database was created with refuses to start
+/// (it would move events between days), and says what to do.
+#[tokio::test]
+async fn another_time_zone_refuses_to_start() {
+    let db = TestDb::new("tz").await;
+    let first = db.store(false).await;
+    drop(first);
+    let other =
+        PgStore::connect(&db.url, PgOptions { tz: chrono_tz::Europe::Berlin, pool_size: 2, timescaledb: false })
+            .await
+            .unwrap();
+    let err = other.migrate().await.unwrap_err().to_string();
+    assert!(err.contains("Asia/Shanghai") && err.contains("Europe/Berlin"), "{err}");
+    assert!(err.contains("--timezone Asia/Shanghai"), "{err}");
+    // The same zone starts again.
+    db.store(false).await;
 }

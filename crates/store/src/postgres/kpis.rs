@@ -215,24 +215,23 @@ impl PgStore {
             return Ok(());
         }
         let c = self.pool.get().await?;
-        let tz = self.tz.name();
-        // Same selection as the rollups: local start day in the window and,
-        // for a project, on a day the elevator belonged to it.
-        let scope = "(($5::text IS NOT NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = $5 \
-              AND m.elevator_id = x.elevator_id AND (x.t AT TIME ZONE $1)::date >= m.since \
-              AND (m.until IS NULL OR (x.t AT TIME ZONE $1)::date <= m.until))) \
-             OR ($4::int4 IS NOT NULL AND x.elevator_id = $4)) \
-             AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM memberships m JOIN projects p ON p.id = m.project_id \
-              WHERE p.firm_id = $6 AND m.elevator_id = x.elevator_id AND (x.t AT TIME ZONE $1)::date >= m.since \
-              AND (m.until IS NULL OR (x.t AT TIME ZONE $1)::date <= m.until))) \
-             AND (x.t AT TIME ZONE $1)::date BETWEEN $2 AND $3";
+        // Same selection as the rollups: local start day (stored with the
+        // incident) in the window and, for a project, on a day the elevator
+        // belonged to it.
+        let scope = "(($4::text IS NOT NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = $4 \
+              AND m.elevator_id = x.elevator_id AND x.day >= m.since AND (m.until IS NULL OR x.day <= m.until))) \
+             OR ($3::int4 IS NOT NULL AND x.elevator_id = $3)) \
+             AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM memberships m JOIN projects p ON p.id = m.project_id \
+              WHERE p.firm_id = $5 AND m.elevator_id = x.elevator_id AND x.day >= m.since \
+              AND (m.until IS NULL OR x.day <= m.until))) \
+             AND x.day BETWEEN $1 AND $2";
         let sql = format!(
-            "SELECT (SELECT min(x.t) FROM (SELECT elevator_id, start_ts AS t FROM faults \
+            "SELECT (SELECT min(x.t) FROM (SELECT elevator_id, start_ts AS t, start_day AS day FROM faults \
                  WHERE stops_service AND cause = 'equipment' AND cleared_at IS NULL AND start_ts IS NOT NULL) x WHERE {scope}), \
-                    (SELECT min(x.t) FROM (SELECT elevator_id, alarm_ts AS t FROM entrapments \
+                    (SELECT min(x.t) FROM (SELECT elevator_id, alarm_ts AS t, alarm_day AS day FROM entrapments \
                  WHERE arrived_at IS NULL AND alarm_ts IS NOT NULL) x WHERE {scope})"
         );
-        let r = c.query_one(sql.as_str(), &[&tz, &w.from, &w.to, &elevator_id, &project_id, &firm_id]).await?;
+        let r = c.query_one(sql.as_str(), &[&w.from, &w.to, &elevator_id, &project_id, &firm_id]).await?;
         k.downtime.oldest_open_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0).map(ts);
         k.rescue.oldest_awaiting_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(1).map(ts);
         Ok(())

@@ -16,16 +16,14 @@
 use crate::port::*;
 use crate::records::*;
 use async_trait::async_trait;
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use liftwatch_core::incident::{contribution_delta, EntrapmentRecord, FaultRecord, IncidentError};
+use liftwatch_core::incident::{EntrapmentRecord, FaultRecord, IncidentError};
 use liftwatch_core::protocol::{Cause, DeviceCode, Timestamp, MICROS_PER_MINUTE};
-use liftwatch_core::rollup::DayRollup;
 use tokio_postgres::GenericClient;
 
-use crate::postgres::{add_rollups, dt, entrapment_from_row, fault_from_row, ts, FaultUpdate};
+use crate::postgres::{change_one, dt, entrapment_from_row, fault_from_row, ts};
 use crate::{PgStore, StoreError};
 
 fn invalid(r: Result<(), String>) -> Result<(), StoreError> {
@@ -104,29 +102,18 @@ impl FirmRecords for PgStore {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
         let eid = elevator_id(&*tx, device).await?;
-        let row = tx
-            .query_opt(
-                &format!("SELECT {FAULT_COLS} FROM faults WHERE elevator_id = $1 AND fault_id = $2 FOR UPDATE"),
-                &[&eid, &fault_id],
-            )
-            .await?
-            .ok_or_else(|| unknown_fault(device, fault_id))?;
-        let mut rec: FaultRecord = fault_from_row(&row)?;
         // A repeated PUT (the latest correction already says so) records
         // nothing. A first correction equal to the box's cause is kept: it
         // pins the cause even if an earlier start with another code arrives.
-        if rec.corrections.last().map(|c| c.to) != Some(cause) {
-            let old = rec.contribution(self.tz);
-            rec.correct(fault_id, cause, by, reason, at).map_err(incident_error)?;
-            let mut rollups: BTreeMap<(i32, NaiveDate), DayRollup> = BTreeMap::new();
-            for (day, d) in contribution_delta(old, rec.contribution(self.tz)) {
-                *rollups.entry((eid, day)).or_default() += &d;
+        let changed = change_one::<FaultRecord, _>(&tx, self.tz, (eid, fault_id), false, by, |rec| {
+            if rec.corrections.last().map(|c| c.to) == Some(cause) {
+                return Ok(());
             }
-            let mut upd = FaultUpdate::default();
-            upd.push((eid, fault_id.to_owned()), &rec);
-            upd.write(&*tx).await?;
-            add_rollups(&*tx, &rollups).await?;
-        }
+            rec.correct(fault_id, cause, by, reason, at).map(drop)
+        })
+        .await?
+        .ok_or_else(|| unknown_fault(device, fault_id))?;
+        changed.0.map_err(incident_error)?;
         let row = tx
             .query_one(
                 &format!("SELECT {FAULT_COLS} FROM faults WHERE elevator_id = $1 AND fault_id = $2"),
@@ -204,37 +191,23 @@ impl FirmRecords for PgStore {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
         let eid = elevator_id(&*tx, device).await?;
-        tx.execute(
-            "INSERT INTO entrapments (elevator_id, incident_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&eid, &incident_id],
-        )
-        .await?;
-        let row = tx
-            .query_one(
-                &format!(
-                    "SELECT {ENTRAPMENT_COLS} FROM entrapments WHERE elevator_id = $1 AND incident_id = $2 FOR UPDATE"
-                ),
+        let (before, rec) = change_one::<EntrapmentRecord, _>(&tx, self.tz, (eid, incident_id), true, by, |rec| {
+            let before = rec.arrived_at;
+            rec.report_arrival(at);
+            before
+        })
+        .await?
+        .ok_or_else(|| StoreError::Permanent("entrapment row vanished inside its transaction".into()))?;
+        let reported_by: Option<String> = if rec.arrived_at != before {
+            Some(by.to_owned())
+        } else {
+            tx.query_one(
+                "SELECT arrival_reported_by FROM entrapments WHERE elevator_id = $1 AND incident_id = $2",
                 &[&eid, &incident_id],
             )
-            .await?;
-        let mut rec = entrapment_from_row(&row);
-        let mut reported_by: Option<String> = row.get("arrival_reported_by");
-        let before = rec.arrived_at;
-        let old = rec.contribution(self.tz);
-        rec.report_arrival(at);
-        if rec.arrived_at != before {
-            let mut rollups: BTreeMap<(i32, NaiveDate), DayRollup> = BTreeMap::new();
-            for (day, d) in contribution_delta(old, rec.contribution(self.tz)) {
-                *rollups.entry((eid, day)).or_default() += &d;
-            }
-            reported_by = Some(by.to_owned());
-            tx.execute(
-                "UPDATE entrapments SET arrived_at = $3, arrival_reported_by = $4 WHERE elevator_id = $1 AND incident_id = $2",
-                &[&eid, &incident_id, &rec.arrived_at.map(dt), &by],
-            )
-            .await?;
-            add_rollups(&*tx, &rollups).await?;
-        }
+            .await?
+            .get(0)
+        };
         tx.commit().await?;
         let mut view = entrapment_view(device.as_str(), incident_id, &rec);
         view.arrival_reported_by = reported_by;
