@@ -1,157 +1,19 @@
-//! The PostgreSQL store against the reference ledger of the core, in both
-//! modes (TimescaleDB hypertable and plain tables), each test in its own database.
-#![allow(clippy::unwrap_used, missing_docs)]
+//! The cases every store backend must pass, each generic over a
+//! [`Factory`] that opens a fresh, empty, migrated store. Semantics are those
+//! of the core's reference [`liftwatch_core::ledger::Ledger`].
 
-use chrono::NaiveDate;
-use chrono_tz::Asia::Shanghai;
-use liftwatch_core::kpi::{aggregate, Commitment, KpiReport, Membership, Subject};
-use liftwatch_core::ledger::Ledger;
-use liftwatch_core::protocol::{
-    decode_message, parse_rfc3339, to_array_payload, topic_for, Body, Cause, DeviceCode, Event, FaultCode, Mode,
-    Timestamp,
-};
+use liftwatch_core::protocol::{decode_message, parse_rfc3339, topic_for, Body, Event, FaultCode};
 use liftwatch_core::window::Window;
 use liftwatch_store::dead_letters::DeadLetterFilter;
 use liftwatch_store::prelude::*;
 use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
-use liftwatch_store::testing::TestDb;
-use liftwatch_store::{EventStore, Inbound, PgOptions, PgStore, StoreError};
+use liftwatch_store::{Inbound, StoreError};
 
-fn dev(n: u32) -> DeviceCode {
-    DeviceCode::parse(&format!("311033020020181{n:05}")).unwrap()
-}
+use crate::fixtures::*;
+use crate::Factory;
 
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-fn now() -> Timestamp {
-    parse_rfc3339("2026-11-28T12:00:00+08:00").unwrap().0
-}
-
-/// Deterministic pseudo-random events (xorshift), covering every incident path.
-fn random_events(seed: u64, n: usize, devices: u32) -> Vec<Event> {
-    let mut x = seed.max(1);
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let base = parse_rfc3339("2026-06-01T00:00:00+08:00").unwrap().0 .0;
-    (0..n)
-        .map(|i| {
-            let d = dev((next() % devices as u64) as u32);
-            let ts = Timestamp(base + (next() % (150 * 86_400)) as i64 * 1_000_000);
-            let id: Box<str> = format!("i{}", next() % 8).into();
-            let body = match next() % 10 {
-                0..=4 => Body::Run { end: Timestamp(ts.0 + 25_000_000), from: 1, to: 4, doors: None },
-                5 => Body::Fault {
-                    fault_id: id,
-                    code: FaultCode::parse(["02", "power_failure", "E9", "brake_fault"][(next() % 4) as usize]),
-                    stops_service: next() % 2 == 0,
-                    cause: if next() % 3 == 0 { Some(Cause::ALL[(next() % 4) as usize]) } else { None },
-                },
-                6 => Body::FaultCleared { fault_id: id },
-                7 => Body::Entrapment { incident_id: id, fault_id: None },
-                8 => Body::RescueArrived { incident_id: id },
-                _ => Body::Heartbeat { mode: Mode::Normal },
-            };
-            Event { device: d, seq: i as u64, ts, ts_offset: 8 * 3600, body }
-        })
-        .collect()
-}
-
-/// Publishes events as the gateway would hand them over: arrays per device.
-fn messages(events: &[Event], per_msg: usize) -> Vec<Inbound> {
-    let mut out = Vec::new();
-    let mut by_dev: std::collections::BTreeMap<DeviceCode, Vec<&Event>> = Default::default();
-    for e in events {
-        by_dev.entry(e.device).or_default().push(e);
-    }
-    for (d, evs) in by_dev {
-        for chunk in evs.chunks(per_msg) {
-            let payload = to_array_payload(chunk.iter().copied()).into_bytes();
-            let topic = topic_for(&d);
-            let decoded = decode_message(&topic, &payload, now());
-            assert!(decoded.rejects.is_empty());
-            out.push(Inbound { topic, payload, received_at: now(), decoded });
-        }
-    }
-    out
-}
-
-async fn register(s: &PgStore, devices: u32) {
-    s.put_firm(&Firm { id: "zls".into(), name: "Zhoushan Lift".into(), grade: "A".into(), self_declaration_url: None })
-        .await
-        .unwrap();
-    s.put_project(
-        &ProjectSpec {
-            id: "haibin".into(),
-            name: "Haibin Garden".into(),
-            firm_id: "zls".into(),
-            owner: "Haibin Property".into(),
-            mode: "iot".into(),
-            admitted_on: day("2026-01-01"),
-            commitment: Some(Commitment { fault_rate_per_10k: 5.0, downtime_minutes: 60.0, rescue_minutes: 20.0 }),
-            elevators: (0..devices)
-                .map(|n| ElevatorSpec {
-                    device_code: dev(n),
-                    kind: "traction".into(),
-                    location: format!("Bldg {n}"),
-                    insured_until: Some(day("2027-06-30")),
-                    since: None,
-                })
-                .collect(),
-            pilot_form: Default::default(),
-        },
-        day("2026-01-01"),
-    )
-    .await
-    .unwrap();
-}
-
-fn ledger_of(events: &[Event]) -> Ledger {
-    let mut l = Ledger::new(Shanghai);
-    for e in events {
-        l.apply(e);
-    }
-    l
-}
-
-async fn assert_matches_ledger(s: &PgStore, l: &Ledger, devices: u32) {
-    let stored = s.rollup_rows().await.unwrap();
-    let expected: Vec<_> = l.rows().map(|(d, day, r)| (d, day, r.clone())).collect();
-    assert_eq!(stored, expected);
-    let w = Window::rolling(day("2026-11-28")).unwrap();
-    let m: Vec<Membership> =
-        (0..devices).map(|n| Membership { device: dev(n), since: day("2026-01-01"), until: None }).collect();
-    let agg = aggregate(&w, &m, l.rows());
-    let c = Some(Commitment { fault_rate_per_10k: 5.0, downtime_minutes: 60.0, rescue_minutes: 20.0 });
-    let mut want = KpiReport::new(Subject::Project("haibin".into()), w, agg.elevators, &agg.totals, c);
-    // Ages of what is still open, straight from the ledger's records.
-    want.downtime.oldest_open_since = l
-        .faults
-        .values()
-        .filter(|f| f.is_equipment_stoppage() && f.cleared_at.is_none())
-        .filter_map(|f| f.start.as_ref().map(|s| s.ts))
-        .filter(|t| w.contains(t.local_day(Shanghai)))
-        .min();
-    want.rescue.oldest_awaiting_since = l
-        .entrapments
-        .values()
-        .filter(|e| e.arrived_at.is_none())
-        .filter_map(|e| e.alarm.as_ref().map(|a| a.ts))
-        .filter(|t| w.contains(t.local_day(Shanghai)))
-        .min();
-    assert_eq!(want.downtime.oldest_open_since.is_some(), want.downtime.open > 0);
-    assert_eq!(s.project_kpis("haibin", w).await.unwrap().unwrap(), want);
-}
-
-async fn duplicates_and_reordering(timescale: bool) {
-    let db = TestDb::new(if timescale { "dup_ts" } else { "dup_pg" }).await;
-    let s = db.store(timescale).await;
-    assert_eq!(s.uses_timescaledb().await.unwrap(), timescale);
+pub async fn duplicates_and_reordering<F: Factory>(f: &F) {
+    let (s, _g) = f.open("dup").await;
     register(&s, 4).await;
     let events = random_events(7, 3000, 4);
     // Deliver everything twice, the second time in reverse order and other batch shapes.
@@ -167,20 +29,8 @@ async fn duplicates_and_reordering(timescale: bool) {
     assert_matches_ledger(&s, &ledger_of(&events), 4).await;
 }
 
-#[tokio::test]
-async fn duplicates_and_reordering_timescaledb() {
-    duplicates_and_reordering(true).await;
-}
-
-#[tokio::test]
-async fn duplicates_and_reordering_plain_postgres() {
-    duplicates_and_reordering(false).await;
-}
-
-#[tokio::test]
-async fn concurrent_gateways_on_overlapping_batches_count_once() {
-    let db = TestDb::new("conc").await;
-    let s = db.store(true).await;
+pub async fn concurrent_gateways_on_overlapping_batches_count_once<F: Factory>(f: &F) {
+    let (s, _g) = f.open("conc").await;
     register(&s, 3).await;
     let events = random_events(99, 4000, 3);
     let msgs = messages(&events, 50);
@@ -215,10 +65,8 @@ async fn concurrent_gateways_on_overlapping_batches_count_once() {
     assert_matches_ledger(&s, &ledger_of(&events), 3).await;
 }
 
-#[tokio::test]
-async fn late_events_change_past_windows() {
-    let db = TestDb::new("late").await;
-    let s = db.store(true).await;
+pub async fn late_events_change_past_windows<F: Factory>(f: &F) {
+    let (s, _g) = f.open("late").await;
     register(&s, 1).await;
     let events = random_events(3, 500, 1);
     s.ingest(&messages(&events, 100)).await.unwrap();
@@ -241,10 +89,8 @@ async fn late_events_change_past_windows() {
     assert_matches_ledger(&s, &ledger_of(&all), 1).await;
 }
 
-#[tokio::test]
-async fn bad_events_are_dead_lettered_beside_the_good_ones() {
-    let db = TestDb::new("dlq").await;
-    let s = db.store(false).await;
+pub async fn bad_events_are_dead_lettered_beside_the_good_ones<F: Factory>(f: &F) {
+    let (s, _g) = f.open("dlq").await;
     register(&s, 1).await;
     let topic = topic_for(&dev(0));
     let good = random_events(5, 3, 1);
@@ -272,10 +118,8 @@ async fn bad_events_are_dead_lettered_beside_the_good_ones() {
     assert_eq!(dl.len(), 1);
 }
 
-#[tokio::test]
-async fn unknown_device_then_registration_then_replay() {
-    let db = TestDb::new("replay").await;
-    let s = db.store(true).await;
+pub async fn unknown_device_then_registration_then_replay<F: Factory>(f: &F) {
+    let (s, _g) = f.open("replay").await;
     register(&s, 1).await;
     let events = random_events(11, 200, 1).into_iter().map(|e| Event { device: dev(7), ..e }).collect::<Vec<_>>();
     let msgs = messages(&events, 50);
@@ -318,10 +162,8 @@ async fn unknown_device_then_registration_then_replay() {
     assert_eq!(stored, expected);
 }
 
-#[tokio::test]
-async fn membership_history_and_conflicts() {
-    let db = TestDb::new("members").await;
-    let s = db.store(false).await;
+pub async fn membership_history_and_conflicts<F: Factory>(f: &F) {
+    let (s, _g) = f.open("members").await;
     register(&s, 2).await;
     // Drop elevator 1 on 2026-07-01: its membership ends 2026-06-30.
     let mut p = ProjectSpec {
@@ -376,10 +218,8 @@ async fn membership_history_and_conflicts() {
     assert!(matches!(s.put_project(&p, day("2026-07-01")).await, Err(StoreError::Permanent(_))));
 }
 
-#[tokio::test]
-async fn very_long_unknown_codes_are_counted_under_a_cut_key() {
-    let db = TestDb::new("longcode").await;
-    let s = db.store(false).await;
+pub async fn very_long_unknown_codes_are_counted_under_a_cut_key<F: Factory>(f: &F) {
+    let (s, _g) = f.open("longcode").await;
     register(&s, 1).await;
     let code = "好".repeat(3000);
     let events = vec![Event {
@@ -397,23 +237,4 @@ async fn very_long_unknown_codes_are_counted_under_a_cut_key() {
         liftwatch_core::incident::ROLLUP_CODE_MAX_CHARS
     );
     assert_eq!(rows, ledger_of(&events).rows().map(|(d, day, r)| (d, day, r.clone())).collect::<Vec<_>>());
-}
-
-/// The zone of local days is part of the data: a process configured with
-/// another zone than the one the database was created with refuses to start
-/// (it would move events between days), and says what to do.
-#[tokio::test]
-async fn another_time_zone_refuses_to_start() {
-    let db = TestDb::new("tz").await;
-    let first = db.store(false).await;
-    drop(first);
-    let other =
-        PgStore::connect(&db.url, PgOptions { tz: chrono_tz::Europe::Berlin, pool_size: 2, timescaledb: false })
-            .await
-            .unwrap();
-    let err = other.migrate().await.unwrap_err().to_string();
-    assert!(err.contains("Asia/Shanghai") && err.contains("Europe/Berlin"), "{err}");
-    assert!(err.contains("--timezone Asia/Shanghai"), "{err}");
-    // The same zone starts again.
-    db.store(false).await;
 }

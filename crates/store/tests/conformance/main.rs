@@ -1,0 +1,79 @@
+//! The store conformance suite: the cases every backend of the store port
+//! must pass ([`cases`], plus the property test in [`properties`]), run here
+//! against the PostgreSQL adapter in both of its modes — TimescaleDB
+//! hypertable and plain tables — each test in its own throw-away database.
+//!
+//! A new backend implements [`Factory`] and adds one `conformance!` line.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod cases;
+mod fixtures;
+mod postgres;
+mod properties;
+
+use std::future::Future;
+
+use liftwatch_store::{EventStore, Store};
+
+/// Opens a fresh, empty, migrated store of one backend (local days in
+/// Asia/Shanghai, as the fixtures assume). `Guard` cleans up on drop.
+pub trait Factory: Sync {
+    /// The store.
+    type S: EventStore + Store;
+    /// Removes what the store left behind (database, files) when dropped.
+    type Guard: Send;
+    /// A new store; `tag` names it for whoever inspects a failure.
+    fn open(&self, tag: &str) -> impl Future<Output = (Self::S, Self::Guard)> + Send;
+}
+
+/// One `#[tokio::test]` per conformance case for a backend.
+macro_rules! conformance {
+    ($backend:ident, $factory:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[tokio::test]
+            async fn duplicates_and_reordering() {
+                cases::duplicates_and_reordering(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn concurrent_gateways_on_overlapping_batches_count_once() {
+                cases::concurrent_gateways_on_overlapping_batches_count_once(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn late_events_change_past_windows() {
+                cases::late_events_change_past_windows(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn bad_events_are_dead_lettered_beside_the_good_ones() {
+                cases::bad_events_are_dead_lettered_beside_the_good_ones(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn unknown_device_then_registration_then_replay() {
+                cases::unknown_device_then_registration_then_replay(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn membership_history_and_conflicts() {
+                cases::membership_history_and_conflicts(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn very_long_unknown_codes_are_counted_under_a_cut_key() {
+                cases::very_long_unknown_codes_are_counted_under_a_cut_key(&$factory).await
+            }
+
+            #[test]
+            fn random_streams_match_the_ledger() {
+                properties::random_streams_match_the_ledger(&$factory)
+            }
+        }
+    };
+}
+
+conformance!(timescaledb, postgres::Pg { timescaledb: true });
+conformance!(plain_postgres, postgres::Pg { timescaledb: false });

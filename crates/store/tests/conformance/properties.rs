@@ -1,0 +1,183 @@
+//! The property every backend must have: any stream of events — duplicated,
+//! reordered, in batches of any shape — interleaved with cause corrections
+//! and arrivals reported over the API, gives the same rollups and KPIs
+//! through the store as through the core's reference `Ledger`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono_tz::Asia::Shanghai;
+use liftwatch_core::kpi::{aggregate, KpiReport, Membership, Subject};
+use liftwatch_core::ledger::Ledger;
+use liftwatch_core::protocol::{parse_rfc3339, Body, Cause, DeviceCode, Event, FaultCode, Timestamp};
+use liftwatch_core::window::Window;
+use liftwatch_store::prelude::*;
+use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
+use proptest::prelude::*;
+
+use crate::fixtures::{day, dev, messages};
+use crate::Factory;
+
+/// One step of a stream.
+#[derive(Clone, Debug)]
+enum Op {
+    /// Box events `(device, kind, incident, minute)`, delivered as one batch
+    /// of messages of `per_msg` events.
+    Events(Vec<(u8, u8, u8, u32)>, usize),
+    /// Redeliver the `n`-th earlier batch, reversed (duplicates).
+    Redeliver(usize),
+    /// A firm corrects `(device, fault, cause)`.
+    Correct(u8, u8, u8),
+    /// A firm reports an arrival `(device, incident, minute)`.
+    Arrive(u8, u8, u32),
+}
+
+const DEVICES: u8 = 2;
+const MINUTES: u32 = 60 * 24 * 40;
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (prop::collection::vec((0..DEVICES, 0u8..6, 0u8..3, 0..MINUTES), 1..30), 1usize..8)
+            .prop_map(|(e, n)| Op::Events(e, n)),
+        1 => (0usize..8).prop_map(Op::Redeliver),
+        2 => (0..DEVICES, 0u8..3, 0u8..4).prop_map(|(d, i, c)| Op::Correct(d, i, c)),
+        1 => (0..DEVICES, 0u8..3, 0..MINUTES).prop_map(|(d, i, m)| Op::Arrive(d, i, m)),
+    ]
+}
+
+static CASE: AtomicU32 = AtomicU32::new(0);
+
+fn at(minute: u32) -> Timestamp {
+    let base = parse_rfc3339("2026-09-01T00:00:00+08:00").unwrap().0;
+    Timestamp(base.0 + i64::from(minute) * 60_000_000)
+}
+
+fn event(device: DeviceCode, seq: u64, kind: u8, incident: u8, minute: u32) -> Event {
+    let ts = at(minute);
+    let id: Box<str> = format!("i{incident}").into();
+    let body = match kind {
+        0 | 1 => Body::Run { end: Timestamp(ts.0 + 20_000_000), from: 1, to: 3, doors: None },
+        2 => Body::Fault { fault_id: id, code: FaultCode::parse("E9"), stops_service: incident != 2, cause: None },
+        3 => Body::FaultCleared { fault_id: id },
+        4 => Body::Entrapment { incident_id: id, fault_id: None },
+        _ => Body::RescueArrived { incident_id: id },
+    };
+    Event { device, seq, ts, ts_offset: 8 * 3600, body }
+}
+
+/// Runs one stream through the store and the ledger and compares.
+async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCaseError> {
+    // Each case has its own elevators and project in the shared database.
+    let case = CASE.fetch_add(1, Ordering::Relaxed);
+    let devs: Vec<DeviceCode> = (0..u32::from(DEVICES)).map(|n| dev(10_000 + case * 10 + n)).collect();
+    let project = format!("p{case}");
+    s.put_firm(&Firm { id: "zls".into(), name: "ZLS".into(), grade: "C".into(), self_declaration_url: None })
+        .await
+        .unwrap();
+    s.put_project(
+        &ProjectSpec {
+            id: project.clone(),
+            name: project.clone(),
+            firm_id: "zls".into(),
+            owner: String::new(),
+            mode: "iot".into(),
+            admitted_on: day("2026-01-01"),
+            commitment: None,
+            elevators: devs
+                .iter()
+                .map(|d| ElevatorSpec {
+                    device_code: *d,
+                    kind: String::new(),
+                    location: String::new(),
+                    insured_until: None,
+                    since: None,
+                })
+                .collect(),
+            pilot_form: Default::default(),
+        },
+        day("2026-01-01"),
+    )
+    .await
+    .unwrap();
+
+    let mut ledger = Ledger::new(Shanghai);
+    let mut batches: Vec<Vec<Event>> = Vec::new();
+    let mut seq = 0u64;
+    for op in ops {
+        match op {
+            Op::Events(evs, per_msg) => {
+                let evs: Vec<Event> = evs
+                    .iter()
+                    .map(|(d, k, i, m)| {
+                        seq += 1;
+                        event(devs[usize::from(*d)], seq, *k, *i, *m)
+                    })
+                    .collect();
+                for e in &evs {
+                    ledger.apply(e);
+                }
+                s.ingest(&messages(&evs, *per_msg)).await.unwrap();
+                batches.push(evs);
+            }
+            Op::Redeliver(n) => {
+                if let Some(b) = batches.get(*n) {
+                    let mut b = b.clone();
+                    b.reverse();
+                    let r = s.ingest(&messages(&b, 3)).await.unwrap();
+                    prop_assert_eq!(r.new_events, 0, "a redelivered batch is all duplicates");
+                }
+            }
+            Op::Correct(d, i, c) => {
+                let (device, id, cause) = (devs[usize::from(*d)], format!("i{i}"), Cause::ALL[usize::from(*c)]);
+                let now = at(MINUTES + 60);
+                let l = ledger.correct_cause(device, &id, cause, "firm:zls", "grid outage", now);
+                let st = s.correct_fault_cause(device, &id, cause, "firm:zls", "grid outage", now).await;
+                prop_assert_eq!(
+                    l.is_ok(),
+                    st.is_ok(),
+                    "correction of {} {}: ledger {:?}, store {:?}",
+                    device,
+                    id,
+                    l,
+                    st
+                );
+            }
+            Op::Arrive(d, i, m) => {
+                let (device, id) = (devs[usize::from(*d)], format!("i{i}"));
+                ledger.report_arrival(device, &id, at(*m));
+                s.report_arrival(device, &id, at(*m)).await.unwrap();
+            }
+        }
+    }
+
+    // The same rollup rows …
+    let mut stored: Vec<_> = s.rollup_rows().await.unwrap();
+    stored.retain(|(d, _, _)| devs.contains(d));
+    let expected: Vec<_> = ledger.rows().map(|(d, day, r)| (d, day, r.clone())).collect();
+    prop_assert_eq!(&stored, &expected);
+    // … and the same KPIs (counts, means, open incidents).
+    let w = Window::rolling(day("2026-11-28")).unwrap();
+    let m: Vec<Membership> =
+        devs.iter().map(|d| Membership { device: *d, since: day("2026-01-01"), until: None }).collect();
+    let agg = aggregate(&w, &m, ledger.rows());
+    let want = KpiReport::new(Subject::Project(project.clone()), w, agg.elevators, &agg.totals, None);
+    let got = s.project_kpis(&project, w).await.unwrap().unwrap();
+    prop_assert_eq!(
+        (got.runs, got.equipment_faults, &got.downtime.count, &got.downtime.open, &got.rescue.count),
+        (want.runs, want.equipment_faults, &want.downtime.count, &want.downtime.open, &want.rescue.count)
+    );
+    prop_assert_eq!(got.fault_rate_per_10k, want.fault_rate_per_10k);
+    prop_assert_eq!(got.downtime.mean_minutes, want.downtime.mean_minutes);
+    prop_assert_eq!(got.rescue.mean_minutes, want.rescue.mean_minutes);
+    prop_assert_eq!(got.rescue.awaiting_arrival, want.rescue.awaiting_arrival);
+    Ok(())
+}
+
+/// 24 random streams per backend, each in its own elevators of one database.
+pub fn random_streams_match_the_ledger<F: Factory>(f: &F) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (s, _guard) = rt.block_on(f.open("prop"));
+    let cfg = ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() };
+    proptest!(cfg, |(ops in prop::collection::vec(op(), 1..10))| {
+        rt.block_on(run_case(&s, &ops))?;
+    });
+}
