@@ -18,14 +18,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_EMBEDDED_MQTT_LISTEN: &str = "127.0.0.1:1883";
 /// Folder of the embedded store.
 pub const DEFAULT_DATA_DIR: &str = "./liftwatch-data";
-/// IANA zone of the local days (rollups, KPI windows).
-pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
-/// Database connections. Also `PgOptions::default().pool_size` in the store
-/// crate (kept equal there; the store crate is not edited from here).
-pub const DEFAULT_DB_POOL_SIZE: usize = 8;
-/// Use TimescaleDB hypertables when the extension is available. Also
-/// `PgOptions::default().timescaledb`.
-pub const DEFAULT_TIMESCALEDB: bool = true;
+/// IANA zone of the local days (rollups, KPI windows): the core's default.
+pub const DEFAULT_TIMEZONE: &str = liftwatch_core::DEFAULT_TIMEZONE_NAME;
+/// Database connections: the store's default.
+pub const DEFAULT_DB_POOL_SIZE: usize = liftwatch_store::postgres::DEFAULT_POOL_SIZE;
+/// Use TimescaleDB hypertables when the extension is available: the store's default.
+pub const DEFAULT_TIMESCALEDB: bool = liftwatch_store::postgres::DEFAULT_TIMESCALEDB;
 
 /// A flag's help text ending in its default, e.g. `… [default: 50000]`: the
 /// flags are `Option`s (so that the TOML file can fill what no flag set),

@@ -27,6 +27,11 @@ pub mod registry;
 pub mod rollup;
 pub mod window;
 
+/// The zone of local days when none is configured: the pilot is in Zhoushan.
+pub const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+/// [`DEFAULT_TIMEZONE`]'s IANA name.
+pub const DEFAULT_TIMEZONE_NAME: &str = "Asia/Shanghai";
+
 pub use pilot::{CorrectionOutcome, CorrectionRequest};
 pub use records::{
     Accident, Complaint, ComplaintSubject, FirmGrade, Inspection, InspectionKind, NewAccident, NewCauseCorrection,
@@ -37,3 +42,11 @@ pub use registry::{
     ElevatorSpec, Firm, FirmRecord, GradeLetter, PilotForm, ProjectMode, ProjectRecord, ProjectSpec, ProjectStatus,
 };
 pub use validation::{UnknownValue, ValidationError, ValidationErrors};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_zone_name_is_the_default_zone() {
+        assert_eq!(super::DEFAULT_TIMEZONE.name(), super::DEFAULT_TIMEZONE_NAME);
+    }
+}

@@ -29,6 +29,11 @@ mod embedded {
     refinery::embed_migrations!("migrations/postgres");
 }
 
+/// Database connections of the pool when none is configured.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+/// Use TimescaleDB hypertables when the server preloads the extension.
+pub const DEFAULT_TIMESCALEDB: bool = true;
+
 /// How to open the store.
 #[derive(Clone, Debug)]
 pub struct PgOptions {
@@ -42,7 +47,11 @@ pub struct PgOptions {
 
 impl Default for PgOptions {
     fn default() -> Self {
-        PgOptions { tz: chrono_tz::Asia::Shanghai, pool_size: 8, timescaledb: true }
+        PgOptions {
+            tz: liftwatch_core::DEFAULT_TIMEZONE,
+            pool_size: DEFAULT_POOL_SIZE,
+            timescaledb: DEFAULT_TIMESCALEDB,
+        }
     }
 }
 
