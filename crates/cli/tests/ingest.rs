@@ -12,9 +12,9 @@ use chrono::NaiveDate;
 use chrono_tz::Asia::Shanghai;
 use liftwatch_core::ledger::Ledger;
 use liftwatch_core::protocol::{DeviceCode, Event};
+use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
 use liftwatch_store::dead_letters::DeadLetterFilter;
 use liftwatch_store::prelude::*;
-use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
 use liftwatch_store::testing::TestDb;
 use liftwatch_store::PgStore;
 use support::{fleet_events, publish, wait_until, Broker, Service};
@@ -36,8 +36,9 @@ async fn register(store: &PgStore, devices: u32) -> Vec<DeviceCode> {
         .put_firm(&Firm {
             id: "zls".into(),
             name: "Zhoushan Lift".into(),
-            grade: "A".into(),
-            self_declaration_url: None,
+            grade: GradeLetter::A,
+            // Grade A needs the published self-declaration (N §III.(三).2).
+            self_declaration_url: Some("https://example.org/decl.pdf".into()),
         })
         .await
         .unwrap();
@@ -49,7 +50,7 @@ async fn register(store: &PgStore, devices: u32) -> Vec<DeviceCode> {
                 name: "Haibin Garden".into(),
                 firm_id: "zls".into(),
                 owner: String::new(),
-                mode: "iot".into(),
+                mode: ProjectMode::Iot,
                 admitted_on: "2026-01-01".parse().unwrap(),
                 commitment: None,
                 elevators: devs

@@ -9,8 +9,8 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use futures_util::pin_mut;
 use liftwatch_core::protocol::{decode_message, Timestamp};
+use liftwatch_core::registry::{Firm, ProjectSpec};
 use liftwatch_store::prelude::*;
-use liftwatch_store::registry::{Firm, ProjectSpec};
 use liftwatch_store::testing::{admin_url, TestDb};
 use liftwatch_store::{EventStore, Inbound, PgStore};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -356,7 +356,8 @@ pub async fn registered_db(tag: &str, w: &Workload) -> anyhow::Result<(TestDb, P
     }
     // Built from JSON, so that fields the registry adds with defaults need no change here.
     let firm: Firm = serde_json::from_value(serde_json::json!({
-        "id": "bench", "name": "Bench Lifts", "grade": "A", "self_declaration_url": null
+        "id": "bench", "name": "Bench Lifts", "grade": "A",
+        "self_declaration_url": "https://example.org/decl.pdf"
     }))?;
     store.put_firm(&firm).await?;
     let admitted = (Timestamp(w.base_us).to_utc() - chrono::Duration::days(30)).date_naive();

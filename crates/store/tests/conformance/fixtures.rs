@@ -9,8 +9,8 @@ use liftwatch_core::protocol::{
     decode_message, parse_rfc3339, to_array_payload, topic_for, Body, Cause, DeviceCode, Event, FaultCode, Mode,
     Timestamp,
 };
+use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
 use liftwatch_core::window::Window;
-use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
 use liftwatch_store::{Inbound, Store};
 
 pub fn dev(n: u32) -> DeviceCode {
@@ -78,16 +78,21 @@ pub fn messages(events: &[Event], per_msg: usize) -> Vec<Inbound> {
 }
 
 pub async fn register<S: Store>(s: &S, devices: u32) {
-    s.put_firm(&Firm { id: "zls".into(), name: "Zhoushan Lift".into(), grade: "A".into(), self_declaration_url: None })
-        .await
-        .unwrap();
+    s.put_firm(&Firm {
+        id: "zls".into(),
+        name: "Zhoushan Lift".into(),
+        grade: GradeLetter::A,
+        self_declaration_url: Some("https://example.org/decl.pdf".into()),
+    })
+    .await
+    .unwrap();
     s.put_project(
         &ProjectSpec {
             id: "haibin".into(),
             name: "Haibin Garden".into(),
             firm_id: "zls".into(),
             owner: "Haibin Property".into(),
-            mode: "iot".into(),
+            mode: ProjectMode::Iot,
             admitted_on: day("2026-01-01"),
             commitment: Some(Commitment { fault_rate_per_10k: 5.0, downtime_minutes: 60.0, rescue_minutes: 20.0 }),
             elevators: (0..devices)
