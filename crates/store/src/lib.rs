@@ -15,7 +15,6 @@ pub mod port;
 pub mod postgres;
 pub mod records;
 pub mod registry;
-pub mod testing;
 
 use liftwatch_core::protocol::{Decoded, Timestamp};
 

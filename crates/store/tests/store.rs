@@ -2,32 +2,18 @@
 //! modes (TimescaleDB hypertable and plain tables), each test in its own database.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use chrono::NaiveDate;
 use chrono_tz::Asia::Shanghai;
 use liftwatch_core::kpi::{aggregate, Commitment, KpiReport, Membership, Subject};
 use liftwatch_core::ledger::Ledger;
 use liftwatch_core::protocol::{
-    decode_message, parse_rfc3339, to_array_payload, topic_for, Body, Cause, DeviceCode, Event, FaultCode, Mode,
-    Timestamp,
+    decode_message, parse_rfc3339, topic_for, Body, Cause, Event, FaultCode, Mode, Timestamp,
 };
 use liftwatch_core::window::Window;
 use liftwatch_store::dead_letters::DeadLetterFilter;
 use liftwatch_store::prelude::*;
 use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
-use liftwatch_store::testing::TestDb;
 use liftwatch_store::{EventStore, Inbound, PgStore, StoreError};
-
-fn dev(n: u32) -> DeviceCode {
-    DeviceCode::parse(&format!("311033020020181{n:05}")).unwrap()
-}
-
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-fn now() -> Timestamp {
-    parse_rfc3339("2026-11-28T12:00:00+08:00").unwrap().0
-}
+use liftwatch_testkit::{day, dev, messages, now, register, TestDb};
 
 /// Deterministic pseudo-random events (xorshift), covering every incident path.
 fn random_events(seed: u64, n: usize, devices: u32) -> Vec<Event> {
@@ -60,55 +46,6 @@ fn random_events(seed: u64, n: usize, devices: u32) -> Vec<Event> {
             Event { device: d, seq: i as u64, ts, ts_offset: 8 * 3600, body }
         })
         .collect()
-}
-
-/// Publishes events as the gateway would hand them over: arrays per device.
-fn messages(events: &[Event], per_msg: usize) -> Vec<Inbound> {
-    let mut out = Vec::new();
-    let mut by_dev: std::collections::BTreeMap<DeviceCode, Vec<&Event>> = Default::default();
-    for e in events {
-        by_dev.entry(e.device).or_default().push(e);
-    }
-    for (d, evs) in by_dev {
-        for chunk in evs.chunks(per_msg) {
-            let payload = to_array_payload(chunk.iter().copied()).into_bytes();
-            let topic = topic_for(&d);
-            let decoded = decode_message(&topic, &payload, now());
-            assert!(decoded.rejects.is_empty());
-            out.push(Inbound { topic, payload, received_at: now(), decoded });
-        }
-    }
-    out
-}
-
-async fn register(s: &PgStore, devices: u32) {
-    s.put_firm(&Firm { id: "zls".into(), name: "Zhoushan Lift".into(), grade: "A".into(), self_declaration_url: None })
-        .await
-        .unwrap();
-    s.put_project(
-        &ProjectSpec {
-            id: "haibin".into(),
-            name: "Haibin Garden".into(),
-            firm_id: "zls".into(),
-            owner: "Haibin Property".into(),
-            mode: "iot".into(),
-            admitted_on: day("2026-01-01"),
-            commitment: Some(Commitment { fault_rate_per_10k: 5.0, downtime_minutes: 60.0, rescue_minutes: 20.0 }),
-            elevators: (0..devices)
-                .map(|n| ElevatorSpec {
-                    device_code: dev(n),
-                    kind: "traction".into(),
-                    location: format!("Bldg {n}"),
-                    insured_until: Some(day("2027-06-30")),
-                    since: None,
-                })
-                .collect(),
-            pilot_form: Default::default(),
-        },
-        day("2026-01-01"),
-    )
-    .await
-    .unwrap();
 }
 
 fn ledger_of(events: &[Event]) -> Ledger {
