@@ -15,7 +15,7 @@ use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
 use liftwatch_core::window::Window;
 use liftwatch_store::prelude::*;
-use liftwatch_store::testing::TestDb;
+use liftwatch_testkit::TestDb;
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);

@@ -4,38 +4,21 @@
 //! and their firm scoping. Each test in its own database.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use chrono::NaiveDate;
 use chrono_tz::Asia::Shanghai;
 use liftwatch_core::ledger::Ledger;
 use liftwatch_core::protocol::{
-    decode_message, parse_rfc3339, to_array_payload, topic_for, Body, Cause, DeviceCode, Event, FaultCode, Timestamp,
+    decode_message, to_array_payload, topic_for, Body, Cause, DeviceCode, Event, FaultCode, Timestamp,
 };
 use liftwatch_core::records::{
     Complaint, ComplaintSubject, InspectionKind, NewAccident, NewComplaint, NewFirmGrade, NewInspection,
     NewRectificationOrder, NewVisit, Visit, VisitKind,
 };
-use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
+use liftwatch_core::registry::GradeLetter;
 use liftwatch_core::window::Window;
 use liftwatch_store::prelude::*;
 use liftwatch_store::records::RecordFilter;
-use liftwatch_store::testing::TestDb;
 use liftwatch_store::{EventStore, Inbound, PgStore, StoreError};
-
-fn dev(n: u32) -> DeviceCode {
-    DeviceCode::parse(&format!("311033020020181{n:05}")).unwrap()
-}
-
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-fn t(s: &str) -> Timestamp {
-    parse_rfc3339(s).unwrap().0
-}
-
-fn now() -> Timestamp {
-    t("2026-11-28T12:00:00+08:00")
-}
+use liftwatch_testkit::{day, dev, firm, now, project, t, TestDb};
 
 fn ev(d: DeviceCode, seq: u64, ts: &str, body: Body) -> Event {
     Event { device: d, seq, ts: t(ts), ts_offset: 8 * 3600, body }
@@ -83,43 +66,6 @@ async fn ingest(s: &PgStore, l: &mut Ledger, events: &[Event]) {
     for e in events {
         l.apply(e);
     }
-}
-
-async fn firm(s: &PgStore, id: &str) {
-    // Grade A needs the published self-declaration (N §III.(三).2).
-    let url = Some("https://example.org/decl.pdf".to_owned());
-    s.put_firm(&Firm { id: id.into(), name: format!("Firm {id}"), grade: GradeLetter::A, self_declaration_url: url })
-        .await
-        .unwrap();
-}
-
-/// Puts a project of `firm_id` with elevators `(n, since)`.
-async fn project(s: &PgStore, id: &str, firm_id: &str, elevators: &[(u32, Option<&str>)]) {
-    s.put_project(
-        &ProjectSpec {
-            id: id.into(),
-            name: format!("Project {id}"),
-            firm_id: firm_id.into(),
-            owner: String::new(),
-            mode: ProjectMode::Iot,
-            admitted_on: day("2026-01-01"),
-            commitment: None,
-            elevators: elevators
-                .iter()
-                .map(|(n, since)| ElevatorSpec {
-                    device_code: dev(*n),
-                    kind: "traction".into(),
-                    location: String::new(),
-                    insured_until: None,
-                    since: since.map(day),
-                })
-                .collect(),
-            pilot_form: Default::default(),
-        },
-        day("2026-01-01"),
-    )
-    .await
-    .unwrap();
 }
 
 async fn assert_rollups_match(s: &PgStore, l: &Ledger) {
