@@ -1,8 +1,7 @@
 //! What firms and regulators record: cause corrections and arrivals change
 //! the KPIs at once (and agree with the core's ledger, also under concurrent
 //! ingest), visits, the reclassification share per firm, regulator records
-//! and their firm scoping. Each test in its own database.
-#![allow(clippy::unwrap_used, missing_docs)]
+//! and their firm scoping: conformance cases, generic over a [`Factory`].
 
 use chrono_tz::Asia::Shanghai;
 use liftwatch_core::ledger::Ledger;
@@ -17,8 +16,10 @@ use liftwatch_core::registry::GradeLetter;
 use liftwatch_core::window::Window;
 use liftwatch_store::prelude::*;
 use liftwatch_store::records::RecordFilter;
-use liftwatch_store::{EventStore, Inbound, PgStore, StoreError};
-use liftwatch_testkit::{day, dev, firm, now, project, t, TestDb};
+use liftwatch_store::{EventStore, Inbound, Store, StoreError};
+
+use crate::Factory;
+use liftwatch_testkit::{day, dev, firm, now, project, t};
 
 fn ev(d: DeviceCode, seq: u64, ts: &str, body: Body) -> Event {
     Event { device: d, seq, ts: t(ts), ts_offset: 8 * 3600, body }
@@ -61,14 +62,14 @@ fn messages(events: &[Event]) -> Vec<Inbound> {
     out
 }
 
-async fn ingest(s: &PgStore, l: &mut Ledger, events: &[Event]) {
+async fn ingest<S: EventStore + Store>(s: &S, l: &mut Ledger, events: &[Event]) {
     s.ingest(&messages(events)).await.unwrap();
     for e in events {
         l.apply(e);
     }
 }
 
-async fn assert_rollups_match(s: &PgStore, l: &Ledger) {
+async fn assert_rollups_match<S: Store>(s: &S, l: &Ledger) {
     let stored = s.rollup_rows().await.unwrap();
     let expected: Vec<_> = l.rows().map(|(d, day, r)| (d, day, r.clone())).collect();
     assert_eq!(stored, expected);
@@ -86,10 +87,8 @@ fn window() -> Window {
     Window::rolling(day("2026-11-28")).unwrap()
 }
 
-#[tokio::test]
-async fn cause_correction_changes_project_kpis_at_once_and_keeps_history() {
-    let db = TestDb::new("rec_cause").await;
-    let s = db.store(true).await;
+pub async fn cause_correction_changes_project_kpis_at_once_and_keeps_history<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_cause").await;
     firm(&s, "zls").await;
     project(&s, "haibin", "zls", &[(0, None)]).await;
     let d = dev(0);
@@ -171,10 +170,8 @@ async fn cause_correction_changes_project_kpis_at_once_and_keeps_history() {
     assert!(s.faults(d, Some(day("2026-11-02")), None, 100, 0).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn correction_refusals() {
-    let db = TestDb::new("rec_cause_err").await;
-    let s = db.store(false).await;
+pub async fn correction_refusals<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_cause_err").await;
     firm(&s, "zls").await;
     project(&s, "haibin", "zls", &[(0, None)]).await;
     let d = dev(0);
@@ -214,10 +211,8 @@ async fn correction_refusals() {
     assert_rollups_match(&s, &l).await;
 }
 
-#[tokio::test]
-async fn arrival_earliest_wins_and_pairs_with_a_later_alarm() {
-    let db = TestDb::new("rec_arrival").await;
-    let s = db.store(true).await;
+pub async fn arrival_earliest_wins_and_pairs_with_a_later_alarm<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_arrival").await;
     firm(&s, "zls").await;
     project(&s, "haibin", "zls", &[(0, None)]).await;
     let d = dev(0);
@@ -280,10 +275,8 @@ async fn arrival_earliest_wins_and_pairs_with_a_later_alarm() {
     assert_eq!(s.entrapment(d, "never").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn visits_are_validated_and_listed_by_local_day() {
-    let db = TestDb::new("rec_visits").await;
-    let s = db.store(false).await;
+pub async fn visits_are_validated_and_listed_by_local_day<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_visits").await;
     firm(&s, "zls").await;
     project(&s, "haibin", "zls", &[(0, None)]).await;
     let d = dev(0);
@@ -319,10 +312,8 @@ async fn visits_are_validated_and_listed_by_local_day() {
     assert!(s.visits(d, Some(day("2026-11-03")), None, 100, 0).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn reclassification_share_per_firm_over_member_days() {
-    let db = TestDb::new("rec_share").await;
-    let s = db.store(true).await;
+pub async fn reclassification_share_per_firm_over_member_days<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_share").await;
     firm(&s, "zls").await;
     firm(&s, "abc").await;
     firm(&s, "idle").await;
@@ -371,10 +362,8 @@ async fn reclassification_share_per_firm_over_member_days() {
     assert_eq!(s.project_kpis("haibin", window()).await.unwrap().unwrap().equipment_faults, 3);
 }
 
-#[tokio::test]
-async fn regulator_records_crud_and_firm_scoping() {
-    let db = TestDb::new("rec_reg").await;
-    let s = db.store(false).await;
+pub async fn regulator_records_crud_and_firm_scoping<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_reg").await;
     firm(&s, "zls").await;
     firm(&s, "abc").await;
     project(&s, "haibin", "zls", &[(0, None)]).await;
@@ -494,10 +483,8 @@ async fn regulator_records_crud_and_firm_scoping() {
     assert_eq!(s.rectification_order(o2.id).await.unwrap().unwrap(), o2);
 }
 
-#[tokio::test]
-async fn firm_grades_keep_history_and_the_self_declaration_rule() {
-    let db = TestDb::new("rec_grades").await;
-    let s = db.store(false).await;
+pub async fn firm_grades_keep_history_and_the_self_declaration_rule<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_grades").await;
     firm(&s, "zls").await;
     let by = "regulator";
     let ng = |year: i32, grade: GradeLetter, self_declared: Option<bool>| NewFirmGrade { year, grade, self_declared };
@@ -567,10 +554,8 @@ fn random_events(seed: u64, n: usize, devices: u32, seq0: u64) -> Vec<Event> {
         .collect()
 }
 
-#[tokio::test]
-async fn corrections_and_arrivals_concurrent_with_ingest_keep_rollups_exact() {
-    let db = TestDb::new("rec_conc").await;
-    let s = db.store(true).await;
+pub async fn corrections_and_arrivals_concurrent_with_ingest_keep_rollups_exact<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_conc").await;
     firm(&s, "zls").await;
     project(&s, "haibin", "zls", &[(0, None), (1, None)]).await;
     let mut l = Ledger::new(Shanghai);
