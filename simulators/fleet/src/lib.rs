@@ -22,7 +22,9 @@ pub struct Scenario {
     pub elevators: u32,
     /// First 13 characters of the device codes (the last 7 are the elevator's number).
     pub device_prefix: String,
-    /// First simulated day.
+    /// First simulated day: a TOML date (`start = 2026-05-01`) or a string
+    /// (`start = "2026-05-01"`).
+    #[serde(deserialize_with = "date_or_string")]
     pub start: NaiveDate,
     /// Number of days.
     pub days: u32,
@@ -42,6 +44,31 @@ pub struct Scenario {
     pub timezone: String,
     /// Random seed.
     pub seed: u64,
+}
+
+/// A day written as a TOML local date or as a `YYYY-MM-DD` string.
+fn date_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Day {
+        Toml(toml::value::Datetime),
+        Text(String),
+    }
+    let text = match Day::deserialize(d)? {
+        Day::Toml(dt) => match (dt.date, dt.time) {
+            (Some(date), None) => date.to_string(),
+            _ => return Err(serde::de::Error::custom(format!("start {dt} must be a date without a time"))),
+        },
+        Day::Text(s) => s,
+    };
+    text.parse().map_err(|e| serde::de::Error::custom(format!("start {text:?} is not a YYYY-MM-DD date: {e}")))
+}
+
+impl Scenario {
+    /// Reads a scenario file's text (TOML; unknown keys are refused).
+    pub fn from_toml(text: &str) -> Result<Scenario, toml::de::Error> {
+        toml::from_str(text)
+    }
 }
 
 impl Default for Scenario {

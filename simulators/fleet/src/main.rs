@@ -39,8 +39,10 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let scenario: Scenario = match &args.scenario {
-        Some(p) => toml::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-            .with_context(|| format!("scenario {}", p.display()))?,
+        Some(p) => {
+            Scenario::from_toml(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+                .with_context(|| format!("scenario {}", p.display()))?
+        }
         None => Scenario::default(),
     };
     anyhow::ensure!((1..=1000).contains(&args.per_message), "--per-message must be 1 to 1000");
