@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use liftwatch_core::protocol::DeviceCode;
+use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
 use liftwatch_core::window::Window;
 use liftwatch_store::prelude::*;
-use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
-use liftwatch_store::testing::TestDb;
+use liftwatch_testkit::TestDb;
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -33,8 +33,8 @@ async fn main() -> anyhow::Result<()> {
         .put_firm(&Firm {
             id: "zls".into(),
             name: "Zhoushan Lift".into(),
-            grade: "A".into(),
-            self_declaration_url: None,
+            grade: GradeLetter::A,
+            self_declaration_url: Some("https://example.org/decl.pdf".into()),
         })
         .await?;
     let t0 = Instant::now();
@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
                 name: "City".into(),
                 firm_id: "zls".into(),
                 owner: String::new(),
-                mode: "iot".into(),
+                mode: ProjectMode::Iot,
                 admitted_on: day("2026-01-01")?,
                 commitment: None,
                 elevators,

@@ -5,6 +5,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use liftwatch_core::{UnknownValue, ValidationError, ValidationErrors};
 use liftwatch_store::StoreError;
 use serde::Serialize;
 
@@ -81,6 +82,37 @@ impl From<StoreError> for ApiError {
                 ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal", message: m }
             }
         }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    /// What the domain refuses in a request (every problem at once): 400.
+    fn from(e: ValidationErrors) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    /// As [`ValidationErrors`]: 400.
+    fn from(e: ValidationError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
+impl From<UnknownValue> for ApiError {
+    /// A value outside its set (`grade "E" must be one of A, B, C, D`): 400.
+    fn from(e: UnknownValue) -> Self {
+        ValidationError::from(e).into()
+    }
+}
+
+/// Store errors of write requests: data the store refuses is the client's
+/// mistake (400, as the same refusal by the API's own validation); the other
+/// errors as [`From<StoreError>`].
+pub fn write_refused(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Permanent(m) => ApiError::bad_request(m),
+        e => e.into(),
     }
 }
 

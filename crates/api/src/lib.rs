@@ -85,7 +85,9 @@ pub fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::kpis::router())
         .merge(routes::dead_letters::router())
         .merge(routes::findings::router())
-        .merge(routes::records::router())
+        .merge(routes::firm_records::router())
+        .merge(routes::regulator_records::router())
+        .merge(routes::grades::router())
 }
 
 /// The whole HTTP app: `/api/v1/…`, `/api/v1/openapi.json`, `/healthz`,

@@ -10,18 +10,14 @@ use liftwatch_api::{app, openapi, ApiState};
 use liftwatch_core::protocol::{
     decode_message, parse_rfc3339, to_array_payload, topic_for, Body, DeviceCode, Event, FaultCode, Timestamp,
 };
-use liftwatch_store::testing::TestDb;
 use liftwatch_store::{EventStore, Inbound, PgStore};
+use liftwatch_testkit::{now, TestDb};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 const REG: &str = "regulator-secret";
 const EA: &str = "31103302002018100001";
 const EB: &str = "31103302002018100002";
-
-fn now() -> Timestamp {
-    parse_rfc3339("2026-11-28T12:00:00+08:00").unwrap().0
-}
 
 struct Api {
     base: String,

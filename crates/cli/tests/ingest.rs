@@ -4,84 +4,30 @@
 //! scenario the stored rollups must equal the core ledger's, exactly.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod support;
-
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use chrono_tz::Asia::Shanghai;
 use liftwatch_core::ledger::Ledger;
 use liftwatch_core::protocol::{DeviceCode, Event};
+use liftwatch_core::registry::ElevatorSpec;
 use liftwatch_store::dead_letters::DeadLetterFilter;
 use liftwatch_store::prelude::*;
-use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
-use liftwatch_store::testing::TestDb;
 use liftwatch_store::PgStore;
-use support::{fleet_events, publish, wait_until, Broker, Service};
+use liftwatch_testkit::procs::{http, http_get, PrivatePg};
+use liftwatch_testkit::{
+    admin_url, dev, fleet_events, free_port, publish, register, wait_until, Broker, Service, TestDb,
+};
 
-fn dev(n: u32) -> DeviceCode {
-    DeviceCode::parse(&format!("311033020020181{n:05}")).unwrap()
-}
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_liftwatch");
 
+/// A migrated TimescaleDB database with the standard world (`zls`/`haibin`) of `devices` elevators.
 async fn setup(tag: &str, devices: u32) -> (TestDb, PgStore, Vec<DeviceCode>) {
     let db = TestDb::new(tag).await;
     let store = db.store(true).await;
     let devs = register(&store, devices).await;
     (db, store, devs)
-}
-
-/// Firm `zls` with project `haibin` of `devices` elevators, members since 2026-01-01.
-async fn register(store: &PgStore, devices: u32) -> Vec<DeviceCode> {
-    store
-        .put_firm(&Firm {
-            id: "zls".into(),
-            name: "Zhoushan Lift".into(),
-            grade: "A".into(),
-            self_declaration_url: None,
-        })
-        .await
-        .unwrap();
-    let devs: Vec<DeviceCode> = (0..devices).map(dev).collect();
-    store
-        .put_project(
-            &ProjectSpec {
-                id: "haibin".into(),
-                name: "Haibin Garden".into(),
-                firm_id: "zls".into(),
-                owner: String::new(),
-                mode: "iot".into(),
-                admitted_on: "2026-01-01".parse().unwrap(),
-                commitment: None,
-                elevators: devs
-                    .iter()
-                    .map(|d| ElevatorSpec {
-                        device_code: *d,
-                        kind: "traction".into(),
-                        location: String::new(),
-                        insured_until: None,
-                        since: None,
-                    })
-                    .collect(),
-                pilot_form: Default::default(),
-            },
-            "2026-01-01".parse().unwrap(),
-        )
-        .await
-        .unwrap();
-    devs
-}
-
-async fn stored_events(db: &TestDb) -> i64 {
-    let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
-    c.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0)
-}
-
-async fn wait_for_events(db: &TestDb, n: usize) {
-    wait_until(&format!("{n} events stored"), Duration::from_secs(120), || async {
-        stored_events(db).await == n as i64
-    })
-    .await;
 }
 
 async fn assert_exact(store: &PgStore, events: &[Event]) {
@@ -99,7 +45,7 @@ async fn assert_exact(store: &PgStore, events: &[Event]) {
 async fn duplicates_bad_input_and_clean_shutdown() {
     let (db, store, devs) = setup("e2e_dup", 3).await;
     let broker = Broker::start().await;
-    let mut svc = Service::start(&db.url, &broker.url(), "gw-dup", "g-dup").await;
+    let mut svc = Service::start(BIN, &db.url, &broker.url(), "gw-dup", "g-dup").await;
     let events = fleet_events(&devs, 400, 1);
     publish(broker.port, "pub-dup-1", &events, 50).await;
     // Again, in other array shapes: all duplicates.
@@ -107,7 +53,7 @@ async fn duplicates_bad_input_and_clean_shutdown() {
     // Bad input: an unregistered device.
     let bad = fleet_events(&[dev(99)], 3, 9);
     publish(broker.port, "pub-dup-3", &bad, 10).await;
-    wait_for_events(&db, events.len()).await;
+    db.wait_for_events(events.len()).await;
     wait_until("the dead letter", Duration::from_secs(30), || async {
         !store.dead_letters(&DeadLetterFilter::default()).await.unwrap().is_empty()
     })
@@ -124,7 +70,7 @@ async fn sigkill_mid_stream_then_restart_counts_every_event_once() {
     let broker = Broker::start().await;
     // Small batches: many commits, so the kill lands between two of them.
     let small = ["--batch-max-events", "200"];
-    let mut svc = Service::start_with(&db.url, &broker.url(), "gw-kill", "g-kill", &small).await;
+    let mut svc = Service::start_with(BIN, &db.url, &broker.url(), "gw-kill", "g-kill", &small).await;
     let events = fleet_events(&devs, 5000, 2);
     let total = events.len();
     let port = broker.port;
@@ -132,22 +78,22 @@ async fn sigkill_mid_stream_then_restart_counts_every_event_once() {
     let publisher = tokio::spawn(async move { publish(port, "pub-kill", &evs, 20).await });
     // Kill when part of the stream is stored, part is not.
     wait_until("a third of the stream stored", Duration::from_secs(120), || async {
-        stored_events(&db).await >= (total / 3) as i64
+        db.stored_events().await >= (total / 3) as i64
     })
     .await;
     svc.kill9();
-    let at_kill = stored_events(&db).await;
+    let at_kill = db.stored_events().await;
     assert!(at_kill < total as i64, "killed mid-stream ({at_kill} of {total})");
     // Restart and kill again, later in the stream.
     svc.restart().await;
     wait_until("two thirds of the stream stored", Duration::from_secs(120), || async {
-        stored_events(&db).await >= (2 * total / 3) as i64
+        db.stored_events().await >= (2 * total / 3) as i64
     })
     .await;
     svc.kill9();
     publisher.await.unwrap();
     svc.restart().await;
-    wait_for_events(&db, total).await;
+    db.wait_for_events(total).await;
     assert_exact(&store, &events).await;
 }
 
@@ -155,8 +101,8 @@ async fn sigkill_mid_stream_then_restart_counts_every_event_once() {
 async fn two_gateways_on_one_shared_subscription() {
     let (db, store, devs) = setup("e2e_two", 4).await;
     let broker = Broker::start().await;
-    let _a = Service::start(&db.url, &broker.url(), "gw-two-a", "g-two").await;
-    let _b = Service::start(&db.url, &broker.url(), "gw-two-b", "g-two").await;
+    let _a = Service::start(BIN, &db.url, &broker.url(), "gw-two-a", "g-two").await;
+    let _b = Service::start(BIN, &db.url, &broker.url(), "gw-two-b", "g-two").await;
     let events = fleet_events(&devs, 2000, 3);
     // Every message published twice so both gateways see duplicates of each other's work.
     let port = broker.port;
@@ -165,7 +111,7 @@ async fn two_gateways_on_one_shared_subscription() {
     let p2 = tokio::spawn(async move { publish(port, "pub-two-2", &e2, 25).await });
     p1.await.unwrap();
     p2.await.unwrap();
-    wait_for_events(&db, events.len()).await;
+    db.wait_for_events(events.len()).await;
     assert_exact(&store, &events).await;
 }
 
@@ -173,15 +119,14 @@ async fn two_gateways_on_one_shared_subscription() {
 async fn database_outage_mid_stream_loses_nothing() {
     let (db, store, devs) = setup("e2e_dbdown", 3).await;
     let broker = Broker::start().await;
-    let mut svc = Service::start(&db.url, &broker.url(), "gw-db", "g-db").await;
+    let mut svc = Service::start(BIN, &db.url, &broker.url(), "gw-db", "g-db").await;
     let events = fleet_events(&devs, 3000, 4);
     let (half1, half2) = events.split_at(events.len() / 2);
     publish(broker.port, "pub-db-1", half1, 20).await;
-    wait_for_events(&db, half1.len()).await;
+    db.wait_for_events(half1.len()).await;
     // The database goes away for this service: no new connections, and the
     // open ones are cut (as in a restart).
-    let (admin, conn) =
-        tokio_postgres::connect(&liftwatch_store::testing::admin_url(), tokio_postgres::NoTls).await.unwrap();
+    let (admin, conn) = tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     admin.batch_execute(&format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false", db.name)).await.unwrap();
     admin
@@ -195,7 +140,7 @@ async fn database_outage_mid_stream_loses_nothing() {
     assert!(status.is_some_and(|s| s.success()), "SIGTERM during a database outage exits cleanly: {status:?}");
     admin.batch_execute(&format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true", db.name)).await.unwrap();
     svc.restart().await;
-    wait_for_events(&db, events.len()).await;
+    db.wait_for_events(events.len()).await;
     assert_exact(&store, &events).await;
 }
 
@@ -203,11 +148,11 @@ async fn database_outage_mid_stream_loses_nothing() {
 async fn broker_restart_with_messages_queued_for_the_gateway() {
     let (db, store, devs) = setup("e2e_broker", 3).await;
     let mut broker = Broker::start_with(true).await;
-    let mut svc = Service::start(&db.url, &broker.url(), "gw-brk", "g-brk").await;
+    let mut svc = Service::start(BIN, &db.url, &broker.url(), "gw-brk", "g-brk").await;
     let events = fleet_events(&devs, 2000, 5);
     let (half1, half2) = events.split_at(events.len() / 2);
     publish(broker.port, "pub-brk-1", half1, 20).await;
-    wait_for_events(&db, half1.len()).await;
+    db.wait_for_events(half1.len()).await;
     // The gateway is down while the second half arrives: the broker queues it
     // for the gateway's persistent session …
     assert!(svc.terminate().success());
@@ -215,7 +160,7 @@ async fn broker_restart_with_messages_queued_for_the_gateway() {
     // … and keeps it across its own restart.
     broker.restart().await;
     svc.restart().await;
-    wait_for_events(&db, events.len()).await;
+    db.wait_for_events(events.len()).await;
     assert_exact(&store, &events).await;
     // The gateway also reconnects by itself when the broker restarts under it.
     broker.restart().await;
@@ -223,13 +168,13 @@ async fn broker_restart_with_messages_queued_for_the_gateway() {
     let port = broker.port;
     let m2 = more.clone();
     wait_until("the gateway to resubscribe", Duration::from_secs(60), || async {
-        support::http_get(svc.http_port, "/readyz").is_some_and(|(c, _)| c == 200)
+        http_get(svc.http_port, "/readyz").is_some_and(|(c, _)| c == 200)
     })
     .await;
     publish(port, "pub-brk-3", &m2, 20).await;
     let mut all = events.clone();
     all.extend(more);
-    wait_for_events(&db, all.len()).await;
+    db.wait_for_events(all.len()).await;
     assert_exact(&store, &all).await;
 }
 
@@ -240,9 +185,10 @@ async fn register_over_http_publish_over_mqtt_read_kpis_over_http() {
     let db = TestDb::new("e2e_http").await;
     drop(db.store(true).await); // migrated; the service applies nothing new
     let broker = Broker::start().await;
-    let svc = Service::start_with(&db.url, &broker.url(), "gw-http", "g-http", &["--regulator-token", "reg-e2e"]).await;
+    let svc =
+        Service::start_with(BIN, &db.url, &broker.url(), "gw-http", "g-http", &["--regulator-token", "reg-e2e"]).await;
     let port = svc.http_port;
-    let (code, firm) = support::http(
+    let (code, firm) = http(
         port,
         "PUT",
         "/api/v1/firms/zls",
@@ -260,13 +206,12 @@ async fn register_over_http_publish_over_mqtt_read_kpis_over_http() {
         "commitment": {"fault_rate_per_10k": 5.0, "downtime_minutes": 60, "rescue_minutes": 20},
         "elevators": devs.iter().map(|d| serde_json::json!({"device_code": d.as_str(), "kind": "traction"})).collect::<Vec<_>>()});
     let (code, body) =
-        support::http(port, "PUT", "/api/v1/projects/haibin", Some("reg-e2e"), Some(&project.to_string())).unwrap();
+        http(port, "PUT", "/api/v1/projects/haibin", Some("reg-e2e"), Some(&project.to_string())).unwrap();
     assert_eq!(code, 201, "{body}");
     let events = fleet_events(&devs, 1500, 7);
     publish(broker.port, "pub-http", &events, 100).await;
-    wait_for_events(&db, events.len()).await;
-    let (code, body) =
-        support::http(port, "GET", "/api/v1/projects/haibin/kpis?at=2026-11-28", Some(&token), None).unwrap();
+    db.wait_for_events(events.len()).await;
+    let (code, body) = http(port, "GET", "/api/v1/projects/haibin/kpis?at=2026-11-28", Some(&token), None).unwrap();
     assert_eq!(code, 200, "{body}");
     let k: serde_json::Value = serde_json::from_str(&body).unwrap();
     let mut l = Ledger::new(Shanghai);
@@ -292,15 +237,15 @@ async fn register_over_http_publish_over_mqtt_read_kpis_over_http() {
 async fn metrics_count_ingest_and_pass_promtool() {
     let (db, _store, devs) = setup("e2e_metrics", 1).await;
     let broker = Broker::start().await;
-    let svc = Service::start(&db.url, &broker.url(), "gw-metrics", "g-metrics").await;
+    let svc = Service::start(BIN, &db.url, &broker.url(), "gw-metrics", "g-metrics").await;
     let events = fleet_events(&devs, 200, 8);
     publish(broker.port, "pub-metrics", &events, 50).await;
     publish(broker.port, "pub-metrics-dup", &events, 50).await;
     let bad = fleet_events(&[dev(98)], 2, 9);
     publish(broker.port, "pub-metrics-bad", &bad, 10).await;
-    wait_for_events(&db, events.len()).await;
+    db.wait_for_events(events.len()).await;
     let runs = events.iter().filter(|e| matches!(e.body, liftwatch_core::protocol::Body::Run { .. })).count();
-    let scrape = || support::http_get(svc.http_port, "/metrics").unwrap().1;
+    let scrape = || http_get(svc.http_port, "/metrics").unwrap().1;
     wait_until("the duplicates and the dead letter to be counted", Duration::from_secs(30), || async {
         let m = scrape();
         m.contains(&format!("liftwatch_ingest_duplicates_total {}", events.len()))
@@ -342,13 +287,13 @@ async fn a_large_backlog_does_not_stall_the_gateway() {
     let (db, store, devs) = setup("e2e_backlog", 2).await;
     let broker = Broker::start().await;
     let extra = ["--batch-max-messages", "20"];
-    let mut svc = Service::start_with(&db.url, &broker.url(), "gw-backlog", "g-backlog", &extra).await;
+    let mut svc = Service::start_with(BIN, &db.url, &broker.url(), "gw-backlog", "g-backlog", &extra).await;
     assert!(svc.terminate().success());
     // While the gateway is away, 9,000 single-event messages queue for its session.
     let events = fleet_events(&devs, 4400, 10);
     publish(broker.port, "pub-backlog", &events, 1).await;
     svc.restart().await;
-    wait_for_events(&db, events.len()).await;
+    db.wait_for_events(events.len()).await;
     assert_exact(&store, &events).await;
 }
 
@@ -357,7 +302,7 @@ async fn a_large_backlog_does_not_stall_the_gateway() {
 /// abort, the gateway retries, nothing is lost or counted twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarted_mid_stream_loses_nothing() {
-    let pg = support::PrivatePg::start().await;
+    let pg = PrivatePg::start().await;
     let (admin, conn) = tokio_postgres::connect(&pg.url("postgres"), tokio_postgres::NoTls).await.unwrap();
     let conn = tokio::spawn(conn);
     admin.batch_execute("CREATE DATABASE lw").await.unwrap();
@@ -369,7 +314,7 @@ async fn postgres_restarted_mid_stream_loses_nothing() {
     let devs = register(&store, 3).await;
     let broker = Broker::start().await;
     let small = ["--batch-max-events", "200"];
-    let _svc = Service::start_with(&url, &broker.url(), "gw-pgr", "g-pgr", &small).await;
+    let _svc = Service::start_with(BIN, &url, &broker.url(), "gw-pgr", "g-pgr", &small).await;
     let events = fleet_events(&devs, 4000, 11);
     let total = events.len();
     let count = || async {
@@ -404,7 +349,7 @@ async fn postgres_restarted_mid_stream_loses_nothing() {
 async fn an_oversize_payload_is_dead_lettered_and_does_not_stall_ingest() {
     let (db, store, devs) = setup("e2e_big", 1).await;
     let broker = Broker::start().await;
-    let _svc = Service::start(&db.url, &broker.url(), "gw-big", "g-big").await;
+    let _svc = Service::start(BIN, &db.url, &broker.url(), "gw-big", "g-big").await;
     let mut o = rumqttc::MqttOptions::new("pub-big", "127.0.0.1", broker.port);
     o.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut el) = rumqttc::AsyncClient::new(o, 10);
@@ -417,7 +362,7 @@ async fn an_oversize_payload_is_dead_lettered_and_does_not_stall_ingest() {
     }
     let events = fleet_events(&devs, 300, 12);
     publish(broker.port, "pub-big-2", &events, 50).await;
-    wait_for_events(&db, events.len()).await;
+    db.wait_for_events(events.len()).await;
     let dl = store.dead_letters(&DeadLetterFilter::default()).await.unwrap();
     assert_eq!(dl.iter().map(|d| d.reason_code.as_str()).collect::<Vec<_>>(), vec!["payload_too_large"]);
     assert_exact(&store, &events).await;
@@ -430,12 +375,7 @@ async fn dead_letters_cli_lists_and_replays() {
     let (db, store, _devs) = setup("e2e_dlcli", 1).await;
     let stranger = dev(77);
     let events = fleet_events(&[stranger], 20, 13);
-    let topic = liftwatch_core::protocol::topic_for(&stranger);
-    let payload = liftwatch_core::protocol::to_array_payload(&events).into_bytes();
-    let now = liftwatch_core::protocol::Timestamp::now();
-    let decoded = liftwatch_core::protocol::decode_message(&topic, &payload, now);
-    use liftwatch_store::EventStore;
-    store.ingest(&[liftwatch_store::Inbound { topic, payload, received_at: now, decoded }]).await.unwrap();
+    store.ingest(&[liftwatch_testkit::fixtures::inbound(&stranger, &events)]).await.unwrap();
     let run = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_liftwatch"))
             .args(args)
@@ -461,7 +401,7 @@ async fn dead_letters_cli_lists_and_replays() {
     let replayed = run(&["dead-letters", "replay"]);
     assert!(replayed.starts_with(&format!("replayed 1 dead letters: {} new events", events.len())), "{replayed}");
     assert_eq!(run(&["dead-letters", "list"]).lines().count(), 0);
-    assert_eq!(stored_events(&db).await, events.len() as i64);
+    assert_eq!(db.stored_events().await, events.len() as i64);
 }
 
 /// Without a broker URL, `serve` starts its embedded broker (start-up
@@ -469,7 +409,7 @@ async fn dead_letters_cli_lists_and_replays() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_broker_when_no_mqtt_url_is_given() {
     let (db, store, devs) = setup("e2e_embedded", 2).await;
-    let (http, mqtt) = (support::free_port(), support::free_port());
+    let (http, mqtt) = (free_port(), free_port());
     let args: Vec<String> = [
         "serve",
         "--database-url",
@@ -482,10 +422,10 @@ async fn embedded_broker_when_no_mqtt_url_is_given() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let mut svc = Service::start_raw(args, http).await;
+    let mut svc = Service::start_raw(BIN, args, http).await;
     let events = fleet_events(&devs, 500, 14);
     publish(mqtt, "pub-embedded", &events, 50).await;
-    wait_for_events(&db, events.len()).await;
+    db.wait_for_events(events.len()).await;
     assert_exact(&store, &events).await;
     assert!(svc.terminate_within(Duration::from_secs(30)).await.is_some_and(|s| s.success()));
 }

@@ -34,6 +34,7 @@ pub struct FaultStart {
 
 /// A change of a fault's cause by a firm or a regulator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct CauseCorrection {
     /// When it was recorded.
     pub at: Timestamp,

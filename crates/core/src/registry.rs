@@ -72,6 +72,7 @@ wire_enum! {
 /// A maintenance firm (维保单位) as a regulator puts it
 /// (`PUT /api/v1/firms/{firm_id}`; the id comes from the path).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Firm {
     /// Stable id (`zls`).
     pub id: String,
@@ -105,6 +106,7 @@ impl Firm {
 
 /// A firm as stored (without its token).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct FirmRecord {
     /// The firm.
     #[serde(flatten)]

@@ -231,6 +231,22 @@ macro_rules! wire_enum {
             }
         }
 
+        /// The OpenAPI schema: a string, one of [`Self::NAMES`].
+        #[cfg(feature = "schema")]
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                ::utoipa::openapi::RefOr::T(::utoipa::openapi::schema::Schema::Object(
+                    ::utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(::utoipa::openapi::schema::Type::String)
+                        .enum_values(Some(Self::NAMES.iter().copied()))
+                        .build(),
+                ))
+            }
+        }
+
+        #[cfg(feature = "schema")]
+        impl ::utoipa::ToSchema for $name {}
+
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())

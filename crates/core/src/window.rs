@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// An inclusive range of local days.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Window {
     /// First day.
     pub from: NaiveDate,

@@ -52,6 +52,21 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
+impl From<liftwatch_core::ValidationErrors> for StoreError {
+    /// Data the domain refuses (the core's validation and pilot rules):
+    /// retrying the same input fails again.
+    fn from(e: liftwatch_core::ValidationErrors) -> Self {
+        StoreError::Permanent(e.to_string())
+    }
+}
+
+impl From<liftwatch_core::ValidationError> for StoreError {
+    /// As [`liftwatch_core::ValidationErrors`].
+    fn from(e: liftwatch_core::ValidationError) -> Self {
+        StoreError::Permanent(e.to_string())
+    }
+}
+
 impl From<deadpool_postgres::PoolError> for StoreError {
     /// Failing to get a connection is always worth retrying.
     fn from(e: deadpool_postgres::PoolError) -> Self {

@@ -15,7 +15,6 @@ pub mod port;
 pub mod postgres;
 pub mod records;
 pub mod registry;
-pub mod testing;
 
 pub use error::StoreError;
 pub use liftwatch_core::ingest::{Inbound, IngestReport};

@@ -15,13 +15,18 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use liftwatch_core::kpi::{Commitment, KpiReport, Membership};
 use liftwatch_core::protocol::{Cause, DeviceCode, Timestamp};
+use liftwatch_core::records::{
+    Accident, Complaint, FirmGrade, Inspection, NewAccident, NewComplaint, NewFirmGrade, NewInspection,
+    NewRectificationOrder, NewVisit, RectificationOrder, Visit,
+};
+use liftwatch_core::registry::{Firm, FirmRecord, ProjectRecord, ProjectSpec};
 use liftwatch_core::rollup::DayRollup;
 use liftwatch_core::window::Window;
 
 use crate::dead_letters::{DeadLetterFilter, DeadLetterRecord, ReplayReport};
 use crate::findings::{Finding, FindingFilter};
-use crate::records::*;
-use crate::registry::*;
+use crate::records::{EntrapmentView, FaultView, Reclassification, RecordFilter};
+use crate::registry::ProjectFilter;
 use crate::{Inbound, IngestReport, StoreError};
 
 /// The store as the ingest path sees it.
@@ -70,13 +75,17 @@ impl<T: Registry + FirmRecords + RegulatorRecords + Kpis + DeadLetters + Finding
 #[async_trait]
 pub trait Registry: Send + Sync {
     /// Creates or updates a firm; returns true when it was created.
+    /// `Permanent` when [`Firm::validate`] refuses it (e.g. grade A or B
+    /// without a published self-declaration, N §III.(三).2).
     async fn put_firm(&self, f: &Firm) -> Result<bool, StoreError>;
 
     /// Creates or updates a project with its elevators, keeping membership
     /// history (api-v1.md): a new elevator belongs from its `since`, else from
     /// `admitted_on` when the project is first put, else from `today`; an
     /// elevator left out ends its membership on `today − 1`. An elevator in
-    /// another project on an overlapping day is a conflict. Returns true when created.
+    /// another project on an overlapping day is a conflict, and so is an
+    /// elevator listed twice or a change of the project's firm. `Permanent`
+    /// when [`ProjectSpec::validate`] refuses it. Returns true when created.
     async fn put_project(&self, p: &ProjectSpec, today: NaiveDate) -> Result<bool, StoreError>;
 
     /// The membership history of a project.
@@ -126,10 +135,12 @@ pub trait FirmRecords: Send + Sync {
     /// Corrects a fault's cause (by a firm or a regulator, with a reason), in
     /// one transaction: the fault row is locked, the correction appended, and
     /// the change of its contribution added to the rollups, so the KPIs follow
-    /// at once. Correcting to the cause the latest correction already set
-    /// records nothing (a repeated PUT changes nothing); confirming the box's
-    /// own cause is recorded (it pins the cause). `NotFound` when the elevator is not
-    /// registered or the box has not reported the fault.
+    /// at once. What a request does is the core's
+    /// [`liftwatch_core::pilot::decide_correction`]: every correction with a
+    /// reason is kept in the history, also one that repeats the cause in
+    /// force (it documents who confirmed what, and pins the cause), and one
+    /// that does not change the cause changes no KPI. `NotFound` when the
+    /// elevator is not registered or the box has not reported the fault.
     async fn correct_fault_cause(
         &self,
         device: DeviceCode,
@@ -263,15 +274,9 @@ pub trait RegulatorRecords: Send + Sync {
 
     /// Records (or corrects) a firm's grade for a year; returns it and whether
     /// it is new. The grade of the latest year on file also becomes the
-    /// firm's current `grade`. `NotFound` when the firm does not exist.
-    async fn put_firm_grade(
-        &self,
-        firm_id: &str,
-        year: i32,
-        grade: &str,
-        self_declared: Option<bool>,
-        by: &str,
-    ) -> Result<(FirmGrade, bool), StoreError>;
+    /// firm's current `grade`. `Permanent` when [`NewFirmGrade::validate`]
+    /// refuses it, `NotFound` when the firm does not exist.
+    async fn put_firm_grade(&self, firm_id: &str, g: &NewFirmGrade, by: &str) -> Result<(FirmGrade, bool), StoreError>;
 
     /// A firm's grades, oldest year first; `None` when the firm does not exist.
     async fn firm_grades(&self, firm_id: &str) -> Result<Option<Vec<FirmGrade>>, StoreError>;

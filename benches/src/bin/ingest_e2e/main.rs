@@ -8,8 +8,11 @@
 //!   for each gateway setting given;
 //! * **(a)** the same publisher and broker with a bare rumqttc subscriber;
 //! * **(b)** a bare binary COPY of the same rows, 10,000 per committed
-//!   transaction, into a hypertable with (and without) the unique identity index;
-//! * **(c)** `PgStore::ingest` alone on pre-decoded batches (no MQTT).
+//!   transaction, into a hypertable with (and without) the unique identity index.
+//!
+//! Only these headline figures: the store's own SQL is not re-enacted here
+//! (it would drift from `crates/store`); broker, `serve`, databases and
+//! registration come from `liftwatch-testkit`.
 //!
 //! It also records CPU time per process during (E). Build the server first:
 //!
@@ -32,7 +35,7 @@ use clap::{Parser, Subcommand};
 use liftwatch_core::protocol::Timestamp;
 
 use crate::cpu::Breakdown;
-use crate::phases::{Ctx, E2eRun, Indexes, Steps, SubRun};
+use crate::phases::{Ctx, E2eRun, Indexes, SubRun};
 use crate::procs::GatewaySetting;
 use crate::workload::{Workload, PER_MESSAGE};
 
@@ -62,11 +65,10 @@ struct Opts {
     /// one is the headline figure.
     #[arg(long, value_delimiter = ',', default_value = "50000:1000:8,10000:1000:8,2000:1000:8,50000:1000:3")]
     settings: Vec<GatewaySetting>,
-    /// Phases to run: i (broker in-flight check), a (bare subscriber), b (bare COPY),
-    /// c (store only), d (the store's SQL step by step), e (end to end).
-    #[arg(long, value_delimiter = ',', default_value = "i,a,b,c,d,e")]
+    /// Phases to run: a (bare subscriber), b (bare COPY), e (end to end).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,e", value_parser = parse_phase)]
     phases: Vec<char>,
-    /// Rows per COPY transaction in (b), and events per batch in (c).
+    /// Rows per COPY transaction in (b).
     #[arg(long, default_value_t = 10_000)]
     copy_batch: usize,
     /// QoS 1 messages the publisher keeps in flight.
@@ -109,10 +111,6 @@ enum Role {
         port: u16,
         #[arg(long)]
         expected: u64,
-        /// Never ack; print `unacked <n>` once nothing arrived for 3 s (the
-        /// broker's in-flight limit as this client sees it).
-        #[arg(long)]
-        no_ack: bool,
     },
 }
 
@@ -123,10 +121,18 @@ fn main() -> anyhow::Result<()> {
         Some(Role::Publish { port, events, devices, base_us, inflight }) => {
             rt.block_on(roles::publish(port, Workload { events, devices, base_us }, inflight, "bench-publisher"))
         }
-        Some(Role::Subscribe { port, expected, no_ack }) => {
-            rt.block_on(roles::subscribe(port, expected, "$share/bench/lift/v1/+/events", "bench-subscriber", no_ack))
+        Some(Role::Subscribe { port, expected }) => {
+            rt.block_on(roles::subscribe(port, expected, "$share/bench/lift/v1/+/events", "bench-subscriber"))
         }
         None => rt.block_on(bench(cli.opts)),
+    }
+}
+
+/// A phase letter of `--phases`.
+fn parse_phase(s: &str) -> Result<char, String> {
+    match s {
+        "a" | "b" | "e" => Ok(s.chars().next().unwrap_or('e')),
+        _ => Err(format!("{s:?}: the phases are a (bare subscriber), b (bare COPY) and e (end to end)")),
     }
 }
 
@@ -199,10 +205,7 @@ fn fmt_runs(events: u64, secs: &[f64]) -> String {
 struct Results {
     sub: Vec<SubRun>,
     copy: Vec<(Indexes, Vec<f64>)>,
-    steps: Vec<Steps>,
-    store: Vec<f64>,
     e2e: Vec<(GatewaySetting, Vec<E2eRun>)>,
-    inflight: Option<u64>,
     errors: Vec<String>,
 }
 
@@ -236,7 +239,6 @@ async fn bench(o: Opts) -> anyhow::Result<()> {
         out.display()
     );
     let ctx = Ctx {
-        root,
         out: out.clone(),
         liftwatch,
         w,
@@ -246,21 +248,11 @@ async fn bench(o: Opts) -> anyhow::Result<()> {
         tck: cpu::clk_tck(),
         rows: if want('b') { phases::rows(&w) } else { Vec::new() },
     };
-    let inbound = if want('c') { phases::decoded(&w) } else { Vec::new() };
     let mut r = Results {
         e2e: o.settings.iter().map(|s| (*s, Vec::new())).collect(),
         copy: Indexes::ALL.iter().map(|i| (*i, Vec::new())).collect(),
         ..Default::default()
     };
-    if want('i') {
-        match phases::broker_inflight(&ctx, 5000).await {
-            Ok(n) => {
-                eprintln!("  broker in-flight check: a subscriber that never acks got {n} of 5000 QoS 1 messages");
-                r.inflight = Some(n);
-            }
-            Err(e) => r.errors.push(format!("in-flight check: {e:#}")),
-        }
-    }
 
     // Interleaved: every round runs every figure once, so drift of the noisy
     // machine spreads over all of them.
@@ -290,34 +282,6 @@ async fn bench(o: Opts) -> anyhow::Result<()> {
                     }
                     Err(e) => r.errors.push(format!("(b) round {round} {}: {e:#}", ix.label())),
                 }
-            }
-        }
-        if want('d') {
-            match phases::store_steps(&ctx).await {
-                Ok(st) => {
-                    eprintln!(
-                        "  (d) the store's SQL step by step: {} events/s \
-                         ({:.2} s: copy {:.2}, insert {:.2}, rollup {:.2}, commit {:.2})",
-                        fmt_rate(rate(w.events, st.total())),
-                        st.total(),
-                        st.copy,
-                        st.insert,
-                        st.rollup,
-                        st.commit
-                    );
-                    r.steps.push(st);
-                }
-                Err(e) => r.errors.push(format!("(d) round {round}: {e:#}")),
-            }
-        }
-        if want('c') {
-            let per = (ctx.copy_batch as u64).div_ceil(PER_MESSAGE) as usize;
-            match phases::store_only(&w, &inbound, per.max(1)).await {
-                Ok(s) => {
-                    eprintln!("  (c) PgStore::ingest alone: {} events/s ({s:.2} s)", fmt_rate(rate(w.events, s)));
-                    r.store.push(s);
-                }
-                Err(e) => r.errors.push(format!("(c) round {round}: {e:#}")),
             }
         }
         if want('e') {
@@ -416,12 +380,6 @@ fn summary(w: &Workload, r: &Results, o: &Opts, elapsed: f64) -> String {
         o.runs,
         elapsed
     );
-    if let Some(n) = r.inflight {
-        s += &format!(
-            "Broker check: a subscriber that never acks received {n} of 5000 QoS 1 messages \
-             (liftwatch.conf sets max_inflight_messages 1000).\n\n"
-        );
-    }
     s += "| figure | median | runs (events/s) |\n| --- | ---: | --- |\n";
     let sub_secs: Vec<f64> = r.sub.iter().map(|x| x.secs).collect();
     let pub_secs: Vec<f64> = r.sub.iter().map(|x| x.publish_secs).collect();
@@ -449,21 +407,6 @@ fn summary(w: &Workload, r: &Results, o: &Opts, elapsed: f64) -> String {
                 fmt_runs(n, secs)
             );
         }
-    }
-    if !r.store.is_empty() {
-        s += &format!(
-            "| (c) PgStore::ingest alone, events/s | {} | {} |\n",
-            fmt_rate(rate(n, median(&r.store))),
-            fmt_runs(n, &r.store)
-        );
-    }
-    if !r.steps.is_empty() {
-        let tot: Vec<f64> = r.steps.iter().map(Steps::total).collect();
-        s += &format!(
-            "| (d) the store's SQL step by step, events/s | {} | {} |\n",
-            fmt_rate(rate(n, median(&tot))),
-            fmt_runs(n, &tot)
-        );
     }
     let floor = match (r.sub.is_empty(), r.copy[0].1.is_empty()) {
         (false, false) => a.min(b),
@@ -511,23 +454,6 @@ fn summary(w: &Workload, r: &Results, o: &Opts, elapsed: f64) -> String {
                 fmt_rate(e),
                 100.0 * e / floor
             );
-        }
-    }
-    if !r.steps.is_empty() {
-        let m = |f: fn(&Steps) -> f64| median(&r.steps.iter().map(f).collect::<Vec<_>>());
-        let total = m(Steps::total);
-        s += "\n(d) Where the store's transaction spends its time (medians):\n\n\
-              | step | s per 1 M events | share | µs per event |\n| --- | ---: | ---: | ---: |\n";
-        let scale = 1e6 / n as f64;
-        for (name, v) in [
-            ("BEGIN + CREATE TEMP TABLE IF NOT EXISTS lw_staging", m(|x| x.begin)),
-            ("binary COPY into lw_staging", m(|x| x.copy)),
-            ("INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING", m(|x| x.insert)),
-            ("client: read returned identities, count per elevator-day", m(|x| x.client)),
-            ("rollup upsert (INSERT … ON CONFLICT DO UPDATE)", m(|x| x.rollup)),
-            ("COMMIT", m(|x| x.commit)),
-        ] {
-            s += &format!("| {name} | {:.2} | {:.0} % | {:.2} |\n", v * scale, 100.0 * v / total, v / n as f64 * 1e6);
         }
     }
     let mut shown = Vec::new();

@@ -1,30 +1,29 @@
-//! The measured phases: (a) bare MQTT subscriber, (b) bare binary COPY,
-//! (c) the store's ingest alone, and (E) the whole path through
-//! `liftwatch serve`.
+//! The measured phases, the headline figures: (a) bare MQTT subscriber,
+//! (b) bare binary COPY, and (E) the whole path through `liftwatch serve`.
+//! Brokers, `serve`, databases and registration come from the test kit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use futures_util::pin_mut;
-use liftwatch_core::protocol::{decode_message, Timestamp};
+use liftwatch_core::protocol::{DeviceCode, Timestamp};
 use liftwatch_store::prelude::*;
-use liftwatch_store::registry::{Firm, ProjectSpec};
-use liftwatch_store::testing::{admin_url, TestDb};
-use liftwatch_store::{EventStore, Inbound, PgStore};
+use liftwatch_store::PgStore;
+use liftwatch_testkit::fixtures::{elevator_spec, firm_spec, project_spec};
+use liftwatch_testkit::procs::{http_get, serve_args, Broker, BrokerOptions, Service};
+use liftwatch_testkit::{admin_url, free_port, TestDb};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
 use crate::cpu::{self, Breakdown, Roles};
-use crate::procs::{log_problems, start_serve, Broker, GatewaySetting, Helper};
-use crate::workload::{device_code, topic, RunEvent, Workload, OFFSET_SECS};
+use crate::procs::{log_problems, GatewaySetting, Helper};
+use crate::workload::{device_code, RunEvent, Workload, OFFSET_SECS};
 
 /// What every phase needs.
 pub struct Ctx {
-    /// The workspace root (for deploy/mosquitto).
-    pub root: PathBuf,
     /// Logs and perf data go here.
     pub out: PathBuf,
     /// The release `liftwatch` binary.
@@ -85,6 +84,53 @@ async fn start_publisher(ctx: &Ctx, port: u16) -> anyhow::Result<Helper> {
     Ok(p)
 }
 
+fn broker_log(ctx: &Ctx, tag: &str) -> PathBuf {
+    ctx.out.join(format!("mosquitto-{tag}.log"))
+}
+
+/// A private Mosquitto (deploy/mosquitto/liftwatch.conf) logging to
+/// `mosquitto-{tag}.log`; `INGEST_E2E_BROKER_VERBOSE=1` adds `log_type all`.
+async fn start_broker(ctx: &Ctx, tag: &str) -> anyhow::Result<Broker> {
+    let log = broker_log(ctx, tag);
+    let _ = std::fs::remove_file(&log);
+    let verbose = std::env::var_os("INGEST_E2E_BROKER_VERBOSE").is_some();
+    Broker::try_start(BrokerOptions { persistent: false, log: Some(log), verbose }).await.context("starting mosquitto")
+}
+
+/// Starts `liftwatch serve` with gateway setting `g` (log level info, stderr
+/// to `log`) and waits for `/readyz`; returns it and its HTTP port.
+async fn start_serve(
+    ctx: &Ctx,
+    db_url: &str,
+    mqtt_url: &str,
+    g: GatewaySetting,
+    log: &Path,
+) -> anyhow::Result<(Service, u16)> {
+    let http_port = free_port();
+    let mut args = serve_args(db_url, mqtt_url, http_port, "bench-gateway", "bench");
+    for (flag, v) in
+        [("--batch-max-events", g.max_events), ("--batch-max-messages", g.max_messages), ("--db-pool-size", g.pool)]
+    {
+        args.extend([flag.to_owned(), v.to_string()]);
+    }
+    let _ = std::fs::remove_file(log);
+    let serve = Service::try_start(&ctx.liftwatch, args, http_port, Some(log.to_owned()), "info")
+        .await
+        .with_context(|| format!("starting liftwatch serve; see {}", log.display()))?;
+    Ok((serve, http_port))
+}
+
+/// SIGTERM, then waits up to `grace` (SIGKILL after that). Returns the exit
+/// status (`None` when it had to be killed) and how long it took.
+async fn terminate(serve: &mut Service, grace: Duration) -> (Option<std::process::ExitStatus>, Duration) {
+    let start = Instant::now();
+    let status = serve.terminate_within(grace).await;
+    if status.is_none() {
+        serve.kill9();
+    }
+    (status, start.elapsed())
+}
+
 /// (a) One run of the bare subscriber.
 #[derive(Clone, Debug)]
 pub struct SubRun {
@@ -98,7 +144,7 @@ pub struct SubRun {
 
 /// (a) Publisher → private broker → bare rumqttc subscriber.
 pub async fn bare_subscriber(ctx: &Ctx, tag: &str) -> anyhow::Result<SubRun> {
-    let broker = Broker::start(&ctx.root, &ctx.out, tag).await?;
+    let broker = start_broker(ctx, tag).await?;
     let mut sub = Helper::spawn(&[
         "subscribe".into(),
         "--port".into(),
@@ -114,35 +160,11 @@ pub async fn bare_subscriber(ctx: &Ctx, tag: &str) -> anyhow::Result<SubRun> {
     let secs = t0.elapsed().as_secs_f64();
     let publish_secs: f64 = publisher.expect("acked", Duration::from_secs(120)).await?.parse()?;
     let bytes = done.split_whitespace().nth(1).and_then(|b| b.parse().ok()).unwrap_or(0);
-    let problems = log_problems(&broker.log);
+    let problems = log_problems(&broker_log(ctx, tag));
     if !problems.is_empty() {
         eprintln!("  mosquitto log ({tag}): {problems:?}");
     }
     Ok(SubRun { secs, publish_secs, bytes })
-}
-
-/// How many unacknowledged QoS 1 messages the broker (with
-/// deploy/mosquitto/liftwatch.conf) sends to one subscriber that never acks,
-/// out of `messages` published. liftwatch.conf asks for at most 1000
-/// (`max_inflight_messages`).
-pub async fn broker_inflight(ctx: &Ctx, messages: u64) -> anyhow::Result<u64> {
-    let broker = Broker::start(&ctx.root, &ctx.out, "inflight").await?;
-    let w = Workload { events: messages * crate::workload::PER_MESSAGE, ..ctx.w };
-    let mut sub = Helper::spawn(&[
-        "subscribe".into(),
-        "--port".into(),
-        broker.port.to_string(),
-        "--expected".into(),
-        w.messages().to_string(),
-        "--no-ack".into(),
-    ])?;
-    sub.expect("ready", Duration::from_secs(30)).await?;
-    let mut publisher = Helper::spawn(&publisher_args(ctx, w, broker.port))?;
-    publisher.expect("ready", Duration::from_secs(60)).await?;
-    publisher.say("go").await?;
-    let line = sub.line(Duration::from_secs(120)).await?;
-    let n = line.split_whitespace().nth(1).and_then(|x| x.parse().ok()).context("subscriber's answer")?;
-    Ok(n)
 }
 
 const ROW_TYPES: [Type; 16] = [
@@ -258,94 +280,6 @@ pub async fn bare_copy(ctx: &Ctx, indexes: Indexes) -> anyhow::Result<f64> {
     Ok(secs)
 }
 
-/// (d) Seconds spent in each step of the store's ingest SQL.
-#[derive(Clone, Debug, Default)]
-pub struct Steps {
-    /// `BEGIN` + `CREATE TEMP TABLE IF NOT EXISTS lw_staging …`.
-    pub begin: f64,
-    /// Binary COPY into the staging table.
-    pub copy: f64,
-    /// `INSERT INTO events SELECT … ORDER BY … ON CONFLICT DO NOTHING RETURNING …`.
-    pub insert: f64,
-    /// Reading the returned identities and counting runs per elevator-day (client side).
-    pub client: f64,
-    /// The additive rollup upsert (`INSERT … ON CONFLICT DO UPDATE`).
-    pub rollup: f64,
-    /// `COMMIT` (WAL flush).
-    pub commit: f64,
-}
-
-impl Steps {
-    /// All steps.
-    pub fn total(&self) -> f64 {
-        self.begin + self.copy + self.insert + self.client + self.rollup + self.commit
-    }
-}
-
-/// (d) The store's transaction re-enacted step by step with the same SQL as
-/// `crates/store/src/postgres.rs` (the rollup upsert sets only `runs`, the
-/// one column a `run` changes), timed per step, on a fresh migrated database.
-pub async fn store_steps(ctx: &Ctx) -> anyhow::Result<Steps> {
-    let (db, store, ids) = registered_db("bench_steps", &ctx.w).await?;
-    drop(store);
-    let mut c = connect(&db.url).await?;
-    checkpoint().await?;
-    let copy = format!("COPY lw_staging {COLUMNS} FROM STDIN BINARY");
-    let mut st = Steps::default();
-    let mut new = 0usize;
-    let day_us = 86_400 * 1_000_000i64;
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).context("epoch")?;
-    for chunk in ctx.rows.chunks(ctx.copy_batch) {
-        let mut t = Instant::now();
-        let mut lap = |acc: &mut f64| {
-            let now = Instant::now();
-            *acc += (now - t).as_secs_f64();
-            t = now;
-        };
-        let tx = c.transaction().await?;
-        tx.batch_execute(
-            "CREATE TEMP TABLE IF NOT EXISTS lw_staging (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-        )
-        .await?;
-        lap(&mut st.begin);
-        copy_rows(&tx, &copy, chunk, |d| ids[d as usize]).await?;
-        lap(&mut st.copy);
-        let rows = tx
-            .query(
-                "INSERT INTO events SELECT * FROM lw_staging ORDER BY elevator_id, seq, ts \
-                 ON CONFLICT DO NOTHING RETURNING elevator_id, seq, ts",
-                &[],
-            )
-            .await?;
-        lap(&mut st.insert);
-        let mut days: std::collections::BTreeMap<(i32, chrono::NaiveDate), i64> = Default::default();
-        for r in &rows {
-            let ts: DateTime<Utc> = r.get(2);
-            // Asia/Shanghai has had no DST since 1991: local day = UTC+8.
-            let d = (ts.timestamp_micros() + i64::from(OFFSET_SECS) * 1_000_000).div_euclid(day_us);
-            *days.entry((r.get(0), epoch + chrono::Duration::days(d))).or_default() += 1;
-        }
-        new += rows.len();
-        let eid: Vec<i32> = days.keys().map(|k| k.0).collect();
-        let day: Vec<chrono::NaiveDate> = days.keys().map(|k| k.1).collect();
-        let runs: Vec<i64> = days.values().copied().collect();
-        lap(&mut st.client);
-        tx.execute(
-            "INSERT INTO rollups (elevator_id, day, runs) SELECT * FROM unnest($1::int4[], $2::date[], $3::int8[]) \
-             ON CONFLICT (elevator_id, day) DO UPDATE SET runs = rollups.runs + excluded.runs",
-            &[&eid, &day, &runs],
-        )
-        .await?;
-        lap(&mut st.rollup);
-        tx.commit().await?;
-        lap(&mut st.commit);
-    }
-    if new as u64 != ctx.w.events {
-        bail!("the INSERT returned {new} new events, expected {}", ctx.w.events);
-    }
-    Ok(st)
-}
-
 /// A fresh, migrated database with the workload's elevators registered;
 /// returns it, the store, and the elevator id of each device index.
 pub async fn registered_db(tag: &str, w: &Workload) -> anyhow::Result<(TestDb, PgStore, Vec<i32>)> {
@@ -354,24 +288,22 @@ pub async fn registered_db(tag: &str, w: &Workload) -> anyhow::Result<(TestDb, P
     if !store.uses_timescaledb().await? {
         bail!("the events table is not a hypertable: is TimescaleDB in shared_preload_libraries?");
     }
-    // Built from JSON, so that fields the registry adds with defaults need no change here.
-    let firm: Firm = serde_json::from_value(serde_json::json!({
-        "id": "bench", "name": "Bench Lifts", "grade": "A", "self_declaration_url": null
-    }))?;
-    store.put_firm(&firm).await?;
+    store.put_firm(&firm_spec("bench", "Bench Lifts")).await?;
     let admitted = (Timestamp(w.base_us).to_utc() - chrono::Duration::days(30)).date_naive();
-    let elevators: Vec<serde_json::Value> =
-        (0..w.devices).map(|d| serde_json::json!({"device_code": device_code(d), "kind": "traction"})).collect();
-    let project: ProjectSpec = serde_json::from_value(serde_json::json!({
-        "id": "bench", "name": "Benchmark fleet", "firm_id": "bench", "mode": "iot",
-        "admitted_on": admitted.to_string(), "commitment": null, "elevators": elevators,
-    }))?;
+    let elevators = (0..w.devices)
+        .map(|d| Ok(elevator_spec(DeviceCode::parse(&device_code(d))?, None)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let project = liftwatch_core::registry::ProjectSpec {
+        name: "Benchmark fleet".into(),
+        admitted_on: admitted,
+        ..project_spec("bench", "bench", elevators)
+    };
     store.put_project(&project, admitted).await?;
     let c = connect(&db.url).await?;
     let mut ids = vec![0i32; w.devices as usize];
     for r in c.query("SELECT device_code, id FROM elevators", &[]).await? {
         let code: &str = r.get(0);
-        if let Some(d) = code.get(14..).and_then(|s| s.parse::<usize>().ok()) {
+        if let Some(d) = code.get(15..).and_then(|s| s.parse::<usize>().ok()) {
             if let Some(slot) = ids.get_mut(d) {
                 *slot = r.get(1);
             }
@@ -381,37 +313,6 @@ pub async fn registered_db(tag: &str, w: &Workload) -> anyhow::Result<(TestDb, P
         bail!("not every elevator got an id");
     }
     Ok((db, store, ids))
-}
-
-/// The workload decoded as the gateway would (done once, outside any timing).
-pub fn decoded(w: &Workload) -> Vec<Inbound> {
-    let now = Timestamp::now();
-    (0..w.messages())
-        .map(|m| {
-            let t = topic(w.message_device(m));
-            let payload = w.payload(m).into_bytes();
-            let decoded = decode_message(&t, &payload, now);
-            Inbound { topic: t, payload, received_at: now, decoded }
-        })
-        .collect()
-}
-
-/// (c) `PgStore::ingest` alone, one batch after the other (as the gateway's
-/// batcher does), `messages_per_batch` messages per batch. Returns seconds.
-pub async fn store_only(w: &Workload, inbound: &[Inbound], messages_per_batch: usize) -> anyhow::Result<f64> {
-    let (db, store, _) = registered_db("bench_store", w).await?;
-    checkpoint().await?;
-    let t0 = Instant::now();
-    let mut new = 0;
-    for batch in inbound.chunks(messages_per_batch) {
-        new += store.ingest(batch).await?.new_events;
-    }
-    let secs = t0.elapsed().as_secs_f64();
-    if new != w.events {
-        bail!("store reported {new} new events, expected {}", w.events);
-    }
-    drop(db);
-    Ok(secs)
 }
 
 /// (E) One end-to-end run.
@@ -475,9 +376,9 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
     let w = ctx.w;
     let (db, store, ids) = registered_db("bench_e2e", &w).await?;
     drop(store);
-    let broker = Broker::start(&ctx.root, &ctx.out, tag).await?;
+    let broker = start_broker(ctx, tag).await?;
     let serve_log = ctx.out.join(format!("serve-{tag}.log"));
-    let (mut serve, http_port) = start_serve(&ctx.liftwatch, &db.url, &broker.url(), g, &serve_log).await?;
+    let (mut serve, http_port) = start_serve(ctx, &db.url, &broker.url(), g, &serve_log).await?;
     let c = connect(&db.url).await?;
     let stmt =
         c.prepare("SELECT EXISTS (SELECT 1 FROM events WHERE elevator_id = $1 AND seq = $2 AND ts = $3)").await?;
@@ -486,8 +387,8 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
     let mut publisher = start_publisher(ctx, broker.port).await?;
     let roles = Roles {
         pids: vec![
-            (serve.pid, "liftwatch serve"),
-            (broker.proc.pid, "mosquitto"),
+            (serve.pid().unwrap_or(0), "liftwatch serve"),
+            (broker.pid(), "mosquitto"),
             (publisher.proc.pid, "publisher (load generator)"),
             (std::process::id(), "benchmark driver (progress probes)"),
         ],
@@ -554,15 +455,15 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
 
     if !completed {
         // What the service says about itself while stuck.
-        let ready = crate::procs::http_get(http_port, "/readyz")
-            .map_or_else(|| "no answer".to_owned(), |(c, b)| format!("{c} {}", b.trim()));
+        let ready =
+            http_get(http_port, "/readyz").map_or_else(|| "no answer".to_owned(), |(c, b)| format!("{c} {}", b.trim()));
         let mut stall = format!(
             "STALL: nothing committed for {} s after {count} of {messages} messages ({} events) in {secs:.1} s; \
              /readyz answered {ready}",
             ctx.stall_secs,
             events_in(&w, count)
         );
-        if let Some((200, body)) = crate::procs::http_get(http_port, "/metrics") {
+        if let Some((200, body)) = http_get(http_port, "/metrics") {
             let interesting: Vec<&str> = body
                 .lines()
                 .filter(|l| {
@@ -580,7 +481,7 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
 
     let grace = Duration::from_secs(10);
     let mut shutdown_secs = 0.0;
-    let mut terminate = |status: Option<std::process::ExitStatus>, took: Duration, problems: &mut Vec<String>| {
+    let mut check_exit = |status: Option<std::process::ExitStatus>, took: Duration, problems: &mut Vec<String>| {
         shutdown_secs = took.as_secs_f64();
         match status {
             Some(s) if s.success() => {}
@@ -594,11 +495,11 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
     let mut recovery_log = None;
     if !completed {
         // Does a restart recover (at-least-once: nothing lost, nothing counted twice)?
-        let (st, took) = serve.terminate(grace).await;
-        terminate(st, took, &mut problems);
+        let (st, took) = terminate(&mut serve, grace).await;
+        check_exit(st, took, &mut problems);
         let log = ctx.out.join(format!("serve-{tag}-restart.log"));
         let t1 = Instant::now();
-        let (s2, _) = start_serve(&ctx.liftwatch, &db.url, &broker.url(), g, &log).await?;
+        let (s2, _) = start_serve(ctx, &db.url, &broker.url(), g, &log).await?;
         serve = s2;
         let mut runs: i64 = 0;
         while t1.elapsed() < Duration::from_secs(60) {
@@ -643,9 +544,9 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
     if dead != 0 {
         problems.push(format!("{dead} dead letters"));
     }
-    let (st, took) = serve.terminate(grace).await;
+    let (st, took) = terminate(&mut serve, grace).await;
     if completed {
-        terminate(st, took, &mut problems);
+        check_exit(st, took, &mut problems);
     } else if !st.is_some_and(|s| s.success()) {
         problems.push("the restarted liftwatch serve did not exit cleanly on SIGTERM".into());
     }
@@ -655,7 +556,7 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
     for p in log_problems(&serve_log) {
         problems.push(format!("serve log: {p}"));
     }
-    for p in log_problems(&broker.log) {
+    for p in log_problems(&broker_log(ctx, tag)) {
         problems.push(format!("mosquitto log: {p}"));
     }
     drop(c);

@@ -66,10 +66,8 @@ pub async fn publish(port: u16, w: Workload, inflight: u16, client_id: &str) -> 
 /// A bare subscriber: persistent session, QoS 1 shared subscription (like the
 /// gateway's), manual acks sent as soon as a message arrives, no decoding.
 /// Prints `ready` on SUBACK and `done <messages> <payload bytes>` when
-/// `expected` messages have arrived. With `no_ack` it never acks and prints
-/// `unacked <n>` once nothing has arrived for 3 s: how many unacknowledged
-/// QoS 1 messages the broker sends one client.
-pub async fn subscribe(port: u16, expected: u64, filter: &str, client_id: &str, no_ack: bool) -> anyhow::Result<()> {
+/// `expected` messages have arrived.
+pub async fn subscribe(port: u16, expected: u64, filter: &str, client_id: &str) -> anyhow::Result<()> {
     let mut o = MqttOptions::new(client_id, "127.0.0.1", port);
     o.set_max_packet_size(MAX_PACKET, MAX_PACKET)
         .set_keep_alive(Duration::from_secs(60))
@@ -79,26 +77,13 @@ pub async fn subscribe(port: u16, expected: u64, filter: &str, client_id: &str, 
     let (client, mut el) = AsyncClient::new(o, expected as usize + 100);
     let (mut n, mut bytes) = (0u64, 0u64);
     loop {
-        let ev = if no_ack && n > 0 {
-            match tokio::time::timeout(Duration::from_secs(3), el.poll()).await {
-                Ok(ev) => ev,
-                Err(_) => {
-                    println!("unacked {n}");
-                    return Ok(());
-                }
-            }
-        } else {
-            el.poll().await
-        };
-        match ev {
+        match el.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => client.try_subscribe(filter, QoS::AtLeastOnce)?,
             Ok(Event::Incoming(Packet::SubAck(_))) => println!("ready"),
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 n += 1;
                 bytes += p.payload.len() as u64;
-                if !no_ack {
-                    client.try_ack(&p)?;
-                }
+                client.try_ack(&p)?;
                 if n == expected {
                     println!("done {n} {bytes}");
                     break;

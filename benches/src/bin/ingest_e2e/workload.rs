@@ -43,9 +43,9 @@ pub struct RunEvent {
     pub to: i32,
 }
 
-/// The device code of elevator `d` (20 digits).
+/// The device code of elevator `d`: the test kit's `dev(d)`.
 pub fn device_code(d: u32) -> String {
-    format!("31103302002018{d:06}")
+    liftwatch_testkit::codes::dev_code(d)
 }
 
 /// The topic elevator `d` publishes on.

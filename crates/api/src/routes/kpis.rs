@@ -7,12 +7,13 @@ use axum::Json;
 use chrono::NaiveDate;
 use liftwatch_core::kpi::{fault_rate_per_10k, mean_minutes, KpiReport, Subject};
 use liftwatch_core::window::Window;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use liftwatch_store::records::Reclassification;
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::device;
+use super::params::{device, parse_day, RangeQuery, WindowQuery};
 use super::registry::{visible_project, CommitmentBody};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -20,46 +21,11 @@ use crate::ApiState;
 
 /// The routes.
 pub fn router() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::new().routes(routes!(project_kpis)).routes(routes!(elevator_kpis)).routes(routes!(project_series))
-}
-
-/// Which window: `at` (rolling 6 months ending the day before; default today) or `half` (`2026H1`).
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct WindowQuery {
-    /// Evaluation day (`YYYY-MM-DD`): the window is the 6 calendar months before it.
-    pub at: Option<String>,
-    /// A calendar half-year, `YYYYH1` or `YYYYH2`.
-    pub half: Option<String>,
-    /// Project answers: also list each elevator's figures (`per_elevator`).
-    /// Off by default: at 10,000 elevators it triples the query time.
-    pub per_elevator: Option<bool>,
-}
-
-fn parse_day(field: &str, s: &str) -> ApiResult<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| ApiError::bad_request(format!("{field} {s:?} is not a date of the form YYYY-MM-DD")))
-}
-
-impl WindowQuery {
-    pub(crate) fn window(&self, today: NaiveDate) -> ApiResult<Window> {
-        match (&self.at, &self.half) {
-            (Some(_), Some(_)) => Err(ApiError::bad_request("give either at= or half=, not both")),
-            (None, Some(h)) => Window::parse_half(h).map_err(|e| ApiError::bad_request(e.to_string())),
-            (at, None) => {
-                let day = at.as_deref().map(|s| parse_day("at", s)).transpose()?.unwrap_or(today);
-                Window::rolling(day).map_err(|e| ApiError::bad_request(e.to_string()))
-            }
-        }
-    }
-}
-
-/// The window of a KPI answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WindowOut {
-    /// First day.
-    pub from: NaiveDate,
-    /// Last day (inclusive).
-    pub to: NaiveDate,
+    OpenApiRouter::new()
+        .routes(routes!(project_kpis))
+        .routes(routes!(elevator_kpis))
+        .routes(routes!(project_series))
+        .routes(routes!(firm_reclassification))
 }
 
 /// Downtime figures.
@@ -124,7 +90,7 @@ pub struct KpiOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elevator: Option<String>,
     /// The window.
-    pub window: WindowOut,
+    pub window: Window,
     /// Elevators that belonged on at least one day of the window.
     pub elevators: usize,
     /// Runs.
@@ -159,7 +125,7 @@ impl From<KpiReport> for KpiOut {
         KpiOut {
             project,
             elevator,
-            window: WindowOut { from: k.window.from, to: k.window.to },
+            window: k.window,
             elevators: k.elevators,
             runs: k.runs,
             equipment_faults: k.equipment_faults,
@@ -267,15 +233,6 @@ async fn elevator_kpis(
     Ok(Json(k.ok_or_else(not_found)?.into()))
 }
 
-/// A date range.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct RangeQuery {
-    /// First day, `YYYY-MM-DD`.
-    pub from: String,
-    /// Last day, inclusive (at most 400 days after `from`).
-    pub to: String,
-}
-
 /// One day of a project's series.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DayOut {
@@ -327,4 +284,25 @@ async fn project_series(
             })
             .collect(),
     ))
+}
+
+/// The share of a firm's faults reclassified away from `equipment` over the rolling 6 months (`at=`)
+/// or a half-year (`half=`) (a regulator, or the firm itself): regulators watch it for gaming of the
+/// fault rate through cause corrections.
+#[utoipa::path(get, path = "/api/v1/firms/{firm_id}/reclassification", tag = "firm records",
+    params(("firm_id" = String, Path, description = "firm id"), WindowQuery),
+    responses((status = 200, body = Reclassification), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn firm_reclassification(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(firm_id): Path<String>,
+    q: Result<Query<WindowQuery>, QueryRejection>,
+) -> ApiResult<Json<Reclassification>> {
+    let Query(q) = q?;
+    let w = q.window(s.today())?;
+    let not_found = || ApiError::not_found(format!("firm {firm_id} does not exist"));
+    if !caller.sees_firm(&firm_id) {
+        return Err(not_found());
+    }
+    Ok(Json(s.store.firm_reclassification(&firm_id, w).await?.ok_or_else(not_found)?))
 }

@@ -1,4 +1,8 @@
-//! Registry (api-v1.md "Registry"): firms and pilot projects with their elevators.
+//! Registry (api-v1.md "Registry"): firms and pilot projects with their
+//! elevators. The types, their validation and the pilot's rules about them
+//! (the self-declaration a grade A or B needs, the on-site interval of each
+//! mode) are the core's ([`liftwatch_core::registry`]); bodies keep enums and
+//! device codes as text so that a bad one is a 400 naming it, not a 422.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -6,16 +10,17 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::NaiveDate;
 use liftwatch_core::kpi::Commitment;
-use liftwatch_store::registry::{
-    max_onsite_interval_months, ElevatorSpec, Firm, FirmRecord, PilotForm, ProjectFilter, ProjectRecord, ProjectSpec,
-    MODES,
+use liftwatch_core::registry::{
+    ElevatorSpec, Firm, FirmRecord, GradeLetter, PilotForm, ProjectMode, ProjectRecord, ProjectSpec, ProjectStatus,
 };
+use liftwatch_core::ValidationErrors;
+use liftwatch_store::registry::ProjectFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{check_id, device, Page};
+use super::params::{check_id, device, Page};
 use crate::auth::{new_token, token_hash, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::ApiState;
@@ -43,34 +48,20 @@ pub struct FirmBody {
     pub self_declaration_url: Option<String>,
 }
 
-/// A firm.
+/// A firm as stored, with its token in the answer that created it or rotated it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FirmOut {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Grade.
-    pub grade: String,
-    /// Self-declaration URL.
-    pub self_declaration_url: Option<String>,
-    /// Whether a self-declaration is on file.
-    pub self_declared: bool,
+    /// The firm and whether its self-declaration is on file.
+    #[serde(flatten)]
+    pub firm: FirmRecord,
     /// The firm's bearer token: only in the answer that created the firm or rotated its token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
 
 impl FirmOut {
-    fn of(r: FirmRecord, token: Option<String>) -> FirmOut {
-        FirmOut {
-            id: r.firm.id,
-            name: r.firm.name,
-            grade: r.firm.grade,
-            self_declaration_url: r.firm.self_declaration_url,
-            self_declared: r.self_declared,
-            token,
-        }
+    fn of(firm: FirmRecord, token: Option<String>) -> FirmOut {
+        FirmOut { firm, token }
     }
 }
 
@@ -89,21 +80,10 @@ async fn put_firm(
     caller.require_regulator()?;
     check_id("firm", &firm_id)?;
     let Json(b) = body?;
-    if b.name.trim().is_empty() {
-        return Err(ApiError::bad_request("name must not be empty"));
-    }
-    if !["A", "B", "C", "D"].contains(&b.grade.as_str()) {
-        return Err(ApiError::bad_request(format!("grade {:?} must be one of A, B, C, D", b.grade)));
-    }
-    let declared = b.self_declaration_url.as_deref().is_some_and(|u| !u.trim().is_empty());
-    if ["A", "B"].contains(&b.grade.as_str()) && !declared {
-        return Err(ApiError::bad_request(format!(
-            "grade {} needs the firm's published self-declaration (self_declaration_url): since 2021 a firm \
-             without it cannot be graded B or better (N §III.(三).2)",
-            b.grade
-        )));
-    }
-    let firm = Firm { id: firm_id.clone(), name: b.name, grade: b.grade, self_declaration_url: b.self_declaration_url };
+    let grade = b.grade.parse::<GradeLetter>()?;
+    let firm = Firm { id: firm_id.clone(), name: b.name, grade, self_declaration_url: b.self_declaration_url };
+    // Every problem at once, with the self-declaration rule (N §III.(三).2).
+    firm.validate()?;
     let created = s.store.put_firm(&firm).await?;
     let token = if created {
         let t = new_token()?;
@@ -265,7 +245,7 @@ pub struct ProjectOut {
     /// Owner.
     pub owner: String,
     /// Mode.
-    pub mode: String,
+    pub mode: ProjectMode,
     /// Admission day.
     pub admitted_on: NaiveDate,
     /// Commitment.
@@ -273,12 +253,13 @@ pub struct ProjectOut {
     /// Current elevators.
     pub elevators: Vec<ElevatorBody>,
     /// `active`, `rectifying` or `exited`.
-    pub status: String,
+    pub status: ProjectStatus,
     /// Open findings.
     pub open_findings: i64,
     /// Membership history.
     pub memberships: Vec<MembershipOut>,
-    /// Longest gap between on-site maintenance visits the mode allows (A1 §I.(二)), months.
+    /// Longest gap between on-site maintenance visits the mode allows (A1 §I.(二)), months
+    /// (always given; optional in the schema as in earlier answers).
     pub max_onsite_interval_months: Option<u32>,
     /// 使用管理单位联系人 (pilot list form).
     #[serde(default)]
@@ -308,9 +289,10 @@ pub struct ProjectOut {
 
 impl From<ProjectRecord> for ProjectOut {
     fn from(p: ProjectRecord) -> Self {
+        let max_onsite = p.spec.max_onsite_interval_months();
         let f = p.spec.pilot_form;
         ProjectOut {
-            max_onsite_interval_months: max_onsite_interval_months(&p.spec.mode),
+            max_onsite_interval_months: Some(max_onsite),
             owner_contact: f.owner_contact,
             owner_phone: f.owner_phone,
             firm_contact: f.firm_contact,
@@ -369,24 +351,9 @@ async fn put_project(
     caller.require_regulator()?;
     check_id("project", &project_id)?;
     let Json(b) = body?;
-    let mut problems = Vec::new();
-    if b.name.trim().is_empty() {
-        problems.push("name must not be empty".to_owned());
-    }
-    if !MODES.contains(&b.mode.as_str()) {
-        problems.push(format!("mode {:?} must be one of {}", b.mode, MODES.join(", ")));
-    }
-    if let Some(c) = &b.commitment {
-        for (k, v) in [
-            ("fault_rate_per_10k", c.fault_rate_per_10k),
-            ("downtime_minutes", c.downtime_minutes),
-            ("rescue_minutes", c.rescue_minutes),
-        ] {
-            if !v.is_finite() || v < 0.0 {
-                problems.push(format!("commitment.{k} {v} must be a number ≥ 0"));
-            }
-        }
-    }
+    // Values that do not parse are reported with every other problem at once.
+    let mut problems = ValidationErrors::new();
+    let mode = b.mode.parse::<ProjectMode>().map_err(|e| problems.push(e.into())).ok();
     let mut elevators = Vec::with_capacity(b.elevators.len());
     for (i, e) in b.elevators.iter().enumerate() {
         match device(&e.device_code) {
@@ -397,34 +364,26 @@ async fn put_project(
                 insured_until: e.insured_until,
                 since: e.since,
             }),
-            Err(err) => problems.push(format!("elevators[{i}]: {}", err.message)),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(ApiError::bad_request(problems.join("; ")));
-    }
-    let pilot_form = PilotForm {
-        owner_contact: b.owner_contact,
-        owner_phone: b.owner_phone,
-        firm_contact: b.firm_contact,
-        firm_phone: b.firm_phone,
-        manufacturer: b.manufacturer,
-        insurer: b.insurer,
-        insured_from: b.insured_from,
-        insured_until: b.insured_until,
-    };
-    if let (Some(a), Some(z)) = (pilot_form.insured_from, pilot_form.insured_until) {
-        if z < a {
-            return Err(ApiError::bad_request(format!("insured_until {z} is before insured_from {a}")));
+            Err(err) => problems.push(liftwatch_core::ValidationError::new(format!("elevators[{i}]"), err.message)),
         }
     }
     let spec = ProjectSpec {
-        pilot_form,
+        pilot_form: PilotForm {
+            owner_contact: b.owner_contact,
+            owner_phone: b.owner_phone,
+            firm_contact: b.firm_contact,
+            firm_phone: b.firm_phone,
+            manufacturer: b.manufacturer,
+            insurer: b.insurer,
+            insured_from: b.insured_from,
+            insured_until: b.insured_until,
+        },
         id: project_id.clone(),
         name: b.name,
         firm_id: b.firm_id,
         owner: b.owner,
-        mode: b.mode,
+        // Checked above; any mode serves to check the rest.
+        mode: mode.unwrap_or(ProjectMode::Iot),
         admitted_on: b.admitted_on,
         commitment: b.commitment.map(|c| Commitment {
             fault_rate_per_10k: c.fault_rate_per_10k,
@@ -433,6 +392,10 @@ async fn put_project(
         }),
         elevators,
     };
+    if let Err(es) = spec.validate() {
+        problems.0.extend(es.0);
+    }
+    problems.into_result()?;
     let created = s.store.put_project(&spec, s.today()).await?;
     let rec =
         s.store.project(&project_id).await?.ok_or_else(|| ApiError::not_found(format!("project {project_id}")))?;
@@ -469,7 +432,7 @@ pub struct ProjectQuery {
     pub firm: Option<String>,
     /// `active`, `rectifying` or `exited`.
     pub status: Option<String>,
-    /// Monitoring mode.
+    /// Monitoring mode: `iot`, `remote_pension`, `remote_full_service` or `remote`.
     pub mode: Option<String>,
     /// Page size (1–1000, default 100).
     pub limit: Option<i64>,
@@ -487,21 +450,13 @@ async fn list_projects(
 ) -> ApiResult<Json<Vec<ProjectOut>>> {
     let Query(q) = q?;
     let (limit, offset) = Page { limit: q.limit, offset: q.offset }.get()?;
-    if let Some(st) = &q.status {
-        if !["active", "rectifying", "exited"].contains(&st.as_str()) {
-            return Err(ApiError::bad_request(format!("status {st:?} must be one of active, rectifying, exited")));
-        }
-    }
-    if let Some(m) = &q.mode {
-        if !MODES.contains(&m.as_str()) {
-            return Err(ApiError::bad_request(format!("mode {m:?} must be one of {}", MODES.join(", "))));
-        }
-    }
+    let status = q.status.as_deref().map(str::parse::<ProjectStatus>).transpose()?;
+    let mode = q.mode.as_deref().map(str::parse::<ProjectMode>).transpose()?;
     let firm = match (&caller, q.firm) {
         (Caller::Regulator, f) => f,
         (Caller::Firm(own), Some(f)) if f != *own => return Ok(Json(Vec::new())),
         (Caller::Firm(own), _) => Some(own.clone()),
     };
-    let rows = s.store.projects(&ProjectFilter { firm, status: q.status, mode: q.mode, limit, offset }).await?;
+    let rows = s.store.projects(&ProjectFilter { firm, status, mode, limit, offset }).await?;
     Ok(Json(rows.into_iter().map(Into::into).collect()))
 }

@@ -1,6 +1,6 @@
 //! How often a pilot project must be maintained on site and checked
 //! remotely (A1 §I.(二)); exceeding either is the first ground for a
-//! rectification order (A1 §III.1).
+//! rectification order (A1 §III.(一)).
 
 use chrono::{Months, NaiveDate};
 
@@ -38,14 +38,14 @@ pub fn onsite_due_by(mode: ProjectMode, last: NaiveDate) -> NaiveDate {
     last.checked_add_months(Months::new(max_onsite_interval_months(mode))).unwrap_or(NaiveDate::MAX)
 }
 
-/// A1 §III.1: whether the on-site interval is exceeded on `day` (a visit on
+/// A1 §III.(一): whether the on-site interval is exceeded on `day` (a visit on
 /// `day`, or no visit up to `day`): `day` is after [`onsite_due_by`]. A visit
 /// exactly N months later is in time; one day more is late.
 pub fn onsite_interval_exceeded(mode: ProjectMode, last: NaiveDate, day: NaiveDate) -> bool {
     day > onsite_due_by(mode, last)
 }
 
-/// A1 §III.1: whether the remote-check interval is exceeded on `day` after a
+/// A1 §III.(一): whether the remote-check interval is exceeded on `day` after a
 /// check on `last`: more than 15 days later (never for `iot`).
 pub fn remote_check_interval_exceeded(mode: ProjectMode, last: NaiveDate, day: NaiveDate) -> bool {
     remote_check_interval_days(mode).is_some_and(|n| (day - last).num_days() > i64::from(n))

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// fault rate and in downtime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum Cause {
     /// 设备本体原因: the elevator itself.
     Equipment,

@@ -81,6 +81,24 @@ impl serde::Serialize for Timestamp {
     }
 }
 
+/// The OpenAPI schema: RFC 3339 (`string`, format `date-time`), as serialised.
+#[cfg(feature = "schema")]
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+        utoipa::openapi::RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                .description(Some("RFC 3339, in UTC with microseconds"))
+                .build(),
+        ))
+    }
+}
+
+#[cfg(feature = "schema")]
+impl utoipa::ToSchema for Timestamp {}
+
 impl<'de> serde::Deserialize<'de> for Timestamp {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;

@@ -51,6 +51,7 @@ impl NewVisit {
 
 /// A stored maintenance visit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Visit {
     /// Id.
     pub id: i64,

@@ -41,6 +41,7 @@ impl NewRectificationOrder {
 
 /// A stored rectification order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct RectificationOrder {
     /// Id.
     pub id: i64,
@@ -112,6 +113,7 @@ impl NewFirmGrade {
 
 /// A firm's grade for one year, as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct FirmGrade {
     /// The firm.
     pub firm_id: String,

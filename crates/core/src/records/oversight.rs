@@ -1,6 +1,6 @@
-//! What regulators record about a project's safety: complaints (A1 §III.3,
-//! §IV.(一).3), inspections, spot checks and supervision (A1 §III.2,
-//! §IV.(一).2), accidents (A1 §IV.(二)). The rule engine reads them.
+//! What regulators record about a project's safety: complaints (A1 §III.(三),
+//! §IV.(一).3), inspections, spot checks and supervision (A1 §III.(二),
+//! §IV.(一).2), accidents (A1 §IV.(二).4). The rule engine reads them.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -9,20 +9,20 @@ use crate::protocol::{DeviceCode, Timestamp};
 use crate::validation::{check_text, wire_enum, ValidationErrors, MAX_TEXT_CHARS};
 
 wire_enum! {
-    /// What a complaint (投诉) is about: A1 §III.3 counts those about safety
+    /// What a complaint (投诉) is about: A1 §III.(三) counts those about safety
     /// or quality.
     pub enum ComplaintSubject as "safety_or_quality" {
         /// Safety.
         Safety = "safety",
         /// Quality of maintenance or service.
         Quality = "quality",
-        /// Anything else (not counted by A1 §III.3).
+        /// Anything else (not counted by A1 §III.(三)).
         Other = "other",
     }
 }
 
 impl ComplaintSubject {
-    /// Whether A1 §III.3 counts it (about safety or quality).
+    /// Whether A1 §III.(三) counts it (about safety or quality).
     pub fn counts_for_rectification(self) -> bool {
         matches!(self, ComplaintSubject::Safety | ComplaintSubject::Quality)
     }
@@ -34,9 +34,9 @@ wire_enum! {
         /// 定期检验: periodic inspection; failing it and not rectifying in
         /// time takes the project out of the pilot (A1 §IV.(一).2).
         PeriodicInspection = "periodic_inspection",
-        /// 抽查: spot check; a hazard found is ground for rectification (A1 §III.2).
+        /// 抽查: spot check; a hazard found is ground for rectification (A1 §III.(二)).
         SpotCheck = "spot_check",
-        /// 监督检查: supervision visit (A1 §III.2).
+        /// 监督检查: supervision visit (A1 §III.(二)).
         Supervision = "supervision",
     }
 }
@@ -69,6 +69,7 @@ impl NewComplaint {
 
 /// A stored complaint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Complaint {
     /// Id.
     pub id: i64,
@@ -105,7 +106,7 @@ pub struct NewInspection {
     pub kind: InspectionKind,
     /// The day.
     pub on: NaiveDate,
-    /// Whether a safety hazard was found (A1 §III.2).
+    /// Whether a safety hazard was found (A1 §III.(二)).
     pub hazard_found: bool,
     /// Whether it passed (A1 §IV.(一).2 for periodic inspections).
     pub passed: bool,
@@ -122,6 +123,7 @@ impl NewInspection {
 
 /// A stored inspection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Inspection {
     /// Id.
     pub id: i64,
@@ -156,7 +158,7 @@ pub struct NewAccident {
     pub device_code: DeviceCode,
     /// The day.
     pub on: NaiveDate,
-    /// Whether poor maintenance caused it (A1 §IV.(二): disqualifies the firm).
+    /// Whether poor maintenance caused it (A1 §IV.(二).4: disqualifies the firm).
     pub caused_by_maintenance: bool,
     /// What happened.
     pub summary: String,
@@ -171,6 +173,7 @@ impl NewAccident {
 
 /// A stored accident.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Accident {
     /// Id.
     pub id: i64,

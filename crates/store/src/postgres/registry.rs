@@ -1,24 +1,25 @@
 //! Registry: firms, pilot projects, elevators and their membership history
-//! (api-v1.md "Registry"). The HTTP API comes in its own issue; the ingest
-//! path needs the elevators now.
+//! (api-v1.md "Registry"), in PostgreSQL. Validation and the membership
+//! rules are the core's ([`liftwatch_core::registry`],
+//! [`liftwatch_core::pilot::membership`]); this file stores their outcome.
 
 use crate::port::*;
-use crate::registry::*;
+use crate::registry::ProjectFilter;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 use liftwatch_core::kpi::{Commitment, Membership};
+use liftwatch_core::pilot::{membership_end_on_removal, membership_start};
 use liftwatch_core::protocol::DeviceCode;
+use liftwatch_core::registry::{ElevatorSpec, Firm, FirmRecord, ProjectRecord, ProjectSpec};
 
 use crate::{PgStore, StoreError};
 
 #[async_trait]
 impl Registry for PgStore {
     async fn put_firm(&self, f: &Firm) -> Result<bool, StoreError> {
-        if !["A", "B", "C", "D"].contains(&f.grade.as_str()) {
-            return Err(StoreError::Permanent(format!("grade {:?} is not one of A, B, C, D", f.grade)));
-        }
+        f.validate()?;
         let c = self.pool.get().await?;
         let row = c
             .query_one(
@@ -26,19 +27,16 @@ impl Registry for PgStore {
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, grade = excluded.grade, \
                  self_declaration_url = excluded.self_declaration_url, updated_at = now() \
                  RETURNING (xmax = 0) AS created",
-                &[&f.id, &f.name, &f.grade, &f.self_declaration_url],
+                &[&f.id, &f.name, &f.grade.as_str(), &f.self_declaration_url],
             )
             .await?;
         Ok(row.get(0))
     }
 
     async fn put_project(&self, p: &ProjectSpec, today: NaiveDate) -> Result<bool, StoreError> {
-        if !MODES.contains(&p.mode.as_str()) {
-            return Err(StoreError::Permanent(format!("mode {:?} is not one of {}", p.mode, MODES.join(", "))));
-        }
-        let mut seen = HashSet::new();
-        if let Some(dup) = p.elevators.iter().find(|e| !seen.insert(e.device_code)) {
-            return Err(StoreError::Conflict(format!("elevator {} is listed twice", dup.device_code)));
+        p.validate()?;
+        if let Some(dup) = p.duplicate_elevator() {
+            return Err(StoreError::Conflict(format!("elevator {dup} is listed twice")));
         }
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
@@ -47,15 +45,16 @@ impl Registry for PgStore {
         if tx.query_opt("SELECT 1 FROM firms WHERE id = $1", &[&p.firm_id]).await?.is_none() {
             return Err(StoreError::NotFound(format!("firm {} does not exist", p.firm_id)));
         }
-        // A change of maintenance firm ends the pilot project; the project may
-        // apply again with the new firm (A1 §IV.(一)) — as a new project, so
-        // that each firm's results and corrections stay its own.
+        // A1 §IV.(一) ¶last lets a project that left the pilot re-apply after
+        // changing its maintenance firm. liftwatch reads a change of firm as
+        // a new pilot project: refused here, to be put under a new project
+        // id, so that each firm's results and corrections stay its own.
         if let Some(r) = tx.query_opt("SELECT firm_id FROM projects WHERE id = $1", &[&p.id]).await? {
             let current: String = r.get(0);
             if current != p.firm_id {
                 return Err(StoreError::Conflict(format!(
-                    "project {} is maintained by firm {current}; a change of maintenance firm is a new pilot \
-                     project (A1 §IV.(一)): put it under a new project id",
+                    "project {} is maintained by firm {current}; liftwatch keeps a change of maintenance \
+                     firm as a new pilot project (A1 §IV.(一) ¶last): put it under a new project id",
                     p.id
                 )));
             }
@@ -70,7 +69,7 @@ impl Registry for PgStore {
                  pilot_form = excluded.pilot_form, \
                  mode = excluded.mode, admitted_on = excluded.admitted_on, commitment = excluded.commitment, updated_at = now() \
                  RETURNING (xmax = 0)",
-                &[&p.id, &p.name, &p.firm_id, &p.owner, &p.mode, &p.admitted_on, &commitment, &pilot_form],
+                &[&p.id, &p.name, &p.firm_id, &p.owner, &p.mode.as_str(), &p.admitted_on, &commitment, &pilot_form],
             )
             .await?
             .get(0);
@@ -117,16 +116,18 @@ impl Registry for PgStore {
                 None => {
                     // Left out: membership ends the day before the request
                     // (or is removed if it had not begun yet).
-                    let until = today.pred_opt().unwrap_or(today);
-                    if until < since {
-                        tx.execute("DELETE FROM memberships WHERE elevator_id = $1 AND since = $2", &[&id, &since])
+                    match membership_end_on_removal(since, today) {
+                        None => {
+                            tx.execute("DELETE FROM memberships WHERE elevator_id = $1 AND since = $2", &[&id, &since])
+                                .await?;
+                        }
+                        Some(until) => {
+                            tx.execute(
+                                "UPDATE memberships SET until = $3 WHERE elevator_id = $1 AND since = $2",
+                                &[&id, &since, &until],
+                            )
                             .await?;
-                    } else {
-                        tx.execute(
-                            "UPDATE memberships SET until = $3 WHERE elevator_id = $1 AND since = $2",
-                            &[&id, &since, &until],
-                        )
-                        .await?;
+                        }
                     }
                 }
             }
@@ -135,7 +136,7 @@ impl Registry for PgStore {
             if current.contains(id) {
                 continue;
             }
-            let since = e.since.unwrap_or(if created { p.admitted_on } else { today });
+            let since = membership_start(e.since, created, p.admitted_on, today);
             let clash = tx
                 .query_opt(
                     "SELECT project_id, since, until FROM memberships WHERE elevator_id = $1 \
@@ -216,16 +217,14 @@ impl Registry for PgStore {
                 &[&id, &limit, &offset],
             )
             .await?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
-                let url: Option<String> = r.get(3);
-                FirmRecord {
-                    self_declared: url.as_deref().is_some_and(|u| !u.is_empty()),
-                    firm: Firm { id: r.get(0), name: r.get(1), grade: r.get(2), self_declaration_url: url },
-                }
+                let grade =
+                    r.get::<_, &str>(2).parse().map_err(|e| StoreError::Permanent(format!("stored firm: {e}")))?;
+                let firm = Firm { id: r.get(0), name: r.get(1), grade, self_declaration_url: r.get(3) };
+                Ok(FirmRecord::from(firm))
             })
-            .collect())
+            .collect()
     }
 
     async fn project_firm(&self, project_id: &str) -> Result<Option<String>, StoreError> {
@@ -256,7 +255,7 @@ impl Registry for PgStore {
             .query(
                 "SELECT id FROM projects WHERE ($1::text IS NULL OR firm_id = $1) AND ($2::text IS NULL OR status = $2) \
                  AND ($3::text IS NULL OR mode = $3) ORDER BY id LIMIT $4 OFFSET $5",
-                &[&f.firm, &f.status, &f.mode, &f.limit, &f.offset],
+                &[&f.firm, &f.status.map(|s| s.as_str()), &f.mode.map(|m| m.as_str()), &f.limit, &f.offset],
             )
             .await?;
         drop(c);
@@ -309,13 +308,13 @@ impl Registry for PgStore {
                 name: r.get(1),
                 firm_id: r.get(2),
                 owner: r.get(3),
-                mode: r.get(4),
+                mode: r.get::<_, &str>(4).parse().map_err(|e| StoreError::Permanent(format!("stored project: {e}")))?,
                 admitted_on: r.get(5),
                 commitment: commitment.and_then(|v| serde_json::from_value(v).ok()),
                 elevators,
                 pilot_form: serde_json::from_value(r.get::<_, serde_json::Value>(8)).unwrap_or_default(),
             },
-            status: r.get(7),
+            status: r.get::<_, &str>(7).parse().map_err(|e| StoreError::Permanent(format!("stored project: {e}")))?,
             open_findings: r.get(9),
             memberships: self.memberships(id).await?,
         }))

@@ -3,10 +3,10 @@
 //! of the core's reference [`liftwatch_core::ledger::Ledger`].
 
 use liftwatch_core::protocol::{decode_message, parse_rfc3339, topic_for, Body, Event, FaultCode};
+use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
 use liftwatch_core::window::Window;
 use liftwatch_store::dead_letters::DeadLetterFilter;
 use liftwatch_store::prelude::*;
-use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
 use liftwatch_store::{Inbound, StoreError};
 
 use crate::fixtures::*;
@@ -135,7 +135,7 @@ pub async fn unknown_device_then_registration_then_replay<F: Factory>(f: &F) {
         name: "Haibin Garden".into(),
         firm_id: "zls".into(),
         owner: String::new(),
-        mode: "iot".into(),
+        mode: ProjectMode::Iot,
         admitted_on: day("2026-01-01"),
         commitment: None,
         elevators: vec![],
@@ -171,7 +171,7 @@ pub async fn membership_history_and_conflicts<F: Factory>(f: &F) {
         name: "Haibin Garden".into(),
         firm_id: "zls".into(),
         owner: String::new(),
-        mode: "iot".into(),
+        mode: ProjectMode::Iot,
         admitted_on: day("2026-01-01"),
         commitment: None,
         elevators: vec![ElevatorSpec {
@@ -206,15 +206,15 @@ pub async fn membership_history_and_conflicts<F: Factory>(f: &F) {
     // A change of firm is a new project.
     let mut moved = p.clone();
     moved.firm_id = "other".into();
-    s.put_firm(&Firm { id: "other".into(), name: "Other".into(), grade: "B".into(), self_declaration_url: None })
+    s.put_firm(&Firm { id: "other".into(), name: "Other".into(), grade: GradeLetter::C, self_declaration_url: None })
         .await
         .unwrap();
     assert!(matches!(s.put_project(&moved, day("2026-07-01")).await, Err(StoreError::Conflict(_))));
-    // Unknown firm and bad mode are refused.
+    // An unknown firm and an invalid project are refused.
     p.firm_id = "nope".into();
     assert!(matches!(s.put_project(&p, day("2026-07-01")).await, Err(StoreError::NotFound(_))));
     p.firm_id = "zls".into();
-    p.mode = "teleport".into();
+    p.name = " ".into(); // a blank name: validation refuses it
     assert!(matches!(s.put_project(&p, day("2026-07-01")).await, Err(StoreError::Permanent(_))));
 }
 

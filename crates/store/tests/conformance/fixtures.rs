@@ -1,29 +1,13 @@
 //! Fixtures of the conformance suite: device codes, deterministic event
 //! streams, registration, and the comparison with the reference ledger.
 
-use chrono::NaiveDate;
 use chrono_tz::Asia::Shanghai;
 use liftwatch_core::kpi::{aggregate, Commitment, KpiReport, Membership, Subject};
 use liftwatch_core::ledger::Ledger;
-use liftwatch_core::protocol::{
-    decode_message, parse_rfc3339, to_array_payload, topic_for, Body, Cause, DeviceCode, Event, FaultCode, Mode,
-    Timestamp,
-};
+use liftwatch_core::protocol::{parse_rfc3339, Body, Cause, Event, FaultCode, Mode, Timestamp};
 use liftwatch_core::window::Window;
-use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
-use liftwatch_store::{Inbound, Store};
-
-pub fn dev(n: u32) -> DeviceCode {
-    DeviceCode::parse(&format!("311033020020181{n:05}")).unwrap()
-}
-
-pub fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-pub fn now() -> Timestamp {
-    parse_rfc3339("2026-11-28T12:00:00+08:00").unwrap().0
-}
+use liftwatch_store::Store;
+pub use liftwatch_testkit::{day, dev, messages, now, register};
 
 /// Deterministic pseudo-random events (xorshift), covering every incident path.
 pub fn random_events(seed: u64, n: usize, devices: u32) -> Vec<Event> {
@@ -56,55 +40,6 @@ pub fn random_events(seed: u64, n: usize, devices: u32) -> Vec<Event> {
             Event { device: d, seq: i as u64, ts, ts_offset: 8 * 3600, body }
         })
         .collect()
-}
-
-/// Publishes events as the gateway would hand them over: arrays per device.
-pub fn messages(events: &[Event], per_msg: usize) -> Vec<Inbound> {
-    let mut out = Vec::new();
-    let mut by_dev: std::collections::BTreeMap<DeviceCode, Vec<&Event>> = Default::default();
-    for e in events {
-        by_dev.entry(e.device).or_default().push(e);
-    }
-    for (d, evs) in by_dev {
-        for chunk in evs.chunks(per_msg) {
-            let payload = to_array_payload(chunk.iter().copied()).into_bytes();
-            let topic = topic_for(&d);
-            let decoded = decode_message(&topic, &payload, now());
-            assert!(decoded.rejects.is_empty());
-            out.push(Inbound { topic, payload, received_at: now(), decoded });
-        }
-    }
-    out
-}
-
-pub async fn register<S: Store>(s: &S, devices: u32) {
-    s.put_firm(&Firm { id: "zls".into(), name: "Zhoushan Lift".into(), grade: "A".into(), self_declaration_url: None })
-        .await
-        .unwrap();
-    s.put_project(
-        &ProjectSpec {
-            id: "haibin".into(),
-            name: "Haibin Garden".into(),
-            firm_id: "zls".into(),
-            owner: "Haibin Property".into(),
-            mode: "iot".into(),
-            admitted_on: day("2026-01-01"),
-            commitment: Some(Commitment { fault_rate_per_10k: 5.0, downtime_minutes: 60.0, rescue_minutes: 20.0 }),
-            elevators: (0..devices)
-                .map(|n| ElevatorSpec {
-                    device_code: dev(n),
-                    kind: "traction".into(),
-                    location: format!("Bldg {n}"),
-                    insured_until: Some(day("2027-06-30")),
-                    since: None,
-                })
-                .collect(),
-            pilot_form: Default::default(),
-        },
-        day("2026-01-01"),
-    )
-    .await
-    .unwrap();
 }
 
 pub fn ledger_of(events: &[Event]) -> Ledger {

@@ -1,5 +1,6 @@
 //! The store conformance suite: the cases every backend of the store port
-//! must pass ([`cases`], plus the property test in [`properties`]), run here
+//! must pass ([`cases`] of ingest, [`records`] of what firms and regulators
+//! record, and the property test in [`properties`]), run here
 //! against the PostgreSQL adapter in both of its modes — TimescaleDB
 //! hypertable and plain tables — each test in its own throw-away database.
 //!
@@ -10,6 +11,7 @@ mod cases;
 mod fixtures;
 mod postgres;
 mod properties;
+mod records;
 
 use std::future::Future;
 
@@ -65,6 +67,46 @@ macro_rules! conformance {
             #[tokio::test]
             async fn very_long_unknown_codes_are_counted_under_a_cut_key() {
                 cases::very_long_unknown_codes_are_counted_under_a_cut_key(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn cause_correction_changes_project_kpis_at_once_and_keeps_history() {
+                records::cause_correction_changes_project_kpis_at_once_and_keeps_history(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn correction_refusals() {
+                records::correction_refusals(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn arrival_earliest_wins_and_pairs_with_a_later_alarm() {
+                records::arrival_earliest_wins_and_pairs_with_a_later_alarm(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn visits_are_validated_and_listed_by_local_day() {
+                records::visits_are_validated_and_listed_by_local_day(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn reclassification_share_per_firm_over_member_days() {
+                records::reclassification_share_per_firm_over_member_days(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn regulator_records_crud_and_firm_scoping() {
+                records::regulator_records_crud_and_firm_scoping(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn firm_grades_keep_history_and_the_self_declaration_rule() {
+                records::firm_grades_keep_history_and_the_self_declaration_rule(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn corrections_and_arrivals_concurrent_with_ingest_keep_rollups_exact() {
+                records::corrections_and_arrivals_concurrent_with_ingest_keep_rollups_exact(&$factory).await
             }
 
             #[test]

@@ -1,7 +1,7 @@
 //! The PostgreSQL adapter as a conformance backend, and what only it does.
 
-use liftwatch_store::testing::TestDb;
 use liftwatch_store::{PgOptions, PgStore};
+use liftwatch_testkit::TestDb;
 
 use crate::Factory;
 

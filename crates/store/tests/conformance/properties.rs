@@ -9,9 +9,9 @@ use chrono_tz::Asia::Shanghai;
 use liftwatch_core::kpi::{aggregate, KpiReport, Membership, Subject};
 use liftwatch_core::ledger::Ledger;
 use liftwatch_core::protocol::{parse_rfc3339, Body, Cause, DeviceCode, Event, FaultCode, Timestamp};
+use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
 use liftwatch_core::window::Window;
 use liftwatch_store::prelude::*;
-use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
 use proptest::prelude::*;
 
 use crate::fixtures::{day, dev, messages};
@@ -70,7 +70,7 @@ async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCa
     let case = CASE.fetch_add(1, Ordering::Relaxed);
     let devs: Vec<DeviceCode> = (0..u32::from(DEVICES)).map(|n| dev(10_000 + case * 10 + n)).collect();
     let project = format!("p{case}");
-    s.put_firm(&Firm { id: "zls".into(), name: "ZLS".into(), grade: "C".into(), self_declaration_url: None })
+    s.put_firm(&Firm { id: "zls".into(), name: "ZLS".into(), grade: GradeLetter::C, self_declaration_url: None })
         .await
         .unwrap();
     s.put_project(
@@ -79,7 +79,7 @@ async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCa
             name: project.clone(),
             firm_id: "zls".into(),
             owner: String::new(),
-            mode: "iot".into(),
+            mode: ProjectMode::Iot,
             admitted_on: day("2026-01-01"),
             commitment: None,
             elevators: devs

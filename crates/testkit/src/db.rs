@@ -1,13 +1,16 @@
-//! Test support: a throw-away database per test on the local PostgreSQL
+//! A throw-away database per test on the local PostgreSQL
 //! (`LIFTWATCH_TEST_PG`, default `postgres://postgres@127.0.0.1:5432/test`),
 //! dropped when the guard goes out of scope, so tests run in parallel and
 //! leave nothing behind.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
-use tokio_postgres::NoTls;
+use liftwatch_store::{PgOptions, PgStore};
+use tokio_postgres::{Client, NoTls};
 
-use crate::{PgOptions, PgStore};
+use crate::wait::wait_until;
 
 /// The admin connection URL tests create their databases from.
 pub fn admin_url() -> String {
@@ -32,8 +35,6 @@ impl TestDb {
         tokio::spawn(conn);
         c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).await.expect("drop old db");
         c.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test db");
-        let mut cfg: tokio_postgres::Config = admin_url().parse().expect("admin url");
-        cfg.dbname(&name);
         let base = admin_url();
         let url = match base.rfind('/') {
             Some(i) => format!("{}/{name}", &base[..i]),
@@ -50,6 +51,31 @@ impl TestDb {
         s.migrate().await.expect("migrate");
         s
     }
+
+    /// A plain client on it (for what a test observes in SQL).
+    pub async fn client(&self) -> Client {
+        connect(&self.url).await
+    }
+
+    /// Rows in `events`: what the store committed, whoever wrote it.
+    pub async fn stored_events(&self) -> i64 {
+        self.client().await.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0)
+    }
+
+    /// Waits (up to 120 s) until exactly `n` events are stored.
+    pub async fn wait_for_events(&self, n: usize) {
+        wait_until(&format!("{n} events stored in {}", self.name), Duration::from_secs(120), || async {
+            self.stored_events().await == n as i64
+        })
+        .await;
+    }
+}
+
+/// A client on `url` whose connection runs on its own task.
+pub async fn connect(url: &str) -> Client {
+    let (c, conn) = tokio_postgres::connect(url, NoTls).await.unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    tokio::spawn(conn);
+    c
 }
 
 impl Drop for TestDb {

@@ -1,39 +1,25 @@
 //! What firms and regulators record: cause corrections and arrivals change
 //! the KPIs at once (and agree with the core's ledger, also under concurrent
 //! ingest), visits, the reclassification share per firm, regulator records
-//! and their firm scoping. Each test in its own database.
-#![allow(clippy::unwrap_used, missing_docs)]
+//! and their firm scoping: conformance cases, generic over a [`Factory`].
 
-use chrono::NaiveDate;
 use chrono_tz::Asia::Shanghai;
 use liftwatch_core::ledger::Ledger;
 use liftwatch_core::protocol::{
-    decode_message, parse_rfc3339, to_array_payload, topic_for, Body, Cause, DeviceCode, Event, FaultCode, Timestamp,
+    decode_message, to_array_payload, topic_for, Body, Cause, DeviceCode, Event, FaultCode, Timestamp,
 };
+use liftwatch_core::records::{
+    Complaint, ComplaintSubject, InspectionKind, NewAccident, NewComplaint, NewFirmGrade, NewInspection,
+    NewRectificationOrder, NewVisit, Visit, VisitKind,
+};
+use liftwatch_core::registry::GradeLetter;
 use liftwatch_core::window::Window;
 use liftwatch_store::prelude::*;
-use liftwatch_store::records::{
-    validate_grade, NewAccident, NewComplaint, NewInspection, NewRectificationOrder, NewVisit, RecordFilter,
-};
-use liftwatch_store::registry::{ElevatorSpec, Firm, ProjectSpec};
-use liftwatch_store::testing::TestDb;
-use liftwatch_store::{EventStore, Inbound, PgStore, StoreError};
+use liftwatch_store::records::RecordFilter;
+use liftwatch_store::{EventStore, Inbound, Store, StoreError};
 
-fn dev(n: u32) -> DeviceCode {
-    DeviceCode::parse(&format!("311033020020181{n:05}")).unwrap()
-}
-
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-fn t(s: &str) -> Timestamp {
-    parse_rfc3339(s).unwrap().0
-}
-
-fn now() -> Timestamp {
-    t("2026-11-28T12:00:00+08:00")
-}
+use crate::Factory;
+use liftwatch_testkit::{day, dev, firm, now, project, t};
 
 fn ev(d: DeviceCode, seq: u64, ts: &str, body: Body) -> Event {
     Event { device: d, seq, ts: t(ts), ts_offset: 8 * 3600, body }
@@ -76,49 +62,14 @@ fn messages(events: &[Event]) -> Vec<Inbound> {
     out
 }
 
-async fn ingest(s: &PgStore, l: &mut Ledger, events: &[Event]) {
+async fn ingest<S: EventStore + Store>(s: &S, l: &mut Ledger, events: &[Event]) {
     s.ingest(&messages(events)).await.unwrap();
     for e in events {
         l.apply(e);
     }
 }
 
-async fn firm(s: &PgStore, id: &str) {
-    s.put_firm(&Firm { id: id.into(), name: format!("Firm {id}"), grade: "A".into(), self_declaration_url: None })
-        .await
-        .unwrap();
-}
-
-/// Puts a project of `firm_id` with elevators `(n, since)`.
-async fn project(s: &PgStore, id: &str, firm_id: &str, elevators: &[(u32, Option<&str>)]) {
-    s.put_project(
-        &ProjectSpec {
-            id: id.into(),
-            name: format!("Project {id}"),
-            firm_id: firm_id.into(),
-            owner: String::new(),
-            mode: "iot".into(),
-            admitted_on: day("2026-01-01"),
-            commitment: None,
-            elevators: elevators
-                .iter()
-                .map(|(n, since)| ElevatorSpec {
-                    device_code: dev(*n),
-                    kind: "traction".into(),
-                    location: String::new(),
-                    insured_until: None,
-                    since: since.map(day),
-                })
-                .collect(),
-            pilot_form: Default::default(),
-        },
-        day("2026-01-01"),
-    )
-    .await
-    .unwrap();
-}
-
-async fn assert_rollups_match(s: &PgStore, l: &Ledger) {
+async fn assert_rollups_match<S: Store>(s: &S, l: &Ledger) {
     let stored = s.rollup_rows().await.unwrap();
     let expected: Vec<_> = l.rows().map(|(d, day, r)| (d, day, r.clone())).collect();
     assert_eq!(stored, expected);
@@ -136,10 +87,8 @@ fn window() -> Window {
     Window::rolling(day("2026-11-28")).unwrap()
 }
 
-#[tokio::test]
-async fn cause_correction_changes_project_kpis_at_once_and_keeps_history() {
-    let db = TestDb::new("rec_cause").await;
-    let s = db.store(true).await;
+pub async fn cause_correction_changes_project_kpis_at_once_and_keeps_history<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_cause").await;
     firm(&s, "zls").await;
     project(&s, "haibin", "zls", &[(0, None)]).await;
     let d = dev(0);
@@ -192,9 +141,18 @@ async fn cause_correction_changes_project_kpis_at_once_and_keeps_history() {
     );
     assert_eq!(s.fault(d, "f1").await.unwrap().unwrap(), v);
 
-    // Repeating the latest correction records nothing and changes nothing.
+    // Repeating the latest correction is kept in the history (who confirmed
+    // what, and when) and changes no KPI (pilot::decide_correction).
     let again = s.correct_fault_cause(d, "f1", Cause::Equipment, "firm:zls", "retry", now()).await.unwrap();
-    assert_eq!(again, v);
+    let o = l.correct_cause(d, "f1", Cause::Equipment, "firm:zls", "retry", now()).unwrap();
+    assert!(!o.cause_changed);
+    assert_eq!(again.corrections[..2], v.corrections[..]);
+    let last = again.corrections.last().unwrap();
+    assert_eq!(
+        (again.corrections.len(), last.from, last.to, last.by.as_str()),
+        (3, Cause::Equipment, Cause::Equipment, "firm:zls")
+    );
+    assert_eq!((again.cause, again.original_cause), (v.cause, v.original_cause));
     assert_rollups_match(&s, &l).await;
 
     // A clearing arriving after corrections keeps them.
@@ -202,7 +160,7 @@ async fn cause_correction_changes_project_kpis_at_once_and_keeps_history() {
     let late = vec![cleared(d, 102, "2026-11-01T10:20:00+08:00", "f1")];
     ingest(&s, &mut l2, &late).await;
     let v = s.fault(d, "f1").await.unwrap().unwrap();
-    assert_eq!((v.corrections.len(), v.cleared_at), (2, Some(t("2026-11-01T10:20:00+08:00"))));
+    assert_eq!((v.corrections.len(), v.cleared_at), (3, Some(t("2026-11-01T10:20:00+08:00"))));
     assert_eq!(s.project_kpis("haibin", window()).await.unwrap().unwrap().downtime.mean_minutes, Some(20.0));
     assert_rollups_match(&s, &l2).await;
 
@@ -212,10 +170,8 @@ async fn cause_correction_changes_project_kpis_at_once_and_keeps_history() {
     assert!(s.faults(d, Some(day("2026-11-02")), None, 100, 0).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn correction_refusals() {
-    let db = TestDb::new("rec_cause_err").await;
-    let s = db.store(false).await;
+pub async fn correction_refusals<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_cause_err").await;
     firm(&s, "zls").await;
     project(&s, "haibin", "zls", &[(0, None)]).await;
     let d = dev(0);
@@ -242,20 +198,21 @@ async fn correction_refusals() {
     // Nothing changed.
     assert!(s.fault(d, "f1").await.unwrap().unwrap().corrections.is_empty());
     assert_rollups_match(&s, &l).await;
-    // Confirming the box's own cause is kept (it pins the cause); repeating it is not.
+    // Confirming the box's own cause is kept (it pins the cause); so is
+    // repeating it, which changes no KPI.
     let v = s.correct_fault_cause(d, "f1", Cause::Equipment, "firm:zls", "confirmed on site", now()).await.unwrap();
     l.correct_cause(d, "f1", Cause::Equipment, "firm:zls", "confirmed on site", now()).unwrap();
     assert_eq!(v.corrections.len(), 1);
     assert_eq!((v.corrections[0].from, v.corrections[0].to), (Cause::Equipment, Cause::Equipment));
     let v = s.correct_fault_cause(d, "f1", Cause::Equipment, "firm:zls", "again", now()).await.unwrap();
-    assert_eq!(v.corrections.len(), 1);
+    l.correct_cause(d, "f1", Cause::Equipment, "firm:zls", "again", now()).unwrap();
+    assert_eq!(v.corrections.len(), 2);
+    assert_eq!((v.corrections[1].from, v.corrections[1].to), (Cause::Equipment, Cause::Equipment));
     assert_rollups_match(&s, &l).await;
 }
 
-#[tokio::test]
-async fn arrival_earliest_wins_and_pairs_with_a_later_alarm() {
-    let db = TestDb::new("rec_arrival").await;
-    let s = db.store(true).await;
+pub async fn arrival_earliest_wins_and_pairs_with_a_later_alarm<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_arrival").await;
     firm(&s, "zls").await;
     project(&s, "haibin", "zls", &[(0, None)]).await;
     let d = dev(0);
@@ -318,37 +275,36 @@ async fn arrival_earliest_wins_and_pairs_with_a_later_alarm() {
     assert_eq!(s.entrapment(d, "never").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn visits_are_validated_and_listed_by_local_day() {
-    let db = TestDb::new("rec_visits").await;
-    let s = db.store(false).await;
+pub async fn visits_are_validated_and_listed_by_local_day<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_visits").await;
     firm(&s, "zls").await;
     project(&s, "haibin", "zls", &[(0, None)]).await;
     let d = dev(0);
-    let v = |kind: &str, a: &str, b: &str, tech: &str| NewVisit {
-        kind: kind.into(),
+    let v = |kind: VisitKind, a: &str, b: &str, tech: &str| NewVisit {
+        kind,
         started_at: t(a),
         ended_at: t(b),
         technician: tech.into(),
     };
-    let bad = v("teleport", "2026-11-01T10:00:00+08:00", "2026-11-01T09:00:00+08:00", " ");
-    let msg = bad.validate().unwrap_err();
-    assert!(msg.contains("kind") && msg.contains("ended_at") && msg.contains("technician"), "{msg}");
+    assert!("teleport".parse::<VisitKind>().is_err());
+    let bad = v(VisitKind::Onsite, "2026-11-01T10:00:00+08:00", "2026-11-01T09:00:00+08:00", " ");
+    let msg = bad.validate().unwrap_err().to_string();
+    assert!(msg.contains("ended_at") && msg.contains("technician"), "{msg}");
     assert!(matches!(s.add_visit(d, &bad, "firm:zls").await, Err(StoreError::Permanent(_))));
-    let long = v("onsite", "2026-11-01T10:00:00+08:00", "2026-11-01T11:00:00+08:00", &"T".repeat(101));
+    let long = v(VisitKind::Onsite, "2026-11-01T10:00:00+08:00", "2026-11-01T11:00:00+08:00", &"T".repeat(101));
     assert!(long.validate().is_err());
-    let ok = v("onsite", "2026-11-01T23:30:00+08:00", "2026-11-02T00:10:00+08:00", "T-0042");
+    let ok = v(VisitKind::Onsite, "2026-11-01T23:30:00+08:00", "2026-11-02T00:10:00+08:00", "T-0042");
     assert!(matches!(s.add_visit(dev(9), &ok, "firm:zls").await, Err(StoreError::NotFound(_))));
 
     let a = s.add_visit(d, &ok, "firm:zls").await.unwrap();
     assert_eq!((a.kind.as_str(), a.technician.as_str(), a.recorded_by.as_str()), ("onsite", "T-0042", "firm:zls"));
     assert_eq!((a.started_at, a.ended_at), (ok.started_at, ok.ended_at));
     // Same start and end is a valid (instant) remote check; it is on 2026-11-02 local (2026-11-01 UTC).
-    let rc = v("remote_check", "2026-11-02T00:30:00+08:00", "2026-11-02T00:30:00+08:00", "T-7");
+    let rc = v(VisitKind::RemoteCheck, "2026-11-02T00:30:00+08:00", "2026-11-02T00:30:00+08:00", "T-7");
     let b = s.add_visit(d, &rc, "regulator").await.unwrap();
     assert!(b.id > a.id);
 
-    let ids = |vs: Vec<liftwatch_store::records::Visit>| vs.into_iter().map(|v| v.id).collect::<Vec<_>>();
+    let ids = |vs: Vec<Visit>| vs.into_iter().map(|v| v.id).collect::<Vec<_>>();
     assert_eq!(ids(s.visits(d, None, None, 100, 0).await.unwrap()), vec![a.id, b.id]);
     assert_eq!(ids(s.visits(d, Some(day("2026-11-02")), Some(day("2026-11-02")), 100, 0).await.unwrap()), vec![b.id]);
     assert_eq!(ids(s.visits(d, None, Some(day("2026-11-01")), 100, 0).await.unwrap()), vec![a.id]);
@@ -356,10 +312,8 @@ async fn visits_are_validated_and_listed_by_local_day() {
     assert!(s.visits(d, Some(day("2026-11-03")), None, 100, 0).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn reclassification_share_per_firm_over_member_days() {
-    let db = TestDb::new("rec_share").await;
-    let s = db.store(true).await;
+pub async fn reclassification_share_per_firm_over_member_days<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_share").await;
     firm(&s, "zls").await;
     firm(&s, "abc").await;
     firm(&s, "idle").await;
@@ -408,10 +362,8 @@ async fn reclassification_share_per_firm_over_member_days() {
     assert_eq!(s.project_kpis("haibin", window()).await.unwrap().unwrap().equipment_faults, 3);
 }
 
-#[tokio::test]
-async fn regulator_records_crud_and_firm_scoping() {
-    let db = TestDb::new("rec_reg").await;
-    let s = db.store(false).await;
+pub async fn regulator_records_crud_and_firm_scoping<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_reg").await;
     firm(&s, "zls").await;
     firm(&s, "abc").await;
     project(&s, "haibin", "zls", &[(0, None)]).await;
@@ -419,29 +371,32 @@ async fn regulator_records_crud_and_firm_scoping() {
     let by = "regulator";
 
     // Complaints.
-    let c = |project: &str, device: Option<u32>, subject: &str| NewComplaint {
+    let c = |project: &str, device: Option<u32>, subject: ComplaintSubject| NewComplaint {
         project_id: project.into(),
         device_code: device.map(dev),
         received_on: day("2026-11-03"),
-        safety_or_quality: subject.into(),
+        safety_or_quality: subject,
         verified: false,
         maintenance_quality_caused: false,
         summary: "doors close too fast".into(),
     };
-    let c1 = s.add_complaint(&c("haibin", Some(0), "safety"), by).await.unwrap();
+    let c1 = s.add_complaint(&c("haibin", Some(0), ComplaintSubject::Safety), by).await.unwrap();
     assert_eq!(
         (c1.project_id.as_str(), c1.firm_id.as_str(), c1.device_code.as_deref(), c1.recorded_by.as_str()),
         ("haibin", "zls", Some(dev(0).as_str()), "regulator")
     );
-    let c2 = s.add_complaint(&c("other", None, "quality"), by).await.unwrap();
-    assert!(perm(&s.add_complaint(&c("haibin", Some(1), "safety"), by).await), "dev1 never belonged to haibin");
-    assert!(nf(&s.add_complaint(&c("nope", None, "safety"), by).await));
-    assert!(nf(&s.add_complaint(&c("haibin", Some(9), "safety"), by).await));
-    assert!(perm(&s.add_complaint(&c("haibin", None, "billing"), by).await));
-    let mut empty = c("haibin", None, "safety");
+    let c2 = s.add_complaint(&c("other", None, ComplaintSubject::Quality), by).await.unwrap();
+    assert!(
+        perm(&s.add_complaint(&c("haibin", Some(1), ComplaintSubject::Safety), by).await),
+        "dev1 never belonged to haibin"
+    );
+    assert!(nf(&s.add_complaint(&c("nope", None, ComplaintSubject::Safety), by).await));
+    assert!(nf(&s.add_complaint(&c("haibin", Some(9), ComplaintSubject::Safety), by).await));
+    assert!("billing".parse::<ComplaintSubject>().is_err());
+    let mut empty = c("haibin", None, ComplaintSubject::Safety);
     empty.summary = " ".into();
     assert!(empty.validate().is_err());
-    let ids = |v: Vec<liftwatch_store::records::Complaint>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let ids = |v: Vec<Complaint>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
     let zls = RecordFilter { firm: Some("zls".into()), ..Default::default() };
     assert_eq!(ids(s.complaints(&zls).await.unwrap()), vec![c1.id]);
     assert_eq!(ids(s.complaints(&RecordFilter::default()).await.unwrap()), vec![c2.id, c1.id]);
@@ -458,22 +413,22 @@ async fn regulator_records_crud_and_firm_scoping() {
     assert_eq!(s.verify_complaint(9999, true, true).await.unwrap(), None);
 
     // Inspections.
-    let i = |kind: &str, device: Option<u32>| NewInspection {
+    let i = |kind: InspectionKind, device: Option<u32>| NewInspection {
         project_id: "haibin".into(),
         device_code: device.map(dev),
-        kind: kind.into(),
+        kind,
         on: day("2026-10-10"),
         hazard_found: true,
         passed: false,
         summary: String::new(),
     };
-    let i1 = s.add_inspection(&i("periodic_inspection", Some(0)), by).await.unwrap();
+    let i1 = s.add_inspection(&i(InspectionKind::PeriodicInspection, Some(0)), by).await.unwrap();
     assert_eq!(
         (i1.kind.as_str(), i1.on, i1.hazard_found, i1.passed),
         ("periodic_inspection", day("2026-10-10"), true, false)
     );
-    let i2 = s.add_inspection(&i("spot_check", None), by).await.unwrap();
-    assert!(perm(&s.add_inspection(&i("audit", None), by).await));
+    let i2 = s.add_inspection(&i(InspectionKind::SpotCheck, None), by).await.unwrap();
+    assert!("audit".parse::<InspectionKind>().is_err());
     assert_eq!(s.inspections(&zls).await.unwrap().len(), 2);
     let abc = RecordFilter { firm: Some("abc".into()), ..Default::default() };
     assert!(s.inspections(&abc).await.unwrap().is_empty());
@@ -528,35 +483,40 @@ async fn regulator_records_crud_and_firm_scoping() {
     assert_eq!(s.rectification_order(o2.id).await.unwrap().unwrap(), o2);
 }
 
-#[tokio::test]
-async fn firm_grades_keep_history_and_the_self_declaration_rule() {
-    let db = TestDb::new("rec_grades").await;
-    let s = db.store(false).await;
+pub async fn firm_grades_keep_history_and_the_self_declaration_rule<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_grades").await;
     firm(&s, "zls").await;
     let by = "regulator";
-    let (g, created) = s.put_firm_grade("zls", 2024, "A", Some(true), by).await.unwrap();
+    let ng = |year: i32, grade: GradeLetter, self_declared: Option<bool>| NewFirmGrade { year, grade, self_declared };
+    let (g, created) = s.put_firm_grade("zls", &ng(2024, GradeLetter::A, Some(true)), by).await.unwrap();
     assert!(created);
     assert_eq!((g.year, g.grade.as_str(), g.self_declared), (2024, "A", Some(true)));
-    s.put_firm_grade("zls", 2025, "B", None, by).await.unwrap();
-    assert_eq!(s.firm("zls").await.unwrap().unwrap().firm.grade, "B");
+    s.put_firm_grade("zls", &ng(2025, GradeLetter::B, None), by).await.unwrap();
+    assert_eq!(s.firm("zls").await.unwrap().unwrap().firm.grade, GradeLetter::B);
     // Correcting a year replaces it.
-    let (g, created) = s.put_firm_grade("zls", 2025, "C", Some(false), by).await.unwrap();
+    let (g, created) = s.put_firm_grade("zls", &ng(2025, GradeLetter::C, Some(false)), by).await.unwrap();
     assert!(!created);
     assert_eq!((g.grade.as_str(), g.self_declared), ("C", Some(false)));
-    assert_eq!(s.firm("zls").await.unwrap().unwrap().firm.grade, "C");
+    assert_eq!(s.firm("zls").await.unwrap().unwrap().firm.grade, GradeLetter::C);
     // An older year does not change the current grade.
-    s.put_firm_grade("zls", 2020, "A", Some(false), by).await.unwrap();
-    assert_eq!(s.firm("zls").await.unwrap().unwrap().firm.grade, "C");
+    s.put_firm_grade("zls", &ng(2020, GradeLetter::A, Some(false)), by).await.unwrap();
+    assert_eq!(s.firm("zls").await.unwrap().unwrap().firm.grade, GradeLetter::C);
     let years: Vec<_> = s.firm_grades("zls").await.unwrap().unwrap().into_iter().map(|g| (g.year, g.grade)).collect();
-    assert_eq!(years, vec![(2020, "A".into()), (2024, "A".into()), (2025, "C".into())]);
+    assert_eq!(years, vec![(2020, GradeLetter::A), (2024, GradeLetter::A), (2025, GradeLetter::C)]);
     // From 2021, no self-declaration → no B or better (N §III.(三).2).
-    assert!(validate_grade(2021, "B", Some(false)).is_err());
-    assert!(validate_grade(2021, "C", Some(false)).is_ok());
-    assert!(validate_grade(2021, "A", None).is_ok());
-    assert!(matches!(s.put_firm_grade("zls", 2026, "A", Some(false), by).await, Err(StoreError::Permanent(_))));
-    assert!(matches!(s.put_firm_grade("zls", 2026, "E", None, by).await, Err(StoreError::Permanent(_))));
-    assert!(matches!(s.put_firm_grade("zls", 1990, "A", None, by).await, Err(StoreError::Permanent(_))));
-    assert!(matches!(s.put_firm_grade("nope", 2025, "A", None, by).await, Err(StoreError::NotFound(_))));
+    assert!(ng(2021, GradeLetter::B, Some(false)).validate().is_err());
+    assert!(ng(2021, GradeLetter::C, Some(false)).validate().is_ok());
+    assert!(ng(2021, GradeLetter::A, None).validate().is_ok());
+    let put = |year, grade, declared| {
+        let g = ng(year, grade, declared);
+        let s = &s;
+        async move { s.put_firm_grade("zls", &g, by).await }
+    };
+    assert!(matches!(put(2026, GradeLetter::A, Some(false)).await, Err(StoreError::Permanent(_))));
+    assert!("E".parse::<GradeLetter>().is_err());
+    assert!(matches!(put(1990, GradeLetter::A, None).await, Err(StoreError::Permanent(_))));
+    let g = ng(2025, GradeLetter::A, None);
+    assert!(matches!(s.put_firm_grade("nope", &g, by).await, Err(StoreError::NotFound(_))));
     assert_eq!(s.firm_grades("nope").await.unwrap(), None);
 }
 
@@ -594,10 +554,8 @@ fn random_events(seed: u64, n: usize, devices: u32, seq0: u64) -> Vec<Event> {
         .collect()
 }
 
-#[tokio::test]
-async fn corrections_and_arrivals_concurrent_with_ingest_keep_rollups_exact() {
-    let db = TestDb::new("rec_conc").await;
-    let s = db.store(true).await;
+pub async fn corrections_and_arrivals_concurrent_with_ingest_keep_rollups_exact<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_conc").await;
     firm(&s, "zls").await;
     project(&s, "haibin", "zls", &[(0, None), (1, None)]).await;
     let mut l = Ledger::new(Shanghai);
