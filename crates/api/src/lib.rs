@@ -32,8 +32,19 @@ pub struct ApiState {
     pub tz: Tz,
     /// Now.
     pub clock: Clock,
-    /// Whether ingest is up (broker subscription acknowledged), for `/readyz`.
-    pub ingest_ready: Arc<dyn Fn() -> bool + Send + Sync>,
+    /// Whether ingest is up, for `/readyz`: `Err` says why not (e.g. the
+    /// broker subscription is not acknowledged yet, or the spool is full).
+    pub ingest_ready: Arc<dyn Fn() -> Result<(), NotReady> + Send + Sync>,
+}
+
+/// Why ingest is not ready: `/readyz` answers 503 with
+/// `{"error": error, "message": message}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady {
+    /// Stable code, e.g. `not_subscribed`, `spool_full`.
+    pub error: &'static str,
+    /// What it means and what to do, for the operator.
+    pub message: String,
 }
 
 impl ApiState {

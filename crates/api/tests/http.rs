@@ -35,7 +35,7 @@ impl Api {
             regulator_token: Some(REG.into()),
             tz: chrono_tz::Asia::Shanghai,
             clock: Arc::new(now),
-            ingest_ready: Arc::new(|| true),
+            ingest_ready: Arc::new(|| Ok(())),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use liftwatch_gateway::{
     redact_url, DEFAULT_BATCH_LINGER_MS, DEFAULT_BATCH_MAX_EVENTS, DEFAULT_BATCH_MAX_MESSAGES, DEFAULT_CLIENT_ID,
-    DEFAULT_MAX_INFLIGHT_BATCHES, DEFAULT_SHARE_GROUP, REDACTED,
+    DEFAULT_MAX_INFLIGHT_BATCHES, DEFAULT_SHARE_GROUP, DEFAULT_SPOOL_DIR_NAME, DEFAULT_SPOOL_MAX_BYTES, REDACTED,
 };
 use serde::Deserialize;
 
@@ -24,6 +24,9 @@ pub const DEFAULT_TIMEZONE: &str = liftwatch_core::DEFAULT_TIMEZONE_NAME;
 pub const DEFAULT_DB_POOL_SIZE: usize = liftwatch_store::postgres::DEFAULT_POOL_SIZE;
 /// Use TimescaleDB hypertables when the extension is available: the store's default.
 pub const DEFAULT_TIMESCALEDB: bool = liftwatch_store::postgres::DEFAULT_TIMESCALEDB;
+
+/// The gateway's spool is on unless turned off.
+pub const DEFAULT_SPOOL: bool = true;
 
 /// A flag's help text ending in its default, e.g. `… [default: 50000]`: the
 /// flags are `Option`s (so that the TOML file can fill what no flag set),
@@ -97,6 +100,24 @@ pub struct ServeArgs {
     #[arg(long, env = "LIFTWATCH_TIMESCALEDB", help = help(
         "Use TimescaleDB hypertables when the extension is available", DEFAULT_TIMESCALEDB))]
     pub timescaledb: Option<bool>,
+    /// Spool received messages on local disk and ack them once fsynced there; false: acks wait for
+    /// the database commit (only for a broker sized for the backlog).
+    #[arg(long, env = "LIFTWATCH_SPOOL", help = help(
+        "Spool received messages on local disk and ack them once fsynced there; false: acks wait for the \
+         database commit (only for a broker sized for the backlog)", DEFAULT_SPOOL))]
+    pub spool: Option<bool>,
+    /// Same as --spool false (wins over --spool and LIFTWATCH_SPOOL).
+    #[arg(long)]
+    pub no_spool: bool,
+    /// Folder of the gateway's spool (one per gateway process).
+    #[arg(long, env = "LIFTWATCH_SPOOL_DIR", help = help(
+        "Folder of the gateway's spool (one per gateway process)",
+        format!("<data dir>/{DEFAULT_SPOOL_DIR_NAME}")))]
+    pub spool_dir: Option<PathBuf>,
+    /// Bytes the spool may hold before the gateway stops taking messages.
+    #[arg(long, env = "LIFTWATCH_SPOOL_MAX_BYTES", help = help(
+        "Bytes the spool may hold before the gateway stops taking messages", DEFAULT_SPOOL_MAX_BYTES))]
+    pub spool_max_bytes: Option<u64>,
 }
 
 /// The same keys, from the TOML file (no `Debug`: it holds secrets).
@@ -119,6 +140,9 @@ struct FileConfig {
     max_inflight_batches: Option<usize>,
     db_pool_size: Option<usize>,
     timescaledb: Option<bool>,
+    spool: Option<bool>,
+    spool_dir: Option<PathBuf>,
+    spool_max_bytes: Option<u64>,
 }
 
 /// The validated configuration of `serve`. `Debug` masks the secrets (URL
@@ -145,6 +169,8 @@ pub struct Config {
     pub db_pool_size: usize,
     /// TimescaleDB wanted.
     pub timescaledb: bool,
+    /// The gateway's spool; `None` when turned off.
+    pub spool: Option<liftwatch_gateway::SpoolConfig>,
 }
 
 /// Stands in for an address that did not parse (never used: resolve fails).
@@ -204,6 +230,10 @@ impl fmt::Debug for ServeArgs {
             max_inflight_batches,
             db_pool_size,
             timescaledb,
+            spool,
+            no_spool,
+            spool_dir,
+            spool_max_bytes,
         } = self;
         f.debug_struct("ServeArgs")
             .field("config", config)
@@ -223,6 +253,10 @@ impl fmt::Debug for ServeArgs {
             .field("max_inflight_batches", max_inflight_batches)
             .field("db_pool_size", db_pool_size)
             .field("timescaledb", timescaledb)
+            .field("spool", spool)
+            .field("no_spool", no_spool)
+            .field("spool_dir", spool_dir)
+            .field("spool_max_bytes", spool_max_bytes)
             .finish()
     }
 }
@@ -240,6 +274,7 @@ impl fmt::Debug for Config {
             gateway,
             db_pool_size,
             timescaledb,
+            spool,
         } = self;
         f.debug_struct("Config")
             .field("database_url", &url(database_url))
@@ -252,6 +287,7 @@ impl fmt::Debug for Config {
             .field("gateway", gateway) // masks its own MQTT password
             .field("db_pool_size", db_pool_size)
             .field("timescaledb", timescaledb)
+            .field("spool", spool)
             .finish()
     }
 }
@@ -355,9 +391,19 @@ impl ServeArgs {
         if db_pool_size == 0 {
             errors.push("db_pool_size must be at least 1".into());
         }
+        let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let spool_on = !self.no_spool && self.spool.or(file.spool).unwrap_or(DEFAULT_SPOOL);
+        let spool_max_bytes = self.spool_max_bytes.or(file.spool_max_bytes).unwrap_or(DEFAULT_SPOOL_MAX_BYTES);
+        if spool_max_bytes == 0 {
+            errors.push("spool_max_bytes must be at least 1".into());
+        }
+        let spool = spool_on.then(|| liftwatch_gateway::SpoolConfig {
+            dir: self.spool_dir.or(file.spool_dir).unwrap_or_else(|| data_dir.join(DEFAULT_SPOOL_DIR_NAME)),
+            max_bytes: spool_max_bytes,
+        });
         let cfg = Config {
             database_url,
-            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            data_dir,
             mqtt_url,
             listen,
             embedded_mqtt_listen,
@@ -366,6 +412,7 @@ impl ServeArgs {
             gateway,
             db_pool_size,
             timescaledb: self.timescaledb.or(file.timescaledb).unwrap_or(DEFAULT_TIMESCALEDB),
+            spool,
         };
         if errors.is_empty() {
             Ok(cfg)
@@ -378,6 +425,21 @@ impl ServeArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spool_is_on_by_default_in_the_data_dir_and_can_be_turned_off() {
+        let c = ServeArgs { data_dir: Some("/srv/lw".into()), ..Default::default() }.resolve().unwrap();
+        let s = c.spool.unwrap();
+        assert_eq!(s.dir, PathBuf::from("/srv/lw").join(DEFAULT_SPOOL_DIR_NAME));
+        assert_eq!(s.max_bytes, DEFAULT_SPOOL_MAX_BYTES);
+        let off = ServeArgs { spool: Some(false), ..Default::default() }.resolve().unwrap();
+        assert!(off.spool.is_none());
+        // --no-spool wins over LIFTWATCH_SPOOL=true.
+        let a = ServeArgs { no_spool: true, spool: Some(true), ..Default::default() };
+        assert!(a.resolve().unwrap().spool.is_none());
+        let a = ServeArgs { spool_max_bytes: Some(0), ..Default::default() };
+        assert_eq!(a.resolve().unwrap_err().len(), 1);
+    }
 
     #[test]
     fn every_problem_is_reported_at_once() {

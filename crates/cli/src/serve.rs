@@ -3,8 +3,9 @@
 use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context};
+use liftwatch_api::NotReady;
 use liftwatch_core::protocol::Timestamp;
-use liftwatch_gateway::Gateway;
+use liftwatch_gateway::{Gateway, Spool, Stats};
 use liftwatch_store::{PgOptions, PgStore};
 use tokio::sync::watch;
 
@@ -43,7 +44,21 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding HTTP on {}", cfg.listen))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let gateway = Gateway::start(gateway_cfg, store.clone(), shutdown_rx.clone())?;
+    let spool = match cfg.spool.clone() {
+        Some(sc) => {
+            let (dir, max_bytes) = (sc.dir.clone(), sc.max_bytes);
+            // Blocking file I/O (lock, pragmas, counting the tail): off the runtime.
+            let spool = tokio::task::spawn_blocking(move || Spool::open(&sc)).await.context("opening the spool")??;
+            tracing::info!(dir = %dir.display(), max_bytes, replay = spool.tail().messages,
+                "spool open: messages are acked once fsynced there");
+            Some(spool)
+        }
+        None => {
+            tracing::info!("spool off: messages are acked after the database commit");
+            None
+        }
+    };
+    let gateway = Gateway::start(gateway_cfg, store.clone(), spool, shutdown_rx.clone())?;
     let stats = gateway.stats.clone();
     let mut metrics = liftwatch_api::metrics::Metrics::new();
     let port: std::sync::Arc<dyn liftwatch_store::Store> = std::sync::Arc::new(store.clone());
@@ -54,7 +69,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         regulator_token: cfg.regulator_token.clone(),
         tz: cfg.timezone,
         clock: std::sync::Arc::new(Timestamp::now),
-        ingest_ready: std::sync::Arc::new(move || stats.subscribed.load(Ordering::Relaxed)),
+        ingest_ready: std::sync::Arc::new(move || ingest_ready(&stats)),
     };
     let app = liftwatch_api::app_with_metrics(state, std::sync::Arc::new(metrics));
     tracing::info!(listen = %cfg.listen, "HTTP listening");
@@ -72,6 +87,25 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     gateway.join().await;
     let _ = http.await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ingest readiness for `/readyz`: a full spool first (it is why new
+/// messages are not taken), then the broker subscription.
+fn ingest_ready(stats: &Stats) -> Result<(), NotReady> {
+    if stats.spool.full.load(Ordering::Relaxed) {
+        return Err(NotReady {
+            error: "spool_full",
+            message: format!(
+                "the gateway's spool is full ({} bytes held): new messages stay unacked at the broker until the \
+                 database catches up; check the database, or raise --spool-max-bytes",
+                stats.spool.bytes.load(Ordering::Relaxed)
+            ),
+        });
+    }
+    if !stats.subscribed.load(Ordering::Relaxed) {
+        return Err(NotReady { error: "not_subscribed", message: "the broker subscription is not up yet".into() });
+    }
     Ok(())
 }
 

@@ -30,6 +30,8 @@ use crate::acker::AckRequest;
 use crate::config::GatewayConfig;
 use crate::metrics::Stats;
 use crate::source::Received;
+use crate::spool::log::{Row, SpoolReader};
+use crate::spool::writer::{Command, Committed};
 use crate::STORE_REFUSED;
 
 /// Where the batcher reads the wall-clock time (receive time of a message,
@@ -89,27 +91,130 @@ impl<S: EventStore> Batcher<S> {
             }
             let ticket = AckTicket { batch: number, acks: Some(acks.clone()) };
             number += 1;
-            let Ok(permit) = permits.clone().acquire_owned().await else { break };
-            while inflight.try_join_next().is_some() {}
-            let (store, stats, shutdown) = (self.store.clone(), self.stats.clone(), self.shutdown.clone());
-            inflight.spawn(async move {
-                let Some(report) = store_with_retry(&store, &batch, &stats, &shutdown).await else {
-                    // Shutting down while the store is unavailable: leave these
-                    // messages unacked; the broker redelivers them next session.
-                    stats.acks_pending.fetch_sub(pubs.len() as u64, Ordering::Relaxed);
-                    return; // the ticket reports the batch as not committed
-                };
-                stats.record(&report);
-                stats.batch_events.observe(events as f64);
-                stats.batches.fetch_add(1, Ordering::Relaxed);
-                drop(permit);
-                // Committed: now the broker may forget these messages.
-                ticket.committed(pubs);
-            });
+            let after = AfterCommit::Ack { ticket, pubs };
+            if !self.launch(&mut inflight, &permits, batch, events, after).await {
+                break;
+            }
         }
         // Queue closed (shutdown): everything received is committed (or given
         // up) and handed to the acker.
         while inflight.join_next().await.is_some() {}
+    }
+
+    /// Spool mode: reads the spool in id (= arrival) order from id 0 — so an
+    /// earlier run's tail is replayed first — forms batches within the
+    /// bounds, stores them, and after each commit asks the writer to delete
+    /// the batch's ids. Ends at shutdown once the batches in flight are done
+    /// (what is left in the spool is replayed next start) or when the
+    /// writer is gone.
+    pub(crate) async fn run_spooled(
+        self,
+        reader: SpoolReader,
+        mut appended: watch::Receiver<i64>,
+        spool: mpsc::Sender<Command>,
+    ) {
+        let cfg = &self.cfg;
+        let permits = Arc::new(Semaphore::new(cfg.max_inflight_batches.max(1)));
+        let mut inflight = JoinSet::new();
+        let reader = Arc::new(std::sync::Mutex::new(reader));
+        let mut shutdown = self.shutdown.clone();
+        let mut cursor = 0i64;
+        let mut backoff = RETRY_FIRST;
+        let limit = cfg.batch_max_messages.max(1);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            if !cfg.linger.is_zero() && *appended.borrow() - cursor < limit as i64 {
+                let want = cursor + limit as i64;
+                let _ = tokio::time::timeout(cfg.linger, appended.wait_for(|l| *l >= want)).await;
+            }
+            // Every id up to `seen` is committed, so visible to this read.
+            let seen = *appended.borrow_and_update();
+            let r = reader.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                r.lock().unwrap_or_else(std::sync::PoisonError::into_inner).read_after(cursor, limit)
+            })
+            .await;
+            let rows = match read {
+                Ok(Ok(rows)) => {
+                    backoff = RETRY_FIRST;
+                    rows
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, retry_in = ?backoff, "spool: read failed, retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(RETRY_MAX);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "spool: reader task failed");
+                    break;
+                }
+            };
+            if rows.is_empty() {
+                cursor = cursor.max(seen);
+                tokio::select! {
+                    r = appended.wait_for(|l| *l > cursor) => if r.is_err() { break },
+                    _ = shutdown.wait_for(|s| *s) => break,
+                }
+                continue;
+            }
+            let first = rows[0].id;
+            let (mut events, mut bytes) = (0usize, 0u64);
+            let mut batch: Vec<Inbound> = Vec::with_capacity(rows.len());
+            for row in rows {
+                if !batch.is_empty() && events >= cfg.batch_max_events {
+                    break;
+                }
+                bytes += row.bytes();
+                cursor = row.id;
+                let m = self.decode_row(row);
+                events += m.decoded.events.len();
+                batch.push(m);
+            }
+            let range = Committed { first, last: cursor, messages: batch.len() as u64, bytes };
+            let after = AfterCommit::Delete { spool: spool.clone(), range };
+            if !self.launch(&mut inflight, &permits, batch, events, after).await {
+                break;
+            }
+        }
+        while inflight.join_next().await.is_some() {}
+    }
+
+    /// Starts storing one batch once a transaction slot is free; `false`
+    /// when no slot can be had any more.
+    async fn launch(
+        &self,
+        inflight: &mut JoinSet<()>,
+        permits: &Arc<Semaphore>,
+        batch: Vec<Inbound>,
+        events: usize,
+        after: AfterCommit,
+    ) -> bool {
+        let Ok(permit) = permits.clone().acquire_owned().await else { return false };
+        while inflight.try_join_next().is_some() {}
+        let (store, stats, shutdown) = (self.store.clone(), self.stats.clone(), self.shutdown.clone());
+        inflight.spawn(async move {
+            let Some(report) = store_with_retry(&store, &batch, &stats, &shutdown).await else {
+                // Shutting down while the store is unavailable: not committed.
+                after.given_up(&stats);
+                return;
+            };
+            stats.record(&report);
+            stats.batch_events.observe(events as f64);
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+            after.committed().await;
+        });
+        true
+    }
+
+    /// Decodes a message read back from the spool, as of its receive time.
+    fn decode_row(&self, row: Row) -> Inbound {
+        let topic = strip(&row.topic, &self.cfg.topic_prefix).to_owned();
+        let decoded = decode_message(&topic, &row.payload, row.received_at);
+        Inbound { topic, payload: row.payload, received_at: row.received_at, decoded }
     }
 
     /// Decodes one message as received now.
@@ -119,6 +224,52 @@ impl<S: EventStore> Batcher<S> {
         let topic = strip(&p.topic, &self.cfg.topic_prefix).to_owned();
         let decoded = decode_message(&topic, &p.payload, now);
         Inbound { topic, payload: p.payload.to_vec(), received_at: now, decoded }
+    }
+}
+
+/// What happens to a batch's messages once it is committed.
+enum AfterCommit {
+    /// No spool: ack them now (in arrival order, see [`AckTicket`]).
+    Ack {
+        /// The batch's place in the acker's order.
+        ticket: AckTicket,
+        /// Its messages.
+        pubs: Vec<Received>,
+    },
+    /// Spool: they were acked when spooled; delete them from the spool.
+    Delete {
+        /// The writer thread's commands.
+        spool: mpsc::Sender<Command>,
+        /// The batch's ids.
+        range: Committed,
+    },
+}
+
+impl AfterCommit {
+    /// The batch is committed.
+    async fn committed(self) {
+        match self {
+            AfterCommit::Ack { ticket, pubs } => ticket.committed(pubs),
+            AfterCommit::Delete { spool, range } => {
+                // Writer gone (shutdown): the rows are replayed next start,
+                // and the store drops them as duplicates.
+                let _ = spool.send(Command::Delete(range)).await;
+            }
+        }
+    }
+
+    /// The batch was given up (shutdown while the store was unavailable).
+    fn given_up(self, stats: &Stats) {
+        match self {
+            AfterCommit::Ack { ticket, pubs } => {
+                // Left unacked: the broker redelivers them next session. The
+                // ticket reports the batch as not committed when dropped.
+                stats.acks_pending.fetch_sub(pubs.len() as u64, Ordering::Relaxed);
+                drop(ticket);
+            }
+            // Left in the spool: replayed next start.
+            AfterCommit::Delete { .. } => {}
+        }
     }
 }
 

@@ -24,6 +24,12 @@
 //! the acks re-delivers messages whose events are then dropped as duplicates
 //! by identity. So every event is counted exactly once.
 //!
+//! With a [`Spool`] (the default in `liftwatch serve`) the acker acks a
+//! message once it is fsynced into the gateway's local write-ahead log
+//! instead of after the database commit, and the batcher reads the spool
+//! instead of the queue; see [`spool`]. The broker's queue then stays near
+//! empty whatever the database does. Without a spool, behaviour is as above.
+//!
 //! Configuration and its defaults: [`GatewayConfig`] and the `DEFAULT_*`
 //! constants; counters: [`Stats`].
 
@@ -32,7 +38,9 @@ mod batcher;
 mod config;
 mod metrics;
 mod source;
+pub mod spool;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use liftwatch_core::protocol::{Invalid, Timestamp};
@@ -45,8 +53,9 @@ pub use config::{
     DEFAULT_CLIENT_ID, DEFAULT_KEEP_ALIVE_SECS, DEFAULT_MAX_INFLIGHT_BATCHES, DEFAULT_MQTT_URL, DEFAULT_QUEUE_MESSAGES,
     DEFAULT_SHARE_GROUP, REDACTED,
 };
-pub use metrics::{Label, Stats};
+pub use metrics::{Label, SpoolStats, Stats};
 pub use source::{mqtt_options, GatewayError};
+pub use spool::{Spool, SpoolConfig, SpoolError, DEFAULT_SPOOL_DIR_NAME, DEFAULT_SPOOL_MAX_BYTES};
 
 /// Largest MQTT packet the gateway accepts from the broker: 1 MiB, four times
 /// the protocol's 256 KiB payload limit. rumqttc drops the connection on a
@@ -77,11 +86,15 @@ pub struct Gateway {
 
 impl Gateway {
     /// Connects and starts consuming. `shutdown` flipping to `true` stops
-    /// taking new messages; what was received is stored and acked, then the
-    /// connection is closed.
+    /// taking new messages; what was received is acked once stored (or, with
+    /// a spool, once spooled), then the connection is closed.
+    ///
+    /// With `spool`, messages are acked once spooled and stored from the
+    /// spool; what an earlier run left in it is replayed first.
     pub fn start<S: EventStore>(
         cfg: GatewayConfig,
         store: S,
+        spool: Option<Spool>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Gateway, GatewayError> {
         let opts = mqtt_options(&cfg)?;
@@ -90,22 +103,65 @@ impl Gateway {
         let cap = cfg.queue_messages + cfg.batch_max_messages + 64;
         let (client, eventloop) = AsyncClient::new(opts, cap);
         let (tx, rx) = mpsc::channel(cfg.queue_messages.max(1));
-        // The ack queue holds at most the messages received and committed but
-        // not yet acked, bounded by what the source let in (queue + batches
-        // in flight).
+        // The ack queue holds at most the messages received and committed (or
+        // spooled) but not yet acked, bounded by what the source let in
+        // (queue + batches in flight, or + one spool commit).
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
         let source =
             tokio::spawn(source::run(cfg.clone(), client.clone(), eventloop, tx, stats.clone(), shutdown.clone()));
-        let batcher = batcher::Batcher { cfg, store, stats: stats.clone(), clock: Arc::new(Timestamp::now), shutdown };
+        let clock: batcher::Clock = Arc::new(Timestamp::now);
+        let max_batch = cfg.batch_max_messages;
+        let batcher =
+            batcher::Batcher { cfg, store, stats: stats.clone(), clock: clock.clone(), shutdown: shutdown.clone() };
         let acker = tokio::spawn(acker::run(client.clone(), ack_rx, stats.clone()));
-        let sink = tokio::spawn(async move {
-            // Returns once the queue is closed (shutdown) and every batch is
-            // committed or given up; dropping its ack sender ends the acker.
-            batcher.run(rx, ack_tx).await;
-            let _ = acker.await;
-            let _ = client.disconnect().await;
-        });
+        let sink = match spool {
+            None => tokio::spawn(async move {
+                // Returns once the queue is closed (shutdown) and every batch is
+                // committed or given up; dropping its ack sender ends the acker.
+                batcher.run(rx, ack_tx).await;
+                let _ = acker.await;
+                let _ = client.disconnect().await;
+            }),
+            Some(Spool { log, reader, tail, max_bytes }) => {
+                let s = &stats.spool;
+                s.enabled.store(true, Ordering::Relaxed);
+                s.bytes.store(tail.bytes, Ordering::Relaxed);
+                s.messages.store(tail.messages, Ordering::Relaxed);
+                s.replayed.store(tail.messages, Ordering::Relaxed);
+                s.oldest_micros.store(tail.oldest.map_or(0, Timestamp::micros), Ordering::Relaxed);
+                if tail.messages > 0 {
+                    tracing::info!(
+                        messages = tail.messages,
+                        bytes = tail.bytes,
+                        "spool: replaying what an earlier run left"
+                    );
+                }
+                let gate = Arc::new(spool::gate::Gate::new(max_bytes, tail.bytes));
+                let (cmd_tx, cmd_rx) = mpsc::channel(SPOOL_COMMANDS);
+                let (appended_tx, appended_rx) = watch::channel(tail.last_id);
+                let writer = {
+                    let (gate, stats, shutdown) = (gate.clone(), stats.clone(), shutdown.clone());
+                    std::thread::Builder::new()
+                        .name("liftwatch-spool".into())
+                        .spawn(move || spool::writer::run(log, cmd_rx, ack_tx, appended_tx, gate, stats, shutdown))
+                        .map_err(GatewayError::Thread)?
+                };
+                let appender = spool::gate::Appender { gate, stats: stats.clone(), clock, max_batch, shutdown };
+                let appender = tokio::spawn(appender.run(rx, cmd_tx.clone()));
+                tokio::spawn(async move {
+                    // Ends at shutdown with the batches in flight done; the
+                    // appender ends once the source closed the queue; then the
+                    // writer (last command sender gone) commits what it has,
+                    // acks it, and ends — which ends the acker.
+                    batcher.run_spooled(reader, appended_rx, cmd_tx).await;
+                    let _ = appender.await;
+                    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+                    let _ = acker.await;
+                    let _ = client.disconnect().await;
+                })
+            }
+        };
         Ok(Gateway { stats, source, sink })
     }
 
@@ -115,3 +171,7 @@ impl Gateway {
         let _ = self.source.await;
     }
 }
+
+/// Commands queued towards the spool's writer thread (each an append of up
+/// to `batch_max_messages` messages or a delete of one committed batch).
+const SPOOL_COMMANDS: usize = 64;

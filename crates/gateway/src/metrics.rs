@@ -1,8 +1,8 @@
 //! The gateway's counters, and their Prometheus exposition.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-use liftwatch_core::protocol::Kind;
+use liftwatch_core::protocol::{Kind, Timestamp, MICROS_PER_SEC};
 use liftwatch_store::IngestReport;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -55,6 +55,123 @@ pub struct Stats {
     /// Seconds per successful store transaction (one per batch, or per part
     /// of a batch the store refused and that was split).
     pub commit_seconds: Histogram,
+    /// The spool's state (all zero when the spool is off).
+    pub spool: SpoolStats,
+}
+
+/// The spool's gauges and counters (`liftwatch_spool_*`), kept by the
+/// appender, the writer thread and the batcher.
+#[derive(Debug)]
+pub struct SpoolStats {
+    /// Whether the gateway runs with a spool (the `liftwatch_spool_*`
+    /// metrics are exported only then).
+    pub enabled: AtomicBool,
+    /// Bytes of messages held (topic + payload), appended and not deleted.
+    pub bytes: AtomicU64,
+    /// Messages held.
+    pub messages: AtomicU64,
+    /// Receive time (µs since the epoch) of the oldest message held; 0 when empty.
+    pub oldest_micros: AtomicI64,
+    /// Messages appended since start.
+    pub appends: AtomicU64,
+    /// Messages found in the spool at start (replayed).
+    pub replayed: AtomicU64,
+    /// Spool transactions that failed (disk errors) and were retried.
+    pub errors: AtomicU64,
+    /// Whether the spool is full: new messages are not taken (nor acked).
+    pub full: AtomicBool,
+    /// Messages per spool commit (one fsync each): the group-commit batch size.
+    pub commit_messages: Histogram,
+}
+
+impl Default for SpoolStats {
+    fn default() -> Self {
+        SpoolStats {
+            enabled: AtomicBool::new(false),
+            bytes: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+            oldest_micros: AtomicI64::new(0),
+            appends: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            full: AtomicBool::new(false),
+            // 1, 4, 16, … 262144 messages per fsync.
+            commit_messages: Histogram::new(exponential_buckets(1.0, 4.0, 10)),
+        }
+    }
+}
+
+impl SpoolStats {
+    /// Seconds since the oldest message held was received (0 when empty).
+    pub fn oldest_age_seconds(&self, now: Timestamp) -> f64 {
+        match self.oldest_micros.load(Ordering::Relaxed) {
+            0 => 0.0,
+            t => (now.micros() - t).max(0) as f64 / MICROS_PER_SEC as f64,
+        }
+    }
+
+    /// Writes the `liftwatch_spool_*` families.
+    fn encode(&self, e: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let get = |a: &AtomicU64| i64::try_from(a.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        let bytes = Some(&Unit::Bytes);
+        emit(
+            e,
+            "liftwatch_spool",
+            "Bytes of messages in the spool (topic + payload).",
+            bytes,
+            &ConstGauge::new(get(&self.bytes)),
+        )?;
+        emit(
+            e,
+            "liftwatch_spool_messages",
+            "Messages in the spool: acked to the broker, not yet committed to the store.",
+            None,
+            &ConstGauge::new(get(&self.messages)),
+        )?;
+        let age = ConstGauge::new(self.oldest_age_seconds(Timestamp::now()));
+        emit(
+            e,
+            "liftwatch_spool_oldest_age",
+            "Age of the oldest message in the spool not yet written to the store.",
+            Some(&Unit::Seconds),
+            &age,
+        )?;
+        emit(
+            e,
+            "liftwatch_spool_appends",
+            "Messages appended to the spool.",
+            None,
+            &ConstCounter::new(self.appends.load(Ordering::Relaxed)),
+        )?;
+        emit(
+            e,
+            "liftwatch_spool_replayed",
+            "Messages found in the spool at start and replayed.",
+            None,
+            &ConstCounter::new(self.replayed.load(Ordering::Relaxed)),
+        )?;
+        emit(
+            e,
+            "liftwatch_spool_errors",
+            "Spool transactions that failed (disk) and were retried.",
+            None,
+            &ConstCounter::new(self.errors.load(Ordering::Relaxed)),
+        )?;
+        emit(
+            e,
+            "liftwatch_spool_full",
+            "1 while the spool is full and new messages are not taken, else 0.",
+            None,
+            &ConstGauge::new(i64::from(self.full.load(Ordering::Relaxed))),
+        )?;
+        emit(
+            e,
+            "liftwatch_spool_commit_messages",
+            "Messages appended per spool commit (one fsync each: the group-commit size).",
+            None,
+            &self.commit_messages,
+        )
+    }
 }
 
 impl Default for Stats {
@@ -84,6 +201,7 @@ impl Default for Stats {
             batch_events: Histogram::new(exponential_buckets(1.0, 4.0, 10)),
             // 1 ms … ~8 s.
             commit_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            spool: SpoolStats::default(),
         }
     }
 }
@@ -161,6 +279,10 @@ impl Collector for Stats {
             "1 while the broker has acknowledged the subscription, else 0.",
             None,
             &sub,
-        )
+        )?;
+        if self.spool.enabled.load(Ordering::Relaxed) {
+            self.spool.encode(e)?;
+        }
+        Ok(())
     }
 }

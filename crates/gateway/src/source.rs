@@ -39,6 +39,9 @@ pub enum GatewayError {
         /// What is wrong.
         problem: String,
     },
+    /// The spool's writer thread could not be started.
+    #[error("cannot start the spool writer thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// Builds the rumqttc options: persistent session, manual acks, packets up

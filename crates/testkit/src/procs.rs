@@ -147,11 +147,18 @@ impl Drop for Broker {
 }
 
 /// A `liftwatch` process listening for HTTP, killed (SIGKILL) on drop.
+///
+/// Each has its own data folder (`LIFTWATCH_DATA_DIR`, so the gateway's
+/// spool is `<it>/spool` unless the arguments say otherwise), kept across
+/// restarts and removed on drop: services of parallel tests never share a
+/// spool (the second would refuse to start).
 pub struct Service {
     /// Its HTTP port.
     pub http_port: u16,
     /// The arguments it was started with (and is restarted with).
     pub args: Vec<String>,
+    /// Its data folder.
+    pub data_dir: PathBuf,
     bin: PathBuf,
     log: Option<PathBuf>,
     level: String,
@@ -216,7 +223,8 @@ impl Service {
         log: Option<PathBuf>,
         level: &str,
     ) -> std::io::Result<Service> {
-        let mut s = Service { http_port, args, bin: bin.to_owned(), log, level: level.into(), child: None };
+        let data_dir = std::env::temp_dir().join(format!("lw-data-{}-{http_port}", std::process::id()));
+        let mut s = Service { http_port, args, data_dir, bin: bin.to_owned(), log, level: level.into(), child: None };
         s.spawn().await?;
         Ok(s)
     }
@@ -229,6 +237,7 @@ impl Service {
         let child = Command::new(&self.bin)
             .args(&self.args)
             .env("LIFTWATCH_LOG", &self.level)
+            .env("LIFTWATCH_DATA_DIR", &self.data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -300,6 +309,7 @@ impl Service {
 impl Drop for Service {
     fn drop(&mut self) {
         self.kill9();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 

@@ -1,4 +1,5 @@
-//! `/healthz` (alive) and `/readyz` (store answers and broker subscription up). No token.
+//! `/healthz` (alive) and `/readyz` (store answers, ingest ready: broker subscription up, spool
+//! not full). No token.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,11 +24,8 @@ async fn readyz(State(s): State<ApiState>) -> (StatusCode, Json<serde_json::Valu
             Json(serde_json::json!({"error": "store_unavailable", "message": e.to_string()})),
         );
     }
-    if !(s.ingest_ready)() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"error": "not_subscribed", "message": "the broker subscription is not up yet"})),
-        );
+    if let Err(n) = (s.ingest_ready)() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"error": n.error, "message": n.message})));
     }
     (StatusCode::OK, Json(serde_json::json!({"status": "ready"})))
 }
