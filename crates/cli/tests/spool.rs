@@ -7,9 +7,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::BTreeMap;
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -20,7 +18,7 @@ use liftwatch_store::dead_letters::DeadLetterFilter;
 use liftwatch_store::prelude::*;
 use liftwatch_store::PgStore;
 use liftwatch_testkit::procs::http_get;
-use liftwatch_testkit::{fleet_events, free_port, publish, register, wait_until, Service, TestDb};
+use liftwatch_testkit::{fleet_events, free_port, publish, register, wait_until, Service, StockBroker, TestDb};
 use tokio_postgres::Client;
 
 /// The binary under test.
@@ -28,49 +26,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_liftwatch");
 
 /// How long any one condition may take to hold.
 const DEADLINE: Duration = Duration::from_secs(120);
-
-/// Mosquitto with its stock per-client limits: `max_inflight_messages 20`
-/// and `max_queued_messages 1000` are the defaults, stated here so that a
-/// change of defaults shows. Killed on drop.
-struct StockBroker {
-    port: u16,
-    child: Child,
-    conf: PathBuf,
-}
-
-impl StockBroker {
-    async fn start() -> StockBroker {
-        let port = free_port();
-        let conf = std::env::temp_dir().join(format!("lw-stock-mosquitto-{}-{port}.conf", std::process::id()));
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_inflight_messages 20\nmax_queued_messages 1000\nmax_packet_size 300000\n"
-            ),
-        )
-        .unwrap();
-        let child =
-            Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        wait_until("mosquitto to listen", Duration::from_secs(10), || async move {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        })
-        .await;
-        StockBroker { port, child, conf }
-    }
-
-    fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for StockBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.conf);
-    }
-}
 
 /// A migrated database with `devices` registered elevators.
 async fn setup(tag: &str, devices: u32) -> (TestDb, PgStore, Vec<DeviceCode>) {

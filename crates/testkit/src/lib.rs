@@ -30,5 +30,5 @@ pub use fixtures::{firm, messages, project, register};
 pub use fleet::fleet_events;
 pub use liftwatch_sim as sim;
 pub use mqtt::publish;
-pub use procs::{free_port, Broker, Service};
+pub use procs::{free_port, Broker, Service, StockBroker};
 pub use wait::wait_until;

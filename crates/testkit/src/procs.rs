@@ -423,3 +423,49 @@ impl Drop for PrivatePg {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Mosquitto with its stock per-client limits: `max_inflight_messages 20`
+/// and `max_queued_messages 1000` are the defaults, stated here so that a
+/// change of defaults shows. Killed on drop.
+pub struct StockBroker {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    child: Child,
+    conf: PathBuf,
+}
+
+impl StockBroker {
+    /// Starts one on a free port and waits until it listens.
+    pub async fn start() -> StockBroker {
+        let port = free_port();
+        let conf = std::env::temp_dir().join(format!("lw-stock-mosquitto-{}-{port}.conf", std::process::id()));
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 max_inflight_messages 20\nmax_queued_messages 1000\nmax_packet_size 300000\n"
+            ),
+        )
+        .unwrap();
+        let child =
+            Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        wait_until("mosquitto to listen", Duration::from_secs(10), || async move {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .await;
+        StockBroker { port, child, conf }
+    }
+
+    /// `mqtt://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for StockBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.conf);
+    }
+}

@@ -11,6 +11,9 @@ use liftwatch_core::protocol::{to_array_payload, topic_for, DeviceCode, Event};
 use liftwatch_sim::Scenario;
 use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
 
+/// Messages per second the simulator publishes by default.
+const DEFAULT_RATE: u32 = 500;
+
 /// Simulated elevator fleet publishing protocol-v1 telemetry.
 #[derive(Parser, Debug)]
 #[command(name = "liftwatch-sim", version, about)]
@@ -30,6 +33,12 @@ struct Args {
     /// Events per MQTT message (1–1000).
     #[arg(long, default_value_t = 100)]
     per_message: usize,
+    /// Messages per second (0: as fast as the broker takes them). Paced by
+    /// default: a stock broker (Mosquitto, EMQX) queues at most 1,000 QoS 1
+    /// messages per subscriber and drops the rest, so an unpaced burst can
+    /// outrun any subscriber that makes its messages durable first.
+    #[arg(long, default_value_t = DEFAULT_RATE)]
+    rate: u32,
     /// Print the fleet as a `PUT /api/v1/projects/{id}` body for this firm and exit.
     #[arg(long, value_name = "FIRM_ID")]
     print_project: Option<String>,
@@ -75,9 +84,22 @@ async fn main() -> anyhow::Result<()> {
         }
     })?;
     let total = payloads.len();
-    eprintln!("publishing {events} events in {total} messages for {} elevators", devices.len());
+    let pace = match args.rate {
+        0 => String::from("as fast as the broker takes them"),
+        r => format!("{r} messages/s, about {} s", total as u64 / u64::from(r)),
+    };
+    eprintln!("publishing {events} events in {total} messages for {} elevators ({pace})", devices.len());
+    let rate = args.rate;
     let sender = tokio::spawn(async move {
+        let mut tick = (rate > 0).then(|| {
+            let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            i
+        });
         for (t, p) in payloads {
+            if let Some(i) = tick.as_mut() {
+                i.tick().await;
+            }
             client.publish(t, QoS::AtLeastOnce, false, p).await?;
         }
         anyhow::Ok(client)
