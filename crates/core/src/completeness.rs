@@ -444,17 +444,11 @@ mod tests {
     fn a_duplicate_counter_is_one_reading_and_a_second_at_the_same_instant_spans_nothing() {
         let at = t("2026-10-01T10:00:00+08:00");
         let runs = [t("2026-10-01T09:30:00+08:00")];
-        let same = readings_from(
-            [(t("2026-10-01T09:00:00+08:00"), 1, 5), (at, 2, 9), (at, 2, 9)],
-            TZ,
-            counter_of(&runs),
-        );
+        let same =
+            readings_from([(t("2026-10-01T09:00:00+08:00"), 1, 5), (at, 2, 9), (at, 2, 9)], TZ, counter_of(&runs));
         assert_eq!(same.len(), 2, "one identity, one reading");
-        let two = readings_from(
-            [(t("2026-10-01T09:00:00+08:00"), 1, 5), (at, 2, 9), (at, 3, 9)],
-            TZ,
-            counter_of(&runs),
-        );
+        let two =
+            readings_from([(t("2026-10-01T09:00:00+08:00"), 1, 5), (at, 2, 9), (at, 3, 9)], TZ, counter_of(&runs));
         assert_eq!((two[1].runs_in_span, two[2].runs_in_span), (1, 0));
         assert_eq!(two[2].prev.unwrap().odometer_runs, Some(0));
     }

@@ -268,7 +268,8 @@ pub struct ReadingPlan<K> {
 /// batch's runs), so the figure does not depend on whether the runs of a
 /// span arrived before or after the counters that bound it.
 pub fn plan_readings<K: Ord + Copy>(loaded: Vec<(K, Reading)>, c: &Changes<'_, K>, tz: Tz) -> ReadingPlan<K> {
-    let mut plan = ReadingPlan { series: BTreeMap::new(), old: BTreeMap::new(), firsts: Vec::new(), counts: Vec::new() };
+    let mut plan =
+        ReadingPlan { series: BTreeMap::new(), old: BTreeMap::new(), firsts: Vec::new(), counts: Vec::new() };
     for (k, r) in loaded {
         plan.old.insert((k, r.key()), SpanSums::of(&r));
         plan.series.entry(k).or_default().insert(r.key(), r);
@@ -277,7 +278,14 @@ pub fn plan_readings<K: Ord + Copy>(loaded: Vec<(K, Reading)>, c: &Changes<'_, K
         let series = plan.series.entry(*k).or_default();
         let mut recount = Vec::new();
         for (ts, seq, runs_total) in counters {
-            let r = Reading { ts: *ts, seq: *seq, runs_total: *runs_total, day: ts.local_day(tz), runs_in_span: 0, prev: None };
+            let r = Reading {
+                ts: *ts,
+                seq: *seq,
+                runs_total: *runs_total,
+                day: ts.local_day(tz),
+                runs_in_span: 0,
+                prev: None,
+            };
             series.insert(r.key(), r);
             recount.push((*ts, *seq));
         }
@@ -315,7 +323,11 @@ pub struct ReadingWrites<K> {
 /// [`ReadingPlan::counts`] entry) and adds each new run to the span that
 /// contains it (the first reading at or after its start), unless that span
 /// was just counted from the events table or has no start.
-pub fn finish_readings<K: Ord + Copy>(mut plan: ReadingPlan<K>, counted: &[i64], c: &Changes<'_, K>) -> ReadingWrites<K> {
+pub fn finish_readings<K: Ord + Copy>(
+    mut plan: ReadingPlan<K>,
+    counted: &[i64],
+    c: &Changes<'_, K>,
+) -> ReadingWrites<K> {
     let mut changed: BTreeSet<(K, ReadingKey)> = BTreeSet::new();
     let mut recounted: BTreeSet<(K, ReadingKey)> = BTreeSet::new();
     for ((k, key, _, _), n) in plan.counts.iter().zip(counted) {
@@ -427,7 +439,8 @@ mod tests {
     impl Mem {
         fn ingest(&mut self, events: &[Event]) {
             let tz = chrono_tz::Asia::Shanghai;
-            let new: Vec<(u8, &Event)> = events.iter().filter(|e| self.seen.insert((e.seq, e.ts))).map(|e| (1u8, e)).collect();
+            let new: Vec<(u8, &Event)> =
+                events.iter().filter(|e| self.seen.insert((e.seq, e.ts))).map(|e| (1u8, e)).collect();
             for (_, e) in &new {
                 if let Body::Run { .. } = e.body {
                     self.runs.push(e.ts);
@@ -440,8 +453,11 @@ mod tests {
                 self.readings.values().map(|r| (1u8, r.clone())).collect()
             };
             let plan = plan_readings(loaded, &c, tz);
-            let counted: Vec<i64> =
-                plan.counts.iter().map(|(_, _, a, b)| self.runs.iter().filter(|t| a < *t && *t <= b).count() as i64).collect();
+            let counted: Vec<i64> = plan
+                .counts
+                .iter()
+                .map(|(_, _, a, b)| self.runs.iter().filter(|t| a < *t && *t <= b).count() as i64)
+                .collect();
             let w = finish_readings(plan, &counted, &c);
             for (_, r) in w.rows {
                 self.readings.insert(r.key(), r);

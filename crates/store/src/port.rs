@@ -68,7 +68,10 @@ pub trait Health: Send + Sync {
 
 /// Every capability the HTTP API and the CLI use; implemented by every
 /// adapter (blanket impl), held as `Arc<dyn Store>`.
-pub trait Store: Registry + FirmRecords + RegulatorRecords + Kpis + Telemetry + DeadLetters + Findings + Health {}
+pub trait Store:
+    Registry + FirmRecords + RegulatorRecords + Kpis + Telemetry + DeadLetters + Findings + Health
+{
+}
 
 impl<T: Registry + FirmRecords + RegulatorRecords + Kpis + Telemetry + DeadLetters + Findings + Health> Store for T {}
 

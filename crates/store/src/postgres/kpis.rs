@@ -11,8 +11,8 @@ use liftwatch_core::window::Window;
 
 use crate::postgres::telemetry::{span_sums, PROJECT_SPANS, PROJECT_SPANS_WHERE, SPAN_SUMS};
 use crate::postgres::ts;
-use liftwatch_core::completeness::Completeness;
 use crate::{PgStore, StoreError};
+use liftwatch_core::completeness::Completeness;
 
 const SUMS: &str = "coalesce(sum(r.runs),0)::int8, coalesce(sum(r.faults),0)::int8, coalesce(sum(r.equipment_faults),0)::int8, \
     coalesce(sum(r.reported_equipment_faults),0)::int8, coalesce(sum(r.reclassified_from_equipment),0)::int8, \
@@ -48,7 +48,10 @@ impl Kpis for PgStore {
             .await?
             .get(0);
         let spans = c
-            .query_one(format!("SELECT {SPAN_SUMS} {PROJECT_SPANS} {PROJECT_SPANS_WHERE}").as_str(), &[&project_id, &w.from, &w.to])
+            .query_one(
+                format!("SELECT {SPAN_SUMS} {PROJECT_SPANS} {PROJECT_SPANS_WHERE}").as_str(),
+                &[&project_id, &w.from, &w.to],
+            )
             .await?;
         let mut k = KpiReport::new(Subject::Project(project_id.to_owned()), w, n as usize, &t, commitment);
         k.completeness = Completeness::new(span_sums(&spans, 0));

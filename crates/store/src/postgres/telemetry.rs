@@ -66,8 +66,9 @@ impl PgStore {
         if bounds.is_empty() {
             return Ok(());
         }
-        let (be, (blo, bhi)): (Vec<i32>, (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>)) =
-            bounds.iter().map(|(k, lo, hi)| (*k, (dt(*lo), dt(*hi)))).unzip();
+        let be: Vec<i32> = bounds.iter().map(|b| b.0).collect();
+        let blo: Vec<DateTime<Utc>> = bounds.iter().map(|b| dt(b.1)).collect();
+        let bhi: Vec<DateTime<Utc>> = bounds.iter().map(|b| dt(b.2)).collect();
         let rows = tx
             .query(
                 format!(
@@ -232,9 +233,7 @@ impl Telemetry for PgStore {
                 &[&dt(before), &today, &limit],
             )
             .await?;
-        rows.iter()
-            .map(|r| Ok((code(r.get(0))?, r.get::<_, bool>(1).then(|| telemetry_row(r, 2)))))
-            .collect()
+        rows.iter().map(|r| Ok((code(r.get(0))?, r.get::<_, bool>(1).then(|| telemetry_row(r, 2))))).collect()
     }
 
     async fn telemetry_summary(&self, silent_before: Timestamp) -> Result<TelemetrySummary, StoreError> {
@@ -297,4 +296,3 @@ impl Telemetry for PgStore {
         rows.iter().map(|r| Ok((code(r.get(8))?, reading(r).1))).collect()
     }
 }
-
