@@ -505,6 +505,16 @@ async fn completeness_in_kpis_and_loss_in_metrics() {
     assert_eq!((e["telemetry"]["events"].as_i64(), e["telemetry"]["seq_gaps"].as_i64()), (Some(1007), Some(995)));
     let (_, other) = api.call(Method::GET, "/api/v1/projects/dongcheng/kpis?at=2026-11-28", Some(REG), None).await;
     assert_eq!(other["completeness"], *NO_COUNTERS);
+    // The OpenAPI document describes the new fields.
+    let (_, doc) = api.call(Method::GET, "/api/v1/openapi.json", None, None).await;
+    let schemas = &doc["components"]["schemas"];
+    for field in ["runs_reported", "runs_by_odometer", "runs_share", "counter_pairs", "counter_resets"] {
+        assert!(schemas["Completeness"]["properties"].get(field).is_some(), "Completeness.{field}");
+    }
+    assert!(schemas["KpiOut"]["properties"].get("completeness").is_some());
+    assert!(schemas["KpiOut"]["properties"].get("telemetry").is_some());
+    assert!(schemas["ElevatorFigures"]["properties"].get("completeness").is_some());
+    assert!(schemas["TelemetryOut"]["properties"].get("seq_gaps").is_some());
     let m = api.http.get(format!("{}/metrics", api.base)).send().await.unwrap().text().await.unwrap();
     for needle in [
         "# TYPE liftwatch_telemetry_runs_missing_by_odometer gauge\nliftwatch_telemetry_runs_missing_by_odometer 250\n",
