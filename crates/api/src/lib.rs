@@ -91,10 +91,11 @@ pub fn api_router() -> OpenApiRouter<ApiState> {
 }
 
 /// The whole HTTP app: `/api/v1/…`, `/api/v1/openapi.json`, `/healthz`,
-/// `/readyz`, `/metrics` (HTTP, store pool and build metrics).
+/// `/readyz`, `/metrics` (HTTP, store pool, telemetry and build metrics).
 pub fn app(state: ApiState) -> Router {
     let mut m = metrics::Metrics::new();
     m.register_store(state.store.clone());
+    m.register_telemetry(state.store.clone(), metrics::DEFAULT_SILENT_AFTER, state.clock.clone());
     app_with_metrics(state, Arc::new(m))
 }
 

@@ -7,6 +7,11 @@
 //! ingest counters ([`Metrics::register_collector`] with the gateway's
 //! `Stats`, which reads its atomics at scrape time).
 //!
+//! With [`Metrics::register_telemetry`], each scrape also asks the store for
+//! the fleet's telemetry summary (one small row per device, never raw
+//! events) and exports what did not arrive: runs missing by odometer,
+//! devices silent longer than a threshold, seq gaps ([`TelemetryGauges`]).
+//!
 //! The answer is negotiated: a scraper whose `Accept` names
 //! `application/openmetrics-text` (Prometheus does) gets OpenMetrics 1.0.0
 //! ([`OPENMETRICS_CONTENT_TYPE`]); anything else (curl, a browser) gets the
@@ -14,6 +19,8 @@
 //! series are the same; in OpenMetrics `liftwatch_build` is of type `info`,
 //! in 0.0.4 `liftwatch_build_info` is a gauge of value 1.
 
+use std::sync::atomic::AtomicI64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +31,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use liftwatch_core::completeness::TelemetrySummary;
+use liftwatch_core::protocol::Timestamp;
 use liftwatch_store::{PoolStatus, Store};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
@@ -95,11 +104,80 @@ impl Format {
 
 /// The metrics registry of one process, shared (in an `Arc`) by the
 /// `/metrics` handler and the HTTP middleware.
-#[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     http_requests: Family<RequestLabels, Counter>,
     http_duration: Family<RouteLabels, Histogram>,
+    telemetry: Option<TelemetrySource>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").field("registry", &self.registry).finish_non_exhaustive()
+    }
+}
+
+/// Devices silent longer than this count as silent in `/metrics` (boxes
+/// send a heartbeat at least every 5 minutes while connected, protocol v1:
+/// three missed heartbeats).
+pub const DEFAULT_SILENT_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Where the telemetry gauges come from at each scrape.
+struct TelemetrySource {
+    store: Arc<dyn Store>,
+    silent_after: Duration,
+    clock: crate::Clock,
+    gauges: Arc<TelemetryGauges>,
+}
+
+/// The fleet's telemetry as of the last scrape (read by the collector).
+#[derive(Debug, Default)]
+pub struct TelemetryGauges {
+    devices: AtomicI64,
+    silent: AtomicI64,
+    seq_gaps: AtomicI64,
+    runs_by_odometer: AtomicI64,
+    runs_reported: AtomicI64,
+    runs_missing: AtomicI64,
+    silent_after_secs: AtomicI64,
+    errors: AtomicI64,
+}
+
+impl TelemetryGauges {
+    fn set(&self, s: &TelemetrySummary) {
+        self.devices.store(s.devices, Relaxed);
+        self.silent.store(s.silent, Relaxed);
+        self.seq_gaps.store(s.seq_gaps, Relaxed);
+        self.runs_by_odometer.store(s.runs_by_odometer, Relaxed);
+        self.runs_reported.store(s.runs_reported, Relaxed);
+        self.runs_missing.store(s.runs_missing, Relaxed);
+    }
+}
+
+impl Collector for TelemetryGauges {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let gauges: [(&str, &str, &AtomicI64); 5] = [
+            ("liftwatch_telemetry_runs_missing_by_odometer", "Runs the controllers' odometers counted between consecutive counter events that never arrived as run events, summed per device (max(0, counted - reported)); falls when late runs fill a gap.", &self.runs_missing),
+            ("liftwatch_telemetry_devices_silent", "Elevators currently in a project never heard, or not heard (any event, heartbeats included, by box time) for longer than liftwatch_telemetry_silent_threshold_seconds.", &self.silent),
+            ("liftwatch_telemetry_silent_threshold_seconds", "Silence after which an elevator counts in liftwatch_telemetry_devices_silent.", &self.silent_after_secs),
+            ("liftwatch_telemetry_devices", "Devices that sent at least one event.", &self.devices),
+            ("liftwatch_telemetry_seq_gaps", "Sequence numbers skipped by the boxes, summed (an indicator: boxes may skip numbers and restart from 0).", &self.seq_gaps),
+        ];
+        for (name, help, v) in gauges {
+            enc.encode_descriptor(name, help, None, MetricType::Gauge)?.encode_gauge(&v.load(Relaxed))?;
+        }
+        let counters: [(&str, &str, &AtomicI64); 3] = [
+            ("liftwatch_telemetry_odometer_runs", "Runs counted by the controllers' odometers over the spans between consecutive counter events (resets excluded).", &self.runs_by_odometer),
+            ("liftwatch_telemetry_reported_runs", "Run events received in those spans.", &self.runs_reported),
+            ("liftwatch_telemetry_refresh_errors", "Scrapes at which the store could not give the telemetry summary (the values above are then the previous ones).", &self.errors),
+        ];
+        for (name, help, v) in counters {
+            let n = u64::try_from(v.load(Relaxed)).unwrap_or(0);
+            enc.encode_descriptor(name, help, None, MetricType::Counter)?
+                .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(&n, None)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for Metrics {
@@ -131,13 +209,47 @@ impl Metrics {
             "Build of this liftwatch (value 1)",
             Info::new([("version", env!("CARGO_PKG_VERSION"))]),
         );
-        Metrics { registry, http_requests, http_duration }
+        Metrics { registry, http_requests, http_duration, telemetry: None }
     }
 
     /// Also exports the store's connection pool
     /// (`liftwatch_store_pool_connections{state}`, `liftwatch_store_pool_max`).
     pub fn register_store(&mut self, store: Arc<dyn Store>) {
         self.registry.register_collector(Box::new(PoolCollector(store)));
+    }
+
+    /// Also exports the fleet's telemetry (`liftwatch_telemetry_*`), asked
+    /// of the store at each scrape: devices silent for longer than
+    /// `silent_after` at `clock`'s time, runs missing by odometer, seq gaps.
+    pub fn register_telemetry(&mut self, store: Arc<dyn Store>, silent_after: Duration, clock: crate::Clock) {
+        let gauges = Arc::new(TelemetryGauges::default());
+        gauges.silent_after_secs.store(i64::try_from(silent_after.as_secs()).unwrap_or(i64::MAX), Relaxed);
+        self.registry.register_collector(Box::new(gauges.clone()));
+        self.telemetry = Some(TelemetrySource { store, silent_after, clock, gauges });
+    }
+
+    /// Reads the telemetry summary from the store (when registered); on an
+    /// error the previous values stay and the error is counted and logged.
+    pub async fn refresh(&self) {
+        let Some(t) = &self.telemetry else { return };
+        let now = (t.clock)();
+        let before = Timestamp(now.0 - i64::try_from(t.silent_after.as_micros()).unwrap_or(i64::MAX));
+        match t.store.telemetry_summary(before).await {
+            Ok(s) => {
+                if s.silent > 0 {
+                    tracing::debug!(
+                        silent = s.silent,
+                        runs_missing = s.runs_missing,
+                        "telemetry loss visible in /metrics"
+                    );
+                }
+                t.gauges.set(&s);
+            }
+            Err(e) => {
+                t.gauges.errors.fetch_add(1, Relaxed);
+                tracing::warn!(error = %e, "telemetry summary for /metrics failed; previous values exported");
+            }
+        }
     }
 
     /// Also exports what `collector` reports at each scrape (e.g. the
@@ -226,7 +338,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(metrics: Arc<Metrics>) -> Router
         "/metrics",
         get(move |headers: HeaderMap| {
             let metrics = metrics.clone();
-            async move { scrape(&metrics, &headers) }
+            async move {
+                metrics.refresh().await;
+                scrape(&metrics, &headers)
+            }
         }),
     )
 }

@@ -63,12 +63,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut metrics = liftwatch_api::metrics::Metrics::new();
     let port: std::sync::Arc<dyn liftwatch_store::Store> = std::sync::Arc::new(store.clone());
     metrics.register_store(port.clone());
+    let clock: liftwatch_api::Clock = std::sync::Arc::new(Timestamp::now);
+    metrics.register_telemetry(port.clone(), liftwatch_api::metrics::DEFAULT_SILENT_AFTER, clock.clone());
     metrics.register_collector(gateway.stats.clone());
     let state = liftwatch_api::ApiState {
         store: port,
         regulator_token: cfg.regulator_token.clone(),
         tz: cfg.timezone,
-        clock: std::sync::Arc::new(Timestamp::now),
+        clock,
         ingest_ready: std::sync::Arc::new(move || ingest_ready(&stats)),
     };
     let app = liftwatch_api::app_with_metrics(state, std::sync::Arc::new(metrics));

@@ -11,7 +11,14 @@
 //!    the incidents they touch; the adapter loads (and locks) those incident
 //!    rows, [`merge_incidents`] folds the events in through the one incident
 //!    change path ([`crate::incident::change_incident`]) and adds the rollup
-//!    deltas; the adapter writes the incident rows and adds the rollup rows.
+//!    deltas; the adapter writes the incident rows and adds the rollup rows;
+//! 4. telemetry ([`crate::completeness`]): the adapter adds each elevator's
+//!    [`SeqStats`] to its telemetry row (which also locks the elevator's
+//!    counter readings until commit), loads the readings around the batch's
+//!    runs and counters ([`reading_bounds`]), [`plan_readings`] inserts the
+//!    new counters and says which spans to count from the events table
+//!    (bounded to one elevator and one span), and [`finish_readings`] adds
+//!    the new runs to the spans that contain them and gives the rows to write.
 //!
 //! So the adapter only loads and writes; every decision is made here, once,
 //! for every backend, and [`crate::ledger::Ledger`] checks it.
@@ -22,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
+use crate::completeness::{span_start, Reading, ReadingKey, SeqStats, SpanSums};
 use crate::incident::{change_incident, Incident};
 use crate::protocol::{parse_topic, Body, Decoded, DeviceCode, Event, Invalid, Kind, Timestamp};
 use crate::rollup::DayRollup;
@@ -152,6 +160,12 @@ pub struct Changes<'a, K> {
     pub faults: BTreeMap<(K, &'a str), Vec<&'a Event>>,
     /// New events by entrapment `(key, incident_id)`.
     pub entrapments: BTreeMap<(K, &'a str), Vec<&'a Event>>,
+    /// Seq numbers and last event time of the new events, per elevator.
+    pub seq: BTreeMap<K, SeqStats>,
+    /// Start times of the new runs, per elevator.
+    pub runs_at: BTreeMap<K, Vec<Timestamp>>,
+    /// New counters `(ts, seq, runs_total)`, per elevator.
+    pub counters: BTreeMap<K, Vec<(Timestamp, u64, u64)>>,
 }
 
 /// Step 3a: groups the events new to the store.
@@ -161,11 +175,20 @@ pub fn plan_changes<'a, K: Ord + Copy>(new: &[(K, &'a Event)], tz: Tz) -> Change
         rollups: BTreeMap::new(),
         faults: BTreeMap::new(),
         entrapments: BTreeMap::new(),
+        seq: BTreeMap::new(),
+        runs_at: BTreeMap::new(),
+        counters: BTreeMap::new(),
     };
     for (k, e) in new {
         c.new_by_kind[e.body.kind() as usize] += 1;
+        let one = SeqStats::one(e.seq, e.ts);
+        c.seq.entry(*k).and_modify(|s| s.merge(&one)).or_insert(one);
         match &e.body {
-            Body::Run { .. } => c.rollups.entry((*k, e.ts.local_day(tz))).or_default().runs += 1,
+            Body::Run { .. } => {
+                c.rollups.entry((*k, e.ts.local_day(tz))).or_default().runs += 1;
+                c.runs_at.entry(*k).or_default().push(e.ts);
+            }
+            Body::Counter { runs_total } => c.counters.entry(*k).or_default().push((e.ts, e.seq, *runs_total)),
             Body::Fault { fault_id, .. } | Body::FaultCleared { fault_id } => {
                 c.faults.entry((*k, &**fault_id)).or_default().push(e)
             }
@@ -208,6 +231,135 @@ pub fn add_deltas<K: Ord + Copy>(
     for (day, d) in rows {
         *rollups.entry((key, day)).or_default() += &d;
     }
+}
+
+/// Step 4a: the time range of each elevator's new runs and counters. The
+/// adapter loads the elevator's readings with `lo ≤ ts ≤ hi`, plus the last
+/// one before `lo` and the first one after `hi`: a contiguous stretch of the
+/// series that holds every reading the batch can touch.
+pub fn reading_bounds<K: Ord + Copy>(c: &Changes<'_, K>) -> Vec<(K, Timestamp, Timestamp)> {
+    let mut b: BTreeMap<K, (Timestamp, Timestamp)> = BTreeMap::new();
+    let times = c.runs_at.iter().flat_map(|(k, v)| v.iter().map(move |t| (*k, *t)));
+    let times = times.chain(c.counters.iter().flat_map(|(k, v)| v.iter().map(move |(t, _, _)| (*k, *t))));
+    for (k, t) in times {
+        let e = b.entry(k).or_insert((t, t));
+        e.0 = e.0.min(t);
+        e.1 = e.1.max(t);
+    }
+    b.into_iter().map(|(k, (lo, hi))| (k, lo, hi)).collect()
+}
+
+/// The readings of a batch being planned (step 4b → 4c).
+#[derive(Debug)]
+pub struct ReadingPlan<K> {
+    series: BTreeMap<K, BTreeMap<ReadingKey, Reading>>,
+    old: BTreeMap<(K, ReadingKey), SpanSums>,
+    firsts: Vec<(K, ReadingKey)>,
+    /// Spans to count from the events table, `(key, reading, a, b)`: the
+    /// `run` events of that elevator with `a < ts ≤ b`. The adapter answers
+    /// with one count per entry, in this order.
+    pub counts: Vec<(K, ReadingKey, Timestamp, Timestamp)>,
+}
+
+/// Step 4b: inserts the batch's new counters into the loaded readings
+/// (`loaded`: what [`reading_bounds`] asked for, locked). A new counter
+/// opens a span from its predecessor and cuts the span of its successor:
+/// both are counted again from the events table (which already holds this
+/// batch's runs), so the figure does not depend on whether the runs of a
+/// span arrived before or after the counters that bound it.
+pub fn plan_readings<K: Ord + Copy>(loaded: Vec<(K, Reading)>, c: &Changes<'_, K>, tz: Tz) -> ReadingPlan<K> {
+    let mut plan =
+        ReadingPlan { series: BTreeMap::new(), old: BTreeMap::new(), firsts: Vec::new(), counts: Vec::new() };
+    for (k, r) in loaded {
+        plan.old.insert((k, r.key()), SpanSums::of(&r));
+        plan.series.entry(k).or_default().insert(r.key(), r);
+    }
+    for (k, counters) in &c.counters {
+        let series = plan.series.entry(*k).or_default();
+        let mut recount = Vec::new();
+        for (ts, seq, runs_total) in counters {
+            let r = Reading {
+                ts: *ts,
+                seq: *seq,
+                runs_total: *runs_total,
+                day: ts.local_day(tz),
+                runs_in_span: 0,
+                prev: None,
+            };
+            series.insert(r.key(), r);
+            recount.push((*ts, *seq));
+        }
+        for key in recount.clone() {
+            if let Some((next, _)) = series.range((std::ops::Bound::Excluded(key), std::ops::Bound::Unbounded)).next() {
+                recount.push(*next);
+            }
+        }
+        recount.sort_unstable();
+        recount.dedup();
+        for key in recount {
+            let pred = series.range(..key).next_back().map(|(_, p)| p.clone());
+            let Some(r) = series.get_mut(&key) else { continue };
+            r.prev = span_start(pred.as_ref(), r.runs_total);
+            r.runs_in_span = 0;
+            match pred {
+                Some(p) => plan.counts.push((*k, key, p.ts, r.ts)),
+                None => plan.firsts.push((*k, key)), // the series' first: no span
+            }
+        }
+    }
+    plan
+}
+
+/// What the readings of a batch change (step 4c).
+#[derive(Debug)]
+pub struct ReadingWrites<K> {
+    /// Readings to insert or update, by elevator.
+    pub rows: Vec<(K, Reading)>,
+    /// Change of each elevator's span sums (for its telemetry row).
+    pub deltas: BTreeMap<K, SpanSums>,
+}
+
+/// Step 4c: takes the counts the adapter made (one per
+/// [`ReadingPlan::counts`] entry) and adds each new run to the span that
+/// contains it (the first reading at or after its start), unless that span
+/// was just counted from the events table or has no start.
+pub fn finish_readings<K: Ord + Copy>(
+    mut plan: ReadingPlan<K>,
+    counted: &[i64],
+    c: &Changes<'_, K>,
+) -> ReadingWrites<K> {
+    let mut changed: BTreeSet<(K, ReadingKey)> = BTreeSet::new();
+    let mut recounted: BTreeSet<(K, ReadingKey)> = BTreeSet::new();
+    for ((k, key, _, _), n) in plan.counts.iter().zip(counted) {
+        if let Some(r) = plan.series.get_mut(k).and_then(|s| s.get_mut(key)) {
+            r.runs_in_span = *n;
+            changed.insert((*k, *key));
+            recounted.insert((*k, *key));
+        }
+    }
+    for f in &plan.firsts {
+        changed.insert(*f);
+        recounted.insert(*f);
+    }
+    for (k, runs) in &c.runs_at {
+        let Some(series) = plan.series.get_mut(k) else { continue };
+        for t in runs {
+            let Some((key, r)) = series.range_mut((*t, 0)..).next() else { continue };
+            if r.prev.is_some() && !recounted.contains(&(*k, *key)) {
+                r.runs_in_span += 1;
+                changed.insert((*k, *key));
+            }
+        }
+    }
+    let mut out = ReadingWrites { rows: Vec::new(), deltas: BTreeMap::new() };
+    for (k, key) in changed {
+        let Some(r) = plan.series.get(&k).and_then(|s| s.get(&key)) else { continue };
+        let mut d = SpanSums::of(r);
+        d -= plan.old.get(&(k, key)).copied().unwrap_or_default();
+        *out.deltas.entry(k).or_default() += d;
+        out.rows.push((k, r.clone()));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -273,5 +425,98 @@ mod tests {
         let again = merge_incidents(out, &c.faults, tz, &mut c.rollups);
         assert_eq!(c.rollups[&(1, day)].faults, 1);
         assert_eq!(again.len(), 1);
+    }
+
+    /// An in-memory adapter of step 4: keeps events and readings, loads the
+    /// whole series (a contiguous stretch), counts spans from its events.
+    #[derive(Default)]
+    struct Mem {
+        runs: Vec<Timestamp>,
+        seen: BTreeSet<(u64, Timestamp)>,
+        readings: BTreeMap<ReadingKey, Reading>,
+    }
+
+    impl Mem {
+        fn ingest(&mut self, events: &[Event]) {
+            let tz = chrono_tz::Asia::Shanghai;
+            let new: Vec<(u8, &Event)> =
+                events.iter().filter(|e| self.seen.insert((e.seq, e.ts))).map(|e| (1u8, e)).collect();
+            for (_, e) in &new {
+                if let Body::Run { .. } = e.body {
+                    self.runs.push(e.ts);
+                }
+            }
+            let c = plan_changes(&new, tz);
+            let loaded = if reading_bounds(&c).is_empty() {
+                Vec::new()
+            } else {
+                self.readings.values().map(|r| (1u8, r.clone())).collect()
+            };
+            let plan = plan_readings(loaded, &c, tz);
+            let counted: Vec<i64> = plan
+                .counts
+                .iter()
+                .map(|(_, _, a, b)| self.runs.iter().filter(|t| a < *t && *t <= b).count() as i64)
+                .collect();
+            let w = finish_readings(plan, &counted, &c);
+            for (_, r) in w.rows {
+                self.readings.insert(r.key(), r);
+            }
+        }
+    }
+
+    fn ev(seq: u64, minute: i64, body: Body) -> Event {
+        let base = Timestamp::parse("2026-11-20T00:00:00+08:00").expect("ts").0;
+        let device = DeviceCode::parse(A).expect("code");
+        Event { device, seq, ts: Timestamp(base.0 + minute * 60_000_000), ts_offset: 8 * 3600, body }
+    }
+
+    fn runs_and_counters() -> Vec<Event> {
+        let mut v = Vec::new();
+        let run = |_: i64| Body::Run { end: Timestamp(0), from: 1, to: 2, doors: None };
+        for (i, m) in [5, 10, 10, 30, 61, 62, 90, 125, 200].into_iter().enumerate() {
+            v.push(ev(100 + i as u64, m, run(m)));
+        }
+        for (i, (m, n)) in [(0, 1000), (10, 1003), (60, 1008), (120, 4), (180, 9)].into_iter().enumerate() {
+            v.push(ev(i as u64, m, Body::Counter { runs_total: n }));
+        }
+        v
+    }
+
+    #[test]
+    fn readings_are_exact_whatever_the_arrival_order() {
+        let events = runs_and_counters();
+        let tz = chrono_tz::Asia::Shanghai;
+        let counters = events.iter().filter_map(|e| match e.body {
+            Body::Counter { runs_total } => Some((e.ts, e.seq, runs_total)),
+            _ => None,
+        });
+        let runs: Vec<Timestamp> = events.iter().filter(|e| e.body.kind() == Kind::Run).map(|e| e.ts).collect();
+        let want = crate::completeness::readings_from(counters, tz, |a, b| {
+            runs.iter().filter(|t| a < **t && **t <= b).count() as i64
+        });
+        assert_eq!(want[1].runs_in_span, 3, "runs at 5, 10, 10 in (0, 10]");
+        assert_eq!(want[3].prev.expect("pair").odometer_runs, None, "1008 → 4 is a reset");
+        // Counters first, then the runs late; runs first; one by one in
+        // reverse; everything twice (duplicates change nothing).
+        let mut rev = events.clone();
+        rev.reverse();
+        let (counters_first, runs_first): (Vec<Event>, Vec<Event>) =
+            events.iter().cloned().partition(|e| e.body.kind() == Kind::Counter);
+        let orders: Vec<Vec<Vec<Event>>> = vec![
+            vec![counters_first.clone(), runs_first.clone()],
+            vec![runs_first.clone(), counters_first.clone()],
+            rev.iter().map(|e| vec![e.clone()]).collect(),
+            vec![events.clone(), rev.clone()],
+            events.chunks(3).map(<[Event]>::to_vec).collect(),
+        ];
+        for (i, batches) in orders.into_iter().enumerate() {
+            let mut m = Mem::default();
+            for b in &batches {
+                m.ingest(b);
+            }
+            let got: Vec<Reading> = m.readings.values().cloned().collect();
+            assert_eq!(got, want, "order {i}");
+        }
     }
 }

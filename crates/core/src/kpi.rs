@@ -163,6 +163,13 @@ pub struct KpiReport {
     pub commitment: Option<Commitment>,
     /// Achievement against the commitment; `null` without one.
     pub meets_commitment: Option<Meets>,
+    /// How complete the runs are by the odometers, over the spans between
+    /// counters in the window; filled by the store (docs/kpis.md §9).
+    #[serde(default)]
+    pub completeness: crate::completeness::Completeness,
+    /// The device's telemetry (elevator answers); filled by the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<crate::completeness::DeviceTelemetry>,
 }
 
 fn round(x: f64, decimals: i32) -> f64 {
@@ -220,6 +227,8 @@ impl KpiReport {
             },
             commitment,
             meets_commitment: meets,
+            completeness: Default::default(),
+            telemetry: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
+use crate::completeness::{readings_from, DeviceTelemetry, Reading, SeqStats, SpanSums};
 use crate::incident::{change_incident, EntrapmentRecord, FaultRecord, IncidentError, IncidentKey};
 use crate::pilot::CorrectionOutcome;
 use crate::protocol::{Body, Cause, DeviceCode, Event, EventId, Timestamp};
@@ -35,6 +36,12 @@ pub struct Ledger {
     pub entrapments: BTreeMap<(DeviceCode, Box<str>), EntrapmentRecord>,
     /// Rollups by `(device, local day)`; rows that sum to zero are removed.
     pub rollups: BTreeMap<(DeviceCode, NaiveDate), DayRollup>,
+    /// Distinct runs by `(device, start)`: how many started then.
+    pub runs_at: BTreeMap<(DeviceCode, Timestamp), i64>,
+    /// Counter readings `(device, ts, seq) → runs_total`.
+    pub counters: BTreeMap<(DeviceCode, Timestamp, u64), u64>,
+    /// Seq numbers and last event time per device.
+    pub seq: BTreeMap<DeviceCode, SeqStats>,
 }
 
 impl Ledger {
@@ -46,6 +53,9 @@ impl Ledger {
             faults: BTreeMap::new(),
             entrapments: BTreeMap::new(),
             rollups: BTreeMap::new(),
+            runs_at: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            seq: BTreeMap::new(),
         }
     }
 
@@ -80,6 +90,15 @@ impl Ledger {
             return Applied::Duplicate;
         }
         let tz = self.tz;
+        let one = SeqStats::one(e.seq, e.ts);
+        self.seq.entry(e.device).and_modify(|s| s.merge(&one)).or_insert(one);
+        match &e.body {
+            Body::Run { .. } => *self.runs_at.entry((e.device, e.ts)).or_default() += 1,
+            Body::Counter { runs_total } => {
+                self.counters.insert((e.device, e.ts, e.seq), *runs_total);
+            }
+            _ => {}
+        }
         match IncidentKey::of(e) {
             Some(IncidentKey::Fault(d, id)) => {
                 let rec = self.faults.entry((d, id)).or_default();
@@ -132,6 +151,36 @@ impl Ledger {
         let rec = self.entrapments.entry((device, incident_id.into())).or_default();
         let ((), delta) = change_incident(rec, tz, |r| r.report_arrival(at));
         self.add(device, delta);
+    }
+
+    /// A device's counter readings with their spans, recomputed in one pass
+    /// from the distinct runs and counters ([`readings_from`]).
+    pub fn readings(&self, device: DeviceCode) -> Vec<Reading> {
+        let counters = self.counters.range((device, Timestamp(i64::MIN), 0)..=(device, Timestamp(i64::MAX), u64::MAX));
+        readings_from(counters.map(|((_, t, s), n)| (*t, *s, *n)), self.tz, |a, b| {
+            if a >= b {
+                return 0;
+            }
+            let lo = std::ops::Bound::Excluded((device, a));
+            let hi = std::ops::Bound::Included((device, b));
+            self.runs_at.range((lo, hi)).map(|(_, n)| n).sum()
+        })
+    }
+
+    /// Every device's readings, as `(device, reading)`, by device.
+    pub fn all_readings(&self) -> Vec<(DeviceCode, Reading)> {
+        let devices: std::collections::BTreeSet<DeviceCode> = self.counters.keys().map(|(d, _, _)| *d).collect();
+        devices.into_iter().flat_map(|d| self.readings(d).into_iter().map(move |r| (d, r))).collect()
+    }
+
+    /// A device's telemetry (`None` when nothing of it was received).
+    pub fn telemetry(&self, device: DeviceCode) -> Option<DeviceTelemetry> {
+        let s = self.seq.get(&device)?;
+        let mut spans = SpanSums::default();
+        for r in self.readings(device) {
+            spans += SpanSums::of(&r);
+        }
+        Some(DeviceTelemetry::new(s, spans))
     }
 
     /// The rollup rows as `(device, day, rollup)`.

@@ -7,7 +7,8 @@
 //! KPIs are computed from; [`ledger`] is the reference implementation of the
 //! store's semantics (identity dedupe + rollups + incidents) that the real
 //! stores are tested against; [`window`] and [`kpi`] turn rollups into the
-//! mandated KPIs over a project's membership history.
+//! mandated KPIs over a project's membership history; [`completeness`] says
+//! how much of the telemetry arrived (odometer spans, seq gaps, silence).
 //!
 //! Beside the telemetry, the regulatory domain: [`registry`] (firms,
 //! projects, elevators), [`records`] (what firms and regulators record),
@@ -16,6 +17,7 @@
 
 pub mod validation;
 
+pub mod completeness;
 pub mod incident;
 pub mod ingest;
 pub mod kpi;

@@ -20,6 +20,7 @@ pub use error::StoreError;
 pub use liftwatch_core::ingest::{Inbound, IngestReport};
 pub use port::{
     DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, PoolStatus, Registry, RegulatorRecords, Store,
+    Telemetry,
 };
 pub use postgres::{PgOptions, PgStore};
 
@@ -27,6 +28,6 @@ pub use postgres::{PgOptions, PgStore};
 /// `use liftwatch_store::prelude::*;`.
 pub mod prelude {
     pub use crate::port::{
-        DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Registry, RegulatorRecords, Store,
+        DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Registry, RegulatorRecords, Store, Telemetry,
     };
 }

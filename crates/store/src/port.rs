@@ -13,6 +13,7 @@ use std::future::Future;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use liftwatch_core::completeness::{Completeness, DeviceTelemetry, Reading, TelemetrySummary};
 use liftwatch_core::kpi::{Commitment, KpiReport, Membership};
 use liftwatch_core::protocol::{Cause, DeviceCode, Timestamp};
 use liftwatch_core::records::{
@@ -67,9 +68,12 @@ pub trait Health: Send + Sync {
 
 /// Every capability the HTTP API and the CLI use; implemented by every
 /// adapter (blanket impl), held as `Arc<dyn Store>`.
-pub trait Store: Registry + FirmRecords + RegulatorRecords + Kpis + DeadLetters + Findings + Health {}
+pub trait Store:
+    Registry + FirmRecords + RegulatorRecords + Kpis + Telemetry + DeadLetters + Findings + Health
+{
+}
 
-impl<T: Registry + FirmRecords + RegulatorRecords + Kpis + DeadLetters + Findings + Health> Store for T {}
+impl<T: Registry + FirmRecords + RegulatorRecords + Kpis + Telemetry + DeadLetters + Findings + Health> Store for T {}
 
 /// Firms, projects, elevators and their membership history (api-v1.md "Registry").
 #[async_trait]
@@ -321,6 +325,43 @@ pub trait Kpis: Send + Sync {
         project_id: &str,
         w: Window,
     ) -> Result<Vec<(DeviceCode, DayRollup)>, StoreError>;
+}
+
+/// What the store knows of the telemetry that did and did not arrive
+/// (docs/kpis.md §9): per device, the seq numbers skipped and the last time
+/// it was heard (for the rule engine and `/metrics`), and the counter
+/// readings behind the `completeness` of the KPI answers (which
+/// [`Kpis`] fills in).
+#[async_trait]
+pub trait Telemetry: Send + Sync {
+    /// One device's telemetry; `None` when nothing of it was received (or it
+    /// is not registered).
+    async fn device_telemetry(&self, device: DeviceCode) -> Result<Option<DeviceTelemetry>, StoreError>;
+
+    /// Elevators currently in a project that were never heard or not since
+    /// before `before` (box time), longest silent first, at most `limit`;
+    /// the telemetry is `None` for one never heard.
+    async fn silent_devices(
+        &self,
+        before: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<(DeviceCode, Option<DeviceTelemetry>)>, StoreError>;
+
+    /// Fleet-wide sums for `/metrics`: one small row per device, never raw
+    /// events; `silent` counts the elevators [`Telemetry::silent_devices`] lists.
+    async fn telemetry_summary(&self, silent_before: Timestamp) -> Result<TelemetrySummary, StoreError>;
+
+    /// The completeness of each elevator of a project over a window (spans
+    /// on days it belonged), elevators with a counter pair only.
+    async fn project_elevator_completeness(
+        &self,
+        project_id: &str,
+        w: Window,
+    ) -> Result<Vec<(DeviceCode, Completeness)>, StoreError>;
+
+    /// All counter readings with their spans, by device and `(ts, seq)`,
+    /// for reconciliation and tests.
+    async fn counter_readings(&self) -> Result<Vec<(DeviceCode, Reading)>, StoreError>;
 }
 
 /// Rejected payloads with their reason, and their replay once the cause is fixed.

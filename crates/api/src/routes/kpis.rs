@@ -5,7 +5,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+use liftwatch_core::completeness::Completeness;
 use liftwatch_core::kpi::{fault_rate_per_10k, mean_minutes, KpiReport, Subject};
+use liftwatch_core::protocol::Timestamp;
 use liftwatch_core::window::Window;
 use liftwatch_store::records::Reclassification;
 use serde::Serialize;
@@ -78,6 +82,25 @@ pub struct ElevatorFigures {
     pub equipment_faults: i64,
     /// Its own fault rate.
     pub fault_rate_per_10k: Option<f64>,
+    /// Its runs against its odometer over the window's spans on its member
+    /// days (`runs_share` null without a counter pair).
+    pub completeness: Completeness,
+}
+
+/// What was heard from the elevator's box (elevator answers).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TelemetryOut {
+    /// Latest event time (box clock) of any event, heartbeats included, RFC 3339.
+    pub last_seen: String,
+    /// Seconds from `last_seen` to the time of the answer (0 when the box's
+    /// clock is ahead).
+    pub silent_seconds: i64,
+    /// Seq numbers never received between the smallest and the largest
+    /// received: an indicator, not proof (a box may skip numbers and
+    /// restarts from 0 after a firmware reset).
+    pub seq_gaps: i64,
+    /// Distinct events received from the box.
+    pub events: i64,
 }
 
 /// KPIs of a project or an elevator (api-v1.md "KPIs").
@@ -107,6 +130,15 @@ pub struct KpiOut {
     pub commitment: Option<CommitmentBody>,
     /// Achievement against it.
     pub meets_commitment: Option<MeetsOut>,
+    /// How complete the runs are by the odometers: runs reported between
+    /// consecutive counters in the window against the counters' difference
+    /// (docs/kpis.md §9). `runs_share` is null when no elevator has a counter
+    /// pair in the window: nothing was measured, which is not "complete".
+    pub completeness: Completeness,
+    /// What was heard from the box (elevator answers); absent when nothing
+    /// was ever received from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<TelemetryOut>,
     /// Per-elevator figures (project answers with `per_elevator=true`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_elevator: Option<Vec<ElevatorFigures>>,
@@ -114,6 +146,21 @@ pub struct KpiOut {
 
 fn r4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
+}
+
+impl KpiOut {
+    /// The answer for `k`, with the silence measured at `now`.
+    pub fn new(k: KpiReport, now: Timestamp) -> Self {
+        let telemetry = k.telemetry.map(|t| TelemetryOut {
+            last_seen: t.last_seen.to_rfc3339(),
+            silent_seconds: ((now.0 - t.last_seen.0) / 1_000_000).max(0),
+            seq_gaps: t.seq_gaps,
+            events: t.events,
+        });
+        let mut out = KpiOut::from(k);
+        out.telemetry = telemetry;
+        out
+    }
 }
 
 impl From<KpiReport> for KpiOut {
@@ -152,6 +199,8 @@ impl From<KpiReport> for KpiOut {
                 downtime: m.downtime,
                 rescue: m.rescue,
             }),
+            completeness: k.completeness,
+            telemetry: None,
             per_elevator: None,
         }
     }
@@ -175,11 +224,12 @@ async fn project_kpis(
         .project_kpis(&project_id, w)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("project {project_id}")))?;
-    let mut out = KpiOut::from(k);
+    let mut out = KpiOut::new(k, (s.clock)());
     if !q.per_elevator.unwrap_or(false) {
         return Ok(Json(out));
     }
     let per = s.store.project_elevator_totals(&project_id, w).await?;
+    let complete: BTreeMap<_, _> = s.store.project_elevator_completeness(&project_id, w).await?.into_iter().collect();
     out.per_elevator = Some(
         per.into_iter()
             .map(|(d, t)| ElevatorFigures {
@@ -187,6 +237,7 @@ async fn project_kpis(
                 runs: t.runs,
                 equipment_faults: t.equipment_faults,
                 fault_rate_per_10k: fault_rate_per_10k(t.equipment_faults, t.runs).map(r4),
+                completeness: complete.get(&d).copied().unwrap_or_default(),
             })
             .collect(),
     );
@@ -230,7 +281,7 @@ async fn elevator_kpis(
         Caller::Regulator => s.store.elevator_kpis(d, w).await?,
         Caller::Firm(f) => s.store.elevator_kpis_for_firm(d, w, f).await?,
     };
-    Ok(Json(k.ok_or_else(not_found)?.into()))
+    Ok(Json(KpiOut::new(k.ok_or_else(not_found)?, (s.clock)())))
 }
 
 /// One day of a project's series.

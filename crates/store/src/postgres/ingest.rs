@@ -8,7 +8,8 @@
 //! 3. for the new events only: the incident rows they touch are created,
 //!    locked (`FOR UPDATE`, in key order), merged by the core and written
 //!    back; the run counts and incident deltas are added to the rollups in
-//!    key order; dead letters are written.
+//!    key order; the telemetry rows (seq summary, counter readings and their
+//!    spans) follow, see [`super::telemetry`]; dead letters are written.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -81,6 +82,7 @@ impl PgStore {
             self.update_incidents::<EntrapmentRecord>(tx, &changes.entrapments, &mut changes.rollups).await?;
         }
         add_rollups(tx, &changes.rollups).await?;
+        self.ingest_telemetry(tx, &changes).await?;
         insert_dead_letters(tx, &sorted.dead).await?;
         report.dead_letters = sorted.dead.iter().map(|d| d.code).collect();
         Ok(report)

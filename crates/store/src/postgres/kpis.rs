@@ -9,8 +9,10 @@ use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::rollup::DayRollup;
 use liftwatch_core::window::Window;
 
+use crate::postgres::telemetry::{span_sums, PROJECT_SPANS, PROJECT_SPANS_WHERE, SPAN_SUMS};
 use crate::postgres::ts;
 use crate::{PgStore, StoreError};
+use liftwatch_core::completeness::Completeness;
 
 const SUMS: &str = "coalesce(sum(r.runs),0)::int8, coalesce(sum(r.faults),0)::int8, coalesce(sum(r.equipment_faults),0)::int8, \
     coalesce(sum(r.reported_equipment_faults),0)::int8, coalesce(sum(r.reclassified_from_equipment),0)::int8, \
@@ -45,7 +47,14 @@ impl Kpis for PgStore {
             )
             .await?
             .get(0);
+        let spans = c
+            .query_one(
+                format!("SELECT {SPAN_SUMS} {PROJECT_SPANS} {PROJECT_SPANS_WHERE}").as_str(),
+                &[&project_id, &w.from, &w.to],
+            )
+            .await?;
         let mut k = KpiReport::new(Subject::Project(project_id.to_owned()), w, n as usize, &t, commitment);
+        k.completeness = Completeness::new(span_sums(&spans, 0));
         self.fill_open_ages(&mut k, Some(project_id), None, None, w).await?;
         Ok(Some(k))
     }
@@ -59,7 +68,17 @@ impl Kpis for PgStore {
         let id: i32 = id.get(0);
         let sql = format!("SELECT {SUMS} FROM rollups r WHERE r.elevator_id = $1 AND r.day BETWEEN $2 AND $3");
         let t = totals(&c.query_one(sql.as_str(), &[&id, &w.from, &w.to]).await?);
+        let spans = c
+            .query_one(
+                format!("SELECT {SPAN_SUMS} FROM counter_readings c WHERE c.elevator_id = $1 AND c.prev_day >= $2 AND c.day <= $3")
+                    .as_str(),
+                &[&id, &w.from, &w.to],
+            )
+            .await?;
+        drop(c);
         let mut k = KpiReport::new(Subject::Elevator(device.to_string()), w, 1, &t, None);
+        k.completeness = Completeness::new(span_sums(&spans, 0));
+        k.telemetry = self.device_telemetry(device).await?;
         self.fill_open_ages(&mut k, None, Some(id), None, w).await?;
         Ok(Some(k))
     }
@@ -96,8 +115,22 @@ impl Kpis for PgStore {
             )
             .await?
             .get(0);
+        let spans = c
+            .query_one(
+                format!(
+                    "SELECT {SPAN_SUMS} FROM memberships m JOIN projects p ON p.id = m.project_id \
+                     JOIN counter_readings c ON c.elevator_id = m.elevator_id AND c.prev_day >= m.since \
+                     AND (m.until IS NULL OR c.day <= m.until) \
+                     WHERE m.elevator_id = $1 AND p.firm_id = $4 AND c.prev_day >= $2 AND c.day <= $3"
+                )
+                .as_str(),
+                &[&id, &w.from, &w.to, &firm_id],
+            )
+            .await?;
         drop(c);
         let mut k = KpiReport::new(Subject::Elevator(device.to_string()), w, usize::from(n > 0), &t, None);
+        k.completeness = Completeness::new(span_sums(&spans, 0));
+        k.telemetry = self.device_telemetry(device).await?;
         self.fill_open_ages(&mut k, None, Some(id), Some(firm_id), w).await?;
         Ok(Some(k))
     }

@@ -1,6 +1,7 @@
 //! PostgreSQL / TimescaleDB adapter (tokio-postgres + deadpool) of the store
 //! port: [`ingest`] (one transaction per batch), [`incidents`] (incident and
-//! rollup rows), and one module per port trait. Migrations are embedded
+//! rollup rows), [`telemetry`] (counter readings and device telemetry, at
+//! ingest and for the `Telemetry` port), and one module per port trait. Migrations are embedded
 //! (refinery); TimescaleDB is used when the server preloads it.
 
 mod dead_letters;
@@ -11,6 +12,7 @@ mod ingest;
 mod kpis;
 mod records;
 mod registry;
+mod telemetry;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -2,6 +2,7 @@
 //! streams, registration, and the comparison with the reference ledger.
 
 use chrono_tz::Asia::Shanghai;
+use liftwatch_core::completeness::{span_sums, Completeness, SpanSums};
 use liftwatch_core::kpi::{aggregate, Commitment, KpiReport, Membership, Subject};
 use liftwatch_core::ledger::Ledger;
 use liftwatch_core::protocol::{parse_rfc3339, Body, Cause, Event, FaultCode, Mode, Timestamp};
@@ -50,16 +51,31 @@ pub fn ledger_of(events: &[Event]) -> Ledger {
     l
 }
 
+/// The ledger's completeness of the spans in `w` (of `m` when given).
+pub fn ledger_completeness(l: &Ledger, w: &Window, m: Option<&[Membership]>) -> Completeness {
+    let readings = l.all_readings();
+    let mut t = SpanSums::default();
+    for v in span_sums(w, m, readings.iter().map(|(d, r)| (*d, r))).into_values() {
+        t += v;
+    }
+    Completeness::new(t)
+}
+
 pub async fn assert_matches_ledger<S: Store>(s: &S, l: &Ledger, devices: u32) {
     let stored = s.rollup_rows().await.unwrap();
     let expected: Vec<_> = l.rows().map(|(d, day, r)| (d, day, r.clone())).collect();
     assert_eq!(stored, expected);
+    assert_eq!(s.counter_readings().await.unwrap(), l.all_readings(), "counter readings and their spans");
+    for n in 0..devices {
+        assert_eq!(s.device_telemetry(dev(n)).await.unwrap(), l.telemetry(dev(n)), "telemetry of {}", dev(n));
+    }
     let w = Window::rolling(day("2026-11-28")).unwrap();
     let m: Vec<Membership> =
         (0..devices).map(|n| Membership { device: dev(n), since: day("2026-01-01"), until: None }).collect();
     let agg = aggregate(&w, &m, l.rows());
     let c = Some(Commitment { fault_rate_per_10k: 5.0, downtime_minutes: 60.0, rescue_minutes: 20.0 });
     let mut want = KpiReport::new(Subject::Project("haibin".into()), w, agg.elevators, &agg.totals, c);
+    want.completeness = ledger_completeness(l, &w, Some(&m));
     // Ages of what is still open, straight from the ledger's records.
     want.downtime.oldest_open_since = l
         .faults

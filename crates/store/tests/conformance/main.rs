@@ -1,6 +1,6 @@
 //! The store conformance suite: the cases every backend of the store port
 //! must pass ([`cases`] of ingest, [`records`] of what firms and regulators
-//! record, and the property test in [`properties`]), run here
+//! record, [`completeness`] of the telemetry that did and did not arrive, and the property test in [`properties`]), run here
 //! against the PostgreSQL adapter in both of its modes — TimescaleDB
 //! hypertable and plain tables — each test in its own throw-away database.
 //!
@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod cases;
+mod completeness;
 mod fixtures;
 mod postgres;
 mod properties;
@@ -107,6 +108,41 @@ macro_rules! conformance {
             #[tokio::test]
             async fn corrections_and_arrivals_concurrent_with_ingest_keep_rollups_exact() {
                 records::corrections_and_arrivals_concurrent_with_ingest_keep_rollups_exact(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn runs_withheld_between_counters_give_the_share() {
+                completeness::runs_withheld_between_counters_give_the_share(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn a_counter_reset_starts_a_new_series() {
+                completeness::a_counter_reset_starts_a_new_series(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn an_elevator_without_counters_is_null_not_complete() {
+                completeness::an_elevator_without_counters_is_null_not_complete(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn runs_arriving_after_the_counter_that_closes_their_span() {
+                completeness::runs_arriving_after_the_counter_that_closes_their_span(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn duplicated_runs_and_counters_count_once() {
+                completeness::duplicated_runs_and_counters_count_once(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn concurrent_runs_and_counters_keep_spans_exact() {
+                completeness::concurrent_runs_and_counters_keep_spans_exact(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn seq_gaps_and_silence() {
+                completeness::seq_gaps_and_silence(&$factory).await
             }
 
             #[test]

@@ -42,3 +42,49 @@ async fn another_time_zone_refuses_to_start() {
     // The same zone starts again.
     db.store(false).await;
 }
+
+/// V7 fills the counter readings and device telemetry of events stored
+/// before it exactly as ingest maintains them: the same rows after its
+/// backfill statements run again on emptied tables.
+#[tokio::test]
+async fn v7_backfill_equals_what_ingest_maintains() {
+    use liftwatch_core::protocol::{Body, Event, Timestamp};
+    use liftwatch_store::prelude::*;
+
+    let db = TestDb::new("v7fill").await;
+    let s = db.store(true).await;
+    let devs = liftwatch_testkit::register(&s, 2).await;
+    let base = liftwatch_testkit::t("2026-10-01T08:00:00+08:00").0;
+    let mut events = Vec::new();
+    for (i, d) in devs.iter().enumerate() {
+        for k in 0..40u64 {
+            let ts = Timestamp(base + (k as i64) * 1_800_000_000 + i as i64);
+            let body = match k % 8 {
+                0 => Body::Counter { runs_total: if k == 24 { 3 } else { 100 + k * 2 } },
+                _ => Body::Run { end: Timestamp(ts.0 + 1), from: 1, to: 2, doors: None },
+            };
+            if k % 5 != 3 {
+                events.push(Event { device: *d, seq: k * 2, ts, ts_offset: 8 * 3600, body });
+            }
+        }
+    }
+    s.ingest(&liftwatch_testkit::messages(&events, 9)).await.unwrap();
+    let readings = s.counter_readings().await.unwrap();
+    let tele: Vec<_> = {
+        let mut v = Vec::new();
+        for d in &devs {
+            v.push(s.device_telemetry(*d).await.unwrap());
+        }
+        v
+    };
+    assert!(readings.iter().any(|(_, r)| r.prev.is_some_and(|p| p.odometer_runs.is_none())), "a reset");
+    let sql = include_str!("../../migrations/postgres/V7__telemetry_completeness.sql");
+    let backfill = &sql[sql.find("-- Events stored before this migration").unwrap()..];
+    let c = liftwatch_testkit::db::connect(&db.url).await;
+    c.batch_execute("DELETE FROM counter_readings; DELETE FROM device_telemetry;").await.unwrap();
+    c.batch_execute(backfill).await.unwrap();
+    assert_eq!(s.counter_readings().await.unwrap(), readings);
+    for (d, t) in devs.iter().zip(tele) {
+        assert_eq!(s.device_telemetry(*d).await.unwrap(), t);
+    }
+}

@@ -1,7 +1,8 @@
 //! The property every backend must have: any stream of events — duplicated,
 //! reordered, in batches of any shape — interleaved with cause corrections
-//! and arrivals reported over the API, gives the same rollups and KPIs
-//! through the store as through the core's reference `Ledger`.
+//! and arrivals reported over the API, gives the same rollups, KPIs,
+//! counter readings (with the runs of each span), completeness and device
+//! telemetry through the store as through the core's reference `Ledger`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -36,7 +37,7 @@ const MINUTES: u32 = 60 * 24 * 40;
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (prop::collection::vec((0..DEVICES, 0u8..6, 0u8..3, 0..MINUTES), 1..30), 1usize..8)
+        4 => (prop::collection::vec((0..DEVICES, 0u8..9, 0u8..3, 0..MINUTES), 1..30), 1usize..8)
             .prop_map(|(e, n)| Op::Events(e, n)),
         1 => (0usize..8).prop_map(Op::Redeliver),
         2 => (0..DEVICES, 0u8..3, 0u8..4).prop_map(|(d, i, c)| Op::Correct(d, i, c)),
@@ -59,7 +60,11 @@ fn event(device: DeviceCode, seq: u64, kind: u8, incident: u8, minute: u32) -> E
         2 => Body::Fault { fault_id: id, code: FaultCode::parse("E9"), stops_service: incident != 2, cause: None },
         3 => Body::FaultCleared { fault_id: id },
         4 => Body::Entrapment { incident_id: id, fault_id: None },
-        _ => Body::RescueArrived { incident_id: id },
+        5 => Body::RescueArrived { incident_id: id },
+        // Odometers that mostly go up with time (a few runs withheld or
+        // extra), and now and then a reset to a small value.
+        6 | 7 => Body::Counter { runs_total: u64::from(minute / 20) + u64::from(incident) },
+        _ => Body::Counter { runs_total: u64::from(incident) },
     };
     Event { device, seq, ts, ts_offset: 8 * 3600, body }
 }
@@ -160,6 +165,13 @@ async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCa
         devs.iter().map(|d| Membership { device: *d, since: day("2026-01-01"), until: None }).collect();
     let agg = aggregate(&w, &m, ledger.rows());
     let want = KpiReport::new(Subject::Project(project.clone()), w, agg.elevators, &agg.totals, None);
+    // … the same counter readings, spans and telemetry …
+    let mut readings = s.counter_readings().await.unwrap();
+    readings.retain(|(d, _)| devs.contains(d));
+    prop_assert_eq!(&readings, &ledger.all_readings());
+    for d in &devs {
+        prop_assert_eq!(s.device_telemetry(*d).await.unwrap(), ledger.telemetry(*d));
+    }
     let got = s.project_kpis(&project, w).await.unwrap().unwrap();
     prop_assert_eq!(
         (got.runs, got.equipment_faults, &got.downtime.count, &got.downtime.open, &got.rescue.count),
@@ -169,6 +181,7 @@ async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCa
     prop_assert_eq!(got.downtime.mean_minutes, want.downtime.mean_minutes);
     prop_assert_eq!(got.rescue.mean_minutes, want.rescue.mean_minutes);
     prop_assert_eq!(got.rescue.awaiting_arrival, want.rescue.awaiting_arrival);
+    prop_assert_eq!(got.completeness, crate::fixtures::ledger_completeness(&ledger, &w, Some(&m)));
     Ok(())
 }
 
