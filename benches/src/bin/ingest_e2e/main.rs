@@ -60,10 +60,11 @@ struct Opts {
     /// Runs of every figure (medians are reported).
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Gateway settings for (E), EVENTS:MESSAGES:POOL (`--batch-max-events`,
-    /// `--batch-max-messages`, `--db-pool-size`), comma-separated; the first
-    /// one is the headline figure.
-    #[arg(long, value_delimiter = ',', default_value = "50000:1000:8,10000:1000:8,2000:1000:8,50000:1000:3")]
+    /// Gateway settings for (E), EVENTS:MESSAGES:POOL[:nospool]
+    /// (`--batch-max-events`, `--batch-max-messages`, `--db-pool-size`, and
+    /// `--no-spool` with `:nospool`), comma-separated; the first one is the
+    /// headline figure (the defaults: spool on).
+    #[arg(long, value_delimiter = ',', default_value = "50000:1000:8,50000:1000:8:nospool,10000:1000:8,50000:1000:3")]
     settings: Vec<GatewaySetting>,
     /// Phases to run: a (bare subscriber), b (bare COPY), e (end to end).
     #[arg(long, value_delimiter = ',', default_value = "a,b,e", value_parser = parse_phase)]

@@ -113,6 +113,9 @@ async fn start_serve(
     {
         args.extend([flag.to_owned(), v.to_string()]);
     }
+    if !g.spool {
+        args.push("--no-spool".to_owned());
+    }
     let _ = std::fs::remove_file(log);
     let serve = Service::try_start(&ctx.liftwatch, args, http_port, Some(log.to_owned()), "info")
         .await

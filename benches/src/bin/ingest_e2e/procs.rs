@@ -48,24 +48,33 @@ pub struct GatewaySetting {
     pub max_messages: usize,
     /// `--db-pool-size`.
     pub pool: usize,
+    /// The gateway's durable spool (`--no-spool` when false).
+    pub spool: bool,
 }
 
 impl std::fmt::Display for GatewaySetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "events={} messages={} pool={}", self.max_events, self.max_messages, self.pool)
+        let spool = if self.spool { "on" } else { "off" };
+        write!(f, "events={} messages={} pool={} spool={spool}", self.max_events, self.max_messages, self.pool)
     }
 }
 
 impl std::str::FromStr for GatewaySetting {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let p: Vec<usize> = s
+        let (nums, spool) = match s.strip_suffix(":nospool") {
+            Some(rest) => (rest, false),
+            None => (s, true),
+        };
+        let p: Vec<usize> = nums
             .split(':')
-            .map(|x| x.parse::<usize>().map_err(|e| format!("{s:?}: {e} (expected EVENTS:MESSAGES:POOL)")))
+            .map(|x| x.parse::<usize>().map_err(|e| format!("{s:?}: {e} (expected EVENTS:MESSAGES:POOL[:nospool])")))
             .collect::<Result<_, _>>()?;
         match p[..] {
-            [e, m, pool] if e > 0 && m > 0 && pool > 0 => Ok(GatewaySetting { max_events: e, max_messages: m, pool }),
-            _ => Err(format!("{s:?}: expected EVENTS:MESSAGES:POOL, all positive")),
+            [e, m, pool] if e > 0 && m > 0 && pool > 0 => {
+                Ok(GatewaySetting { max_events: e, max_messages: m, pool, spool })
+            }
+            _ => Err(format!("{s:?}: expected EVENTS:MESSAGES:POOL[:nospool], all positive")),
         }
     }
 }
