@@ -2,10 +2,16 @@
 //! arrival and the release, paired whatever order the events arrive in.
 //!
 //! Each record is a join-semilattice: observing an event (or merging two
-//! partial records) takes the earliest start, the earliest clearing, the
-//! earliest arrival. So the record does not depend on arrival order or on
-//! duplicates, and two gateways that each saw one half of an incident build
-//! the same record once the store merges them. A record *contributes* a
+//! partial records) takes the earliest start and keeps a bounded set of the
+//! reported clearings / arrivals ([`join_times`]); the clearing or arrival
+//! that counts is derived from the start and that set: the earliest one **at
+//! or after** the start. One stamped before its start (a box clock, or a firm
+//! reporting an arrival before the box's alarm arrived) never counts — it is
+//! kept for audit ([`FaultRecord::early_clearing`],
+//! [`EntrapmentRecord::early_arrival`]). A fault stops service when any of
+//! its reports says so (OR). So the record does not depend on arrival order
+//! or on duplicates, and two gateways that each saw one half of an incident
+//! build the same record once the store merges them. A record *contributes* a
 //! [`DayRollup`] on the day it began; stores apply `new − old` on change.
 
 use chrono::NaiveDate;
@@ -17,6 +23,14 @@ use crate::pilot::rescue::{rescue_micros, rescue_minutes};
 use crate::protocol::{Body, Cause, DeviceCode, Event, FaultCode, Timestamp};
 use crate::rollup::DayRollup;
 
+fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
 /// The first `fault` event of an occurrence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultStart {
@@ -26,7 +40,8 @@ pub struct FaultStart {
     pub seq: u64,
     /// Normalised fault code.
     pub code: FaultCode,
-    /// Whether it stopped the elevator.
+    /// Whether it stopped the elevator: the OR over every `fault` report of
+    /// the occurrence (not only the first).
     pub stops_service: bool,
     /// The box's own cause, if sent.
     pub reported_cause: Option<Cause>,
@@ -53,17 +68,62 @@ pub struct CauseCorrection {
 pub struct FaultRecord {
     /// `None` while only a `fault_cleared` has arrived.
     pub start: Option<FaultStart>,
-    /// Earliest `fault_cleared` time.
+    /// The clearing that counts: the earliest `fault_cleared` at or after
+    /// the start (while the start is unknown, the earliest received).
+    /// Derived from `start` and `clearings`.
     pub cleared_at: Option<Timestamp>,
+    /// The `fault_cleared` times received ([`join_times`]: sorted, bounded).
+    #[serde(default)]
+    pub clearings: Vec<Timestamp>,
     /// Cause corrections, oldest first; the last one is in force.
     pub corrections: Vec<CauseCorrection>,
 }
 
-fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, None) => x,
-        (None, y) => y,
+/// How many of the earliest and how many of the latest reported clearing or
+/// arrival times a record keeps: at most `2 × TIMES_KEPT_EACH_END` entries.
+pub const TIMES_KEPT_EACH_END: usize = 8;
+
+/// Joins `add` into the sorted time set `set`, keeping the
+/// [`TIMES_KEPT_EACH_END`] earliest and the as many latest distinct times.
+/// The join of "k smallest ∪ k largest" is exact (associative, commutative,
+/// idempotent), so records stay order-independent. The bound's only
+/// consequence: when more than 8 times precede the start *and* more than 8
+/// follow the one that should count, that one can be lost and a later one
+/// counts instead (a longer duration — never a shorter one).
+pub fn join_times(set: &mut Vec<Timestamp>, add: impl IntoIterator<Item = Timestamp>) {
+    set.extend(add);
+    set.sort_unstable();
+    set.dedup();
+    let k = TIMES_KEPT_EACH_END;
+    if set.len() > 2 * k {
+        set.drain(k..set.len() - k);
+    }
+}
+
+/// The time that counts against `start`: the earliest of `set` at or after
+/// it; with no start yet, the earliest of `set` (a candidate, counting nowhere).
+fn counting(set: &[Timestamp], start: Option<Timestamp>) -> Option<Timestamp> {
+    match start {
+        Some(s) => set.iter().copied().find(|&t| t >= s),
+        None => set.first().copied(),
+    }
+}
+
+/// The earliest of `set` strictly before `start` (rejected, kept for audit).
+fn early(set: &[Timestamp], start: Option<Timestamp>) -> Option<Timestamp> {
+    let s = start?;
+    set.first().copied().filter(|&t| t < s)
+}
+
+/// Joins two starts: the earliest `(ts, seq)` wins; `stops_service` is the
+/// OR of both (a fault stops service if any of its reports says so).
+fn join_start(old: Option<FaultStart>, s: FaultStart) -> FaultStart {
+    match old {
+        Some(old) if (old.ts, old.seq) <= (s.ts, s.seq) => {
+            FaultStart { stops_service: old.stops_service || s.stops_service, ..old }
+        }
+        Some(old) => FaultStart { stops_service: old.stops_service || s.stops_service, ..s },
+        None => s,
     }
 }
 
@@ -103,25 +163,32 @@ impl FaultRecord {
                     stops_service: *stops_service,
                     reported_cause: *cause,
                 };
-                self.start = Some(match self.start.take() {
-                    Some(old) if (old.ts, old.seq) <= (s.ts, s.seq) => old,
-                    _ => s,
-                });
+                self.start = Some(join_start(self.start.take(), s));
             }
-            Body::FaultCleared { .. } => self.cleared_at = min_opt(self.cleared_at, Some(e.ts)),
-            _ => {}
+            Body::FaultCleared { .. } => join_times(&mut self.clearings, [e.ts]),
+            _ => return,
         }
+        self.derive();
+    }
+
+    /// Recomputes [`Self::cleared_at`] from the start and the clearings.
+    fn derive(&mut self) {
+        self.cleared_at = counting(&self.clearings, self.start.as_ref().map(|s| s.ts));
+    }
+
+    /// The earliest clearing stamped before the start: rejected (it does not
+    /// close the stoppage), kept for audit.
+    pub fn early_clearing(&self) -> Option<Timestamp> {
+        early(&self.clearings, self.start.as_ref().map(|s| s.ts))
     }
 
     /// Joins another partial record of the same fault into this one.
     pub fn merge(&mut self, o: &FaultRecord) {
         if let Some(s) = &o.start {
-            let keep = matches!(&self.start, Some(old) if (old.ts, old.seq) <= (s.ts, s.seq));
-            if !keep {
-                self.start = Some(s.clone());
-            }
+            self.start = Some(join_start(self.start.take(), s.clone()));
         }
-        self.cleared_at = min_opt(self.cleared_at, o.cleared_at);
+        join_times(&mut self.clearings, o.clearings.iter().copied());
+        self.derive();
         for c in &o.corrections {
             if !self.corrections.contains(c) {
                 self.corrections.push(c.clone());
@@ -209,8 +276,13 @@ pub struct Alarm {
 pub struct EntrapmentRecord {
     /// `None` while only an arrival or release has arrived.
     pub alarm: Option<Alarm>,
-    /// Earliest rescuer arrival (box or HTTP API).
+    /// The arrival that counts: the earliest rescuer arrival (box or HTTP
+    /// API) at or after the alarm (while the alarm is unknown, the earliest
+    /// received). Derived from `alarm` and `arrivals`.
     pub arrived_at: Option<Timestamp>,
+    /// The arrival times received ([`join_times`]: sorted, bounded).
+    #[serde(default)]
+    pub arrivals: Vec<Timestamp>,
     /// Earliest release.
     pub released_at: Option<Timestamp>,
 }
@@ -226,15 +298,29 @@ impl EntrapmentRecord {
                     _ => a,
                 });
             }
-            Body::RescueArrived { .. } => self.arrived_at = min_opt(self.arrived_at, Some(e.ts)),
+            Body::RescueArrived { .. } => join_times(&mut self.arrivals, [e.ts]),
             Body::Released { .. } => self.released_at = min_opt(self.released_at, Some(e.ts)),
-            _ => {}
+            _ => return,
         }
+        self.derive();
     }
 
-    /// An arrival reported through the API; the earliest report counts.
+    /// An arrival reported through the API; the earliest report at or after
+    /// the alarm counts (one before it is kept, flagged, and never counts).
     pub fn report_arrival(&mut self, at: Timestamp) {
-        self.arrived_at = min_opt(self.arrived_at, Some(at));
+        join_times(&mut self.arrivals, [at]);
+        self.derive();
+    }
+
+    /// Recomputes [`Self::arrived_at`] from the alarm and the arrivals.
+    fn derive(&mut self) {
+        self.arrived_at = counting(&self.arrivals, self.alarm.as_ref().map(|a| a.ts));
+    }
+
+    /// The earliest arrival stamped before the alarm: rejected (it is not
+    /// the rescue), kept for audit.
+    pub fn early_arrival(&self) -> Option<Timestamp> {
+        early(&self.arrivals, self.alarm.as_ref().map(|a| a.ts))
     }
 
     /// Joins another partial record of the same entrapment.
@@ -245,8 +331,9 @@ impl EntrapmentRecord {
                 self.alarm = Some(a.clone());
             }
         }
-        self.arrived_at = min_opt(self.arrived_at, o.arrived_at);
+        join_times(&mut self.arrivals, o.arrivals.iter().copied());
         self.released_at = min_opt(self.released_at, o.released_at);
+        self.derive();
     }
 
     /// Alarm to the earliest arrival, minutes to 2 decimals, when both are
@@ -364,4 +451,160 @@ pub fn change_incident<R: Incident, T>(
     let old = rec.contribution(tz);
     let out = change(rec);
     (out, contribution_delta(old, rec.contribution(tz)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::protocol::{parse_rfc3339, MICROS_PER_MINUTE};
+    use chrono_tz::Asia::Shanghai;
+
+    fn t(s: &str) -> Timestamp {
+        parse_rfc3339(s).unwrap().0
+    }
+    fn ev(seq: u64, ts: Timestamp, body: Body) -> Event {
+        Event { device: DeviceCode::parse("31103302002018100001").unwrap(), seq, ts, ts_offset: 8 * 3600, body }
+    }
+    fn alarm(ts: Timestamp) -> Event {
+        ev(1, ts, Body::Entrapment { incident_id: "e".into(), fault_id: None })
+    }
+    fn arrived(seq: u64, ts: Timestamp) -> Event {
+        ev(seq, ts, Body::RescueArrived { incident_id: "e".into() })
+    }
+    fn fault(seq: u64, ts: Timestamp, stops: bool) -> Event {
+        ev(
+            seq,
+            ts,
+            Body::Fault {
+                fault_id: "f".into(),
+                code: FaultCode::parse("brake_fault"),
+                stops_service: stops,
+                cause: None,
+            },
+        )
+    }
+    fn cleared(seq: u64, ts: Timestamp) -> Event {
+        ev(seq, ts, Body::FaultCleared { fault_id: "f".into() })
+    }
+    fn rescue(r: &EntrapmentRecord) -> (i64, i64, i64) {
+        let (_, d) = r.contribution(Shanghai).unwrap();
+        (d.rescues, d.rescue_us, d.awaiting_arrival)
+    }
+    fn downtime(r: &FaultRecord) -> (i64, i64, i64) {
+        let (_, d) = r.contribution(Shanghai).unwrap();
+        (d.stoppages_closed, d.downtime_us, d.stoppages_open)
+    }
+    const A: &str = "2026-11-20T10:00:00+08:00";
+
+    #[test]
+    fn an_arrival_at_the_alarm_counts_one_microsecond_before_does_not() {
+        let a = t(A);
+        let mut r = EntrapmentRecord::default();
+        r.observe(&alarm(a));
+        r.observe(&arrived(2, a));
+        assert_eq!(rescue(&r), (1, 0, 0), "arrival = alarm is a (0 min) rescue");
+        let mut r = EntrapmentRecord::default();
+        r.observe(&alarm(a));
+        r.observe(&arrived(2, Timestamp(a.0 - 1)));
+        assert_eq!(rescue(&r), (0, 0, 1), "1 µs before the alarm: still awaiting arrival");
+        assert_eq!((r.arrived_at, r.early_arrival()), (None, Some(Timestamp(a.0 - 1))), "kept, flagged");
+        assert_eq!(r.rescue_minutes(), None);
+    }
+
+    #[test]
+    fn an_api_arrival_before_the_box_alarm_never_counts_in_either_order() {
+        let a = t(A);
+        let early = t("2026-11-20T09:59:00+08:00");
+        let real = t("2026-11-20T10:12:00+08:00");
+        let orders: [&[u8]; 6] = [&[0, 1, 2], &[0, 2, 1], &[1, 0, 2], &[1, 2, 0], &[2, 0, 1], &[2, 1, 0]];
+        let mut results = Vec::new();
+        for o in orders {
+            let mut r = EntrapmentRecord::default();
+            for step in o {
+                match step {
+                    0 => r.report_arrival(early),
+                    1 => r.observe(&alarm(a)),
+                    _ => r.observe(&arrived(2, real)),
+                }
+            }
+            assert_eq!(rescue(&r), (1, 12 * MICROS_PER_MINUTE, 0), "order {o:?}");
+            assert_eq!((r.arrived_at, r.early_arrival()), (Some(real), Some(early)), "order {o:?}");
+            results.push(r);
+        }
+        assert!(results.windows(2).all(|w| w[0] == w[1]), "the same record in every order");
+        // Only the early API arrival and the alarm: awaiting, not a 0-minute rescue.
+        let mut r = EntrapmentRecord::default();
+        r.report_arrival(early);
+        r.observe(&alarm(a));
+        assert_eq!(rescue(&r), (0, 0, 1));
+        // Merging partial records in either order gives the same record.
+        let (mut x, mut y) = (EntrapmentRecord::default(), EntrapmentRecord::default());
+        x.report_arrival(early);
+        x.observe(&arrived(2, real));
+        y.observe(&alarm(a));
+        let (mut xy, mut yx) = (x.clone(), y.clone());
+        xy.merge(&y);
+        yx.merge(&x);
+        assert_eq!(xy, yx);
+        assert_eq!(xy, results[0]);
+    }
+
+    #[test]
+    fn a_clearing_before_the_start_is_ignored_and_a_later_real_one_closes_it() {
+        let s = t(A);
+        let early = Timestamp(s.0 - 1);
+        let real = t("2026-11-20T10:45:00+08:00");
+        let mut r = FaultRecord::default();
+        r.observe(&cleared(1, early));
+        r.observe(&fault(2, s, true));
+        assert_eq!(downtime(&r), (0, 0, 1), "still open, not closed at 0 min");
+        assert_eq!((r.cleared_at, r.early_clearing()), (None, Some(early)));
+        r.observe(&cleared(3, real));
+        assert_eq!(downtime(&r), (1, 45 * MICROS_PER_MINUTE, 0), "the real clearing closes it");
+        let mut o = FaultRecord::default();
+        o.observe(&cleared(3, real));
+        o.observe(&fault(2, s, true));
+        o.observe(&cleared(1, early));
+        assert_eq!(o, r, "order-independent");
+        let mut at = FaultRecord::default();
+        at.observe(&fault(2, s, true));
+        at.observe(&cleared(3, s));
+        assert_eq!(downtime(&at), (1, 0, 0), "a clearing at the start counts");
+    }
+
+    #[test]
+    fn stops_service_is_the_or_of_the_reports_in_both_orders() {
+        let s = t(A);
+        let later = t("2026-11-20T10:01:00+08:00");
+        for (first, second) in
+            [(fault(1, s, false), fault(2, later, true)), (fault(2, later, true), fault(1, s, false))]
+        {
+            let mut r = FaultRecord::default();
+            r.observe(&first);
+            r.observe(&second);
+            assert!(r.is_equipment_stoppage());
+            assert_eq!(r.start.as_ref().map(|s| (s.ts, s.stops_service)), Some((s, true)));
+            assert_eq!(downtime(&r), (0, 0, 1));
+            let (mut x, mut y) = (FaultRecord::default(), FaultRecord::default());
+            x.observe(&first);
+            y.observe(&second);
+            x.merge(&y);
+            assert_eq!(x, r, "merge gives the same");
+        }
+    }
+
+    #[test]
+    fn join_times_keeps_both_ends_and_is_order_independent() {
+        let ts: Vec<Timestamp> = (0..40).map(|i| Timestamp(i * 1000)).collect();
+        let mut fwd = Vec::new();
+        join_times(&mut fwd, ts.iter().copied());
+        let mut rev = Vec::new();
+        for x in ts.iter().rev() {
+            join_times(&mut rev, [*x]);
+        }
+        assert_eq!(fwd, rev);
+        assert_eq!(fwd.len(), 2 * TIMES_KEPT_EACH_END);
+        assert_eq!((fwd[0], fwd[fwd.len() - 1]), (ts[0], ts[39]));
+    }
 }

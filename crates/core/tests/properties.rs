@@ -102,7 +102,11 @@ fn batch(events: &[Event]) -> BTreeMap<(String, NaiveDate), [i64; 12]> {
                 .filter(|e| matches!(&e.body, Body::Fault { fault_id, .. } if &**fault_id == fid))
                 .min_by_key(|e| (e.ts, e.seq))
                 .unwrap();
-            let Body::Fault { code, stops_service, cause, .. } = &start.body else { unreachable!() };
+            let Body::Fault { code, cause, .. } = &start.body else { unreachable!() };
+            // A fault stops service if any of its reports says so.
+            let stops_service = &mine
+                .iter()
+                .any(|e| matches!(&e.body, Body::Fault { fault_id, stops_service: true, .. } if &**fault_id == fid));
             let cause = cause.unwrap_or(match code.as_str() {
                 "power_failure" => Cause::External,
                 "door_open_fault" | "brake_fault" => Cause::Equipment,
@@ -112,6 +116,7 @@ fn batch(events: &[Event]) -> BTreeMap<(String, NaiveDate), [i64; 12]> {
                 .iter()
                 .filter(|e| matches!(&e.body, Body::FaultCleared { fault_id } if &**fault_id == fid))
                 .map(|e| e.ts)
+                .filter(|&c| c >= start.ts) // one before the start never counts
                 .min();
             let row = out.entry((d.clone(), day(start.ts))).or_default();
             row[1] += 1;
@@ -146,6 +151,7 @@ fn batch(events: &[Event]) -> BTreeMap<(String, NaiveDate), [i64; 12]> {
                 .iter()
                 .filter(|e| matches!(&e.body, Body::RescueArrived { incident_id } if &**incident_id == iid))
                 .map(|e| e.ts)
+                .filter(|&a| a >= alarm.ts) // one before the alarm never counts
                 .min();
             let row = out.entry((d.clone(), day(alarm.ts))).or_default();
             row[8] += 1;

@@ -1,5 +1,6 @@
 //! Rescue time (救援时间, A1 §II.(一)): from the entrapment alarm to the
-//! rescuer's arrival on site, the earliest arrival reported counting.
+//! rescuer's arrival on site, the earliest arrival reported at or after the
+//! alarm counting.
 
 use crate::protocol::{Timestamp, MICROS_PER_MINUTE};
 use crate::validation::ValidationError;
@@ -9,10 +10,14 @@ use crate::validation::ValidationError;
 pub const DEFAULT_RESCUE_LIMIT_MINUTES: u32 = 30;
 
 /// A1 §II.(一).3: the rescue time of one entrapment, microseconds — the
-/// arrival minus the alarm, 0 when the arrival was reported before the alarm
-/// (a box's clock, or a report made before the alarm arrived). The KPI sums
-/// these; callers pass the *earliest* arrival known
-/// ([`crate::incident::EntrapmentRecord::arrived_at`]).
+/// arrival minus the alarm. The KPI sums these; callers pass the earliest
+/// arrival **at or after** the alarm
+/// ([`crate::incident::EntrapmentRecord::arrived_at`]): an arrival stamped
+/// before the alarm (a box's clock, or a firm reporting an arrival before
+/// the box's alarm reached the store) is never the rescue — it would let the
+/// supervised firm zero its own figure — and is only kept for audit
+/// ([`crate::incident::EntrapmentRecord::early_arrival`]). The clamp at 0 is
+/// a guard only.
 pub fn rescue_micros(alarm: Timestamp, arrival: Timestamp) -> i64 {
     arrival.0.saturating_sub(alarm.0).max(0)
 }
@@ -26,7 +31,8 @@ pub fn rescue_minutes(alarm: Timestamp, arrival: Timestamp) -> f64 {
 
 /// An arrival reported by a person (firm or regulator) cannot be before the
 /// alarm when the alarm is known: that would shorten the rescue time the
-/// firm is judged by. (A box's arrival before its alarm counts as 0 instead:
+/// firm is judged by. (An arrival before the alarm that gets past this check
+/// — the alarm not received yet, or a box's — never counts as the rescue:
 /// see [`rescue_micros`].)
 pub fn check_reported_arrival(alarm: Option<Timestamp>, arrived_at: Timestamp) -> Result<(), ValidationError> {
     match alarm {

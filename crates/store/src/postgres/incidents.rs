@@ -14,7 +14,7 @@ use liftwatch_core::incident::{
     change_incident, Alarm, CauseCorrection, EntrapmentRecord, FaultRecord, FaultStart, Incident,
 };
 use liftwatch_core::ingest::add_deltas;
-use liftwatch_core::protocol::{Cause, FaultCode};
+use liftwatch_core::protocol::{Cause, FaultCode, Timestamp};
 use liftwatch_core::rollup::DayRollup;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Transaction};
@@ -103,7 +103,8 @@ pub(crate) async fn change_one<R: IncidentRow, T: Send>(
 impl IncidentRow for FaultRecord {
     const TABLE: &'static str = "faults";
     const ID: &'static str = "fault_id";
-    const COLUMNS: &'static str = "start_ts, start_seq, code, stops_service, reported_cause, cleared_at, corrections";
+    const COLUMNS: &'static str =
+        "start_ts, start_seq, code, stops_service, reported_cause, cleared_at, corrections, clearings";
     fn from_row(r: &tokio_postgres::Row) -> Result<Self, StoreError> {
         fault_from_row(r)
     }
@@ -122,6 +123,8 @@ impl IncidentRow for FaultRecord {
         let mut cleared = Vec::with_capacity(rows.len());
         let mut cause = Vec::with_capacity(rows.len());
         let mut corrections = Vec::with_capacity(rows.len());
+        let mut clearings = Vec::with_capacity(rows.len());
+        let mut early = Vec::with_capacity(rows.len());
         for ((e, f), rec) in rows {
             eid.push(*e);
             fid.push(f.as_str());
@@ -135,14 +138,17 @@ impl IncidentRow for FaultRecord {
             cleared.push(rec.cleared_at.map(dt));
             cause.push(rec.cause().map(Cause::as_str));
             corrections.push(serde_json::to_value(&rec.corrections).unwrap_or_else(|_| serde_json::json!([])));
+            clearings.push(times_literal(&rec.clearings));
+            early.push(rec.early_clearing().map(dt));
         }
         tx.execute(
             "UPDATE faults f SET start_ts = u.start_ts, start_day = u.start_day, start_seq = u.start_seq, code = u.code, \
              stops_service = u.stops, reported_cause = u.reported, cleared_at = u.cleared, cause = u.cause, \
-             corrections = u.corrections \
+             corrections = u.corrections, clearings = u.clearings::timestamptz[], early_cleared_at = u.early \
              FROM unnest($1::int4[], $2::text[], $3::timestamptz[], $4::date[], $5::int8[], $6::text[], $7::bool[], \
-                         $8::text[], $9::timestamptz[], $10::text[], $11::jsonb[]) \
-                  AS u(eid, fid, start_ts, start_day, start_seq, code, stops, reported, cleared, cause, corrections) \
+                         $8::text[], $9::timestamptz[], $10::text[], $11::jsonb[], $12::text[], $13::timestamptz[]) \
+                  AS u(eid, fid, start_ts, start_day, start_seq, code, stops, reported, cleared, cause, corrections, \
+                       clearings, early) \
              WHERE f.elevator_id = u.eid AND f.fault_id = u.fid",
             &[
                 &eid as &(dyn ToSql + Sync),
@@ -156,6 +162,8 @@ impl IncidentRow for FaultRecord {
                 &cleared,
                 &cause,
                 &corrections,
+                &clearings,
+                &early,
             ],
         )
         .await?;
@@ -166,7 +174,8 @@ impl IncidentRow for FaultRecord {
 impl IncidentRow for EntrapmentRecord {
     const TABLE: &'static str = "entrapments";
     const ID: &'static str = "incident_id";
-    const COLUMNS: &'static str = "alarm_ts, alarm_seq, fault_id, arrived_at, released_at, arrival_reported_by";
+    const COLUMNS: &'static str =
+        "alarm_ts, alarm_seq, fault_id, arrived_at, released_at, arrival_reported_by, arrivals";
     fn from_row(r: &tokio_postgres::Row) -> Result<Self, StoreError> {
         Ok(entrapment_from_row(r))
     }
@@ -184,19 +193,37 @@ impl IncidentRow for EntrapmentRecord {
             rows.iter().map(|(_, r)| r.alarm.as_ref().and_then(|a| a.fault_id.as_deref())).collect();
         let arrived: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, r)| r.arrived_at.map(dt)).collect();
         let released: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, r)| r.released_at.map(dt)).collect();
+        let arrivals: Vec<String> = rows.iter().map(|(_, r)| times_literal(&r.arrivals)).collect();
+        let early: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, r)| r.early_arrival().map(dt)).collect();
         tx.execute(
             "UPDATE entrapments e SET alarm_ts = u.alarm_ts, alarm_day = u.alarm_day, alarm_seq = u.alarm_seq, \
              fault_id = u.fault_id, arrived_at = u.arrived, released_at = u.released, \
+             arrivals = u.arrivals::timestamptz[], early_arrival_at = u.early, \
              arrival_reported_by = CASE WHEN u.arrived IS DISTINCT FROM e.arrived_at THEN $9 ELSE e.arrival_reported_by END \
              FROM unnest($1::int4[], $2::text[], $3::timestamptz[], $4::date[], $5::int8[], $6::text[], \
-                         $7::timestamptz[], $8::timestamptz[]) \
-                  AS u(eid, iid, alarm_ts, alarm_day, alarm_seq, fault_id, arrived, released) \
+                         $7::timestamptz[], $8::timestamptz[], $10::text[], $11::timestamptz[]) \
+                  AS u(eid, iid, alarm_ts, alarm_day, alarm_seq, fault_id, arrived, released, arrivals, early) \
              WHERE e.elevator_id = u.eid AND e.incident_id = u.iid",
-            &[&eid, &iid, &alarm_ts, &alarm_day, &alarm_seq, &fault_id, &arrived, &released, &by],
+            &[&eid, &iid, &alarm_ts, &alarm_day, &alarm_seq, &fault_id, &arrived, &released, &by, &arrivals, &early],
         )
         .await?;
         Ok(())
     }
+}
+
+/// A time set as a PostgreSQL array literal (`{"…","…"}`): `unnest` cannot
+/// take an array of arrays of uneven lengths, so each set travels as text and
+/// is cast to `timestamptz[]` in SQL.
+fn times_literal(set: &[Timestamp]) -> String {
+    let items: Vec<String> = set.iter().map(|t| format!("\"{}\"", dt(*t).to_rfc3339())).collect();
+    format!("{{{}}}", items.join(","))
+}
+
+/// A time set read back (sorted, as the core keeps it).
+fn times_of(r: &tokio_postgres::Row, col: &str) -> Vec<Timestamp> {
+    let mut v: Vec<Timestamp> = r.get::<_, Vec<DateTime<Utc>>>(col).into_iter().map(ts).collect();
+    v.sort_unstable();
+    v
 }
 
 fn parse_cause(s: Option<&str>) -> Option<Cause> {
@@ -214,7 +241,12 @@ pub(crate) fn fault_from_row(r: &tokio_postgres::Row) -> Result<FaultRecord, Sto
     let corrections: serde_json::Value = r.get("corrections");
     let corrections: Vec<CauseCorrection> =
         serde_json::from_value(corrections).map_err(|e| StoreError::Permanent(format!("corrections column: {e}")))?;
-    Ok(FaultRecord { start, cleared_at: r.get::<_, Option<DateTime<Utc>>>("cleared_at").map(ts), corrections })
+    Ok(FaultRecord {
+        start,
+        cleared_at: r.get::<_, Option<DateTime<Utc>>>("cleared_at").map(ts),
+        clearings: times_of(r, "clearings"),
+        corrections,
+    })
 }
 pub(crate) fn entrapment_from_row(r: &tokio_postgres::Row) -> EntrapmentRecord {
     let alarm_ts: Option<DateTime<Utc>> = r.get("alarm_ts");
@@ -225,6 +257,7 @@ pub(crate) fn entrapment_from_row(r: &tokio_postgres::Row) -> EntrapmentRecord {
             fault_id: r.get::<_, Option<&str>>("fault_id").map(Into::into),
         }),
         arrived_at: r.get::<_, Option<DateTime<Utc>>>("arrived_at").map(ts),
+        arrivals: times_of(r, "arrivals"),
         released_at: r.get::<_, Option<DateTime<Utc>>>("released_at").map(ts),
     }
 }

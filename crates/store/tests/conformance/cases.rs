@@ -238,3 +238,63 @@ pub async fn very_long_unknown_codes_are_counted_under_a_cut_key<F: Factory>(f: 
     );
     assert_eq!(rows, ledger_of(&events).rows().map(|(d, day, r)| (d, day, r.clone())).collect::<Vec<_>>());
 }
+
+/// Issue 9 item 1: a firm reporting an arrival before the box's alarm
+/// reached the store must not zero its rescue time; a clearing stamped before
+/// its fault start must not close the stoppage, nor block the real clearing.
+pub async fn arrivals_and_clearings_before_their_start_never_count<F: Factory>(f: &F) {
+    use crate::records::{assert_rollups_match, cleared, ev, fault, ingest, window};
+    use liftwatch_core::ledger::Ledger;
+    use liftwatch_testkit::{firm, project, t};
+    let (s, _g) = f.open("early_arrival").await;
+    firm(&s, "zls").await;
+    project(&s, "haibin", "zls", &[(0, None)]).await;
+    let d = dev(0);
+    let mut l = Ledger::new(chrono_tz::Asia::Shanghai);
+    let early = t("2026-11-20T09:59:59.999999+08:00");
+    s.report_arrival(d, "e1", early).await.unwrap();
+    l.report_arrival(d, "e1", early);
+    let alarm = ev(d, 1, "2026-11-20T10:00:00+08:00", Body::Entrapment { incident_id: "e1".into(), fault_id: None });
+    ingest(&s, &mut l, &[alarm]).await;
+    let k = s.project_kpis("haibin", window()).await.unwrap().unwrap();
+    assert_eq!((k.rescue.count, k.rescue.awaiting_arrival), (0, 1), "not a 0-minute rescue");
+    let v = s.entrapment(d, "e1").await.unwrap().unwrap();
+    assert_eq!((v.arrived_at, v.rescue_minutes), (None, None));
+    assert_rollups_match(&s, &l).await;
+    ingest(&s, &mut l, &[ev(d, 2, "2026-11-20T10:12:00+08:00", Body::RescueArrived { incident_id: "e1".into() })])
+        .await;
+    let k = s.project_kpis("haibin", window()).await.unwrap().unwrap();
+    assert_eq!((k.rescue.count, k.rescue.mean_minutes, k.rescue.awaiting_arrival), (1, Some(12.0), 0));
+    assert_rollups_match(&s, &l).await;
+
+    // A clearing before the start: the stoppage stays open, the real one closes it.
+    ingest(&s, &mut l, &[cleared(d, 3, "2026-11-21T09:59:00+08:00", "f1")]).await;
+    ingest(&s, &mut l, &[fault(d, 4, "2026-11-21T10:00:00+08:00", "f1", "brake_fault", true)]).await;
+    let k = s.project_kpis("haibin", window()).await.unwrap().unwrap();
+    assert_eq!((k.downtime.count, k.downtime.open), (0, 1), "not closed at 0 minutes");
+    assert_rollups_match(&s, &l).await;
+    ingest(&s, &mut l, &[cleared(d, 5, "2026-11-21T10:30:00+08:00", "f1")]).await;
+    let k = s.project_kpis("haibin", window()).await.unwrap().unwrap();
+    assert_eq!((k.downtime.count, k.downtime.mean_minutes, k.downtime.open), (1, Some(30.0), 0));
+    assert_rollups_match(&s, &l).await;
+}
+
+/// Issue 9 item 2: a fault's stoppage flag is the OR of its reports.
+pub async fn a_fault_stops_service_if_any_report_says_so<F: Factory>(f: &F) {
+    use crate::records::{assert_rollups_match, fault, ingest, window};
+    use liftwatch_core::ledger::Ledger;
+    use liftwatch_testkit::{firm, project};
+    let (s, _g) = f.open("stops_or").await;
+    firm(&s, "zls").await;
+    project(&s, "haibin", "zls", &[(0, None)]).await;
+    let d = dev(0);
+    let mut l = Ledger::new(chrono_tz::Asia::Shanghai);
+    ingest(&s, &mut l, &[fault(d, 1, "2026-11-21T10:00:00+08:00", "f1", "brake_fault", false)]).await;
+    ingest(&s, &mut l, &[fault(d, 2, "2026-11-21T10:01:00+08:00", "f1", "brake_fault", true)]).await;
+    // And the other order, on another fault.
+    ingest(&s, &mut l, &[fault(d, 4, "2026-11-22T10:01:00+08:00", "f2", "brake_fault", true)]).await;
+    ingest(&s, &mut l, &[fault(d, 3, "2026-11-22T10:00:00+08:00", "f2", "brake_fault", false)]).await;
+    let k = s.project_kpis("haibin", window()).await.unwrap().unwrap();
+    assert_eq!((k.equipment_faults, k.downtime.open), (2, 2), "both are stoppages");
+    assert_rollups_match(&s, &l).await;
+}

@@ -36,6 +36,16 @@ macro_rules! conformance {
             use super::*;
 
             #[tokio::test]
+            async fn arrivals_and_clearings_before_their_start_never_count() {
+                cases::arrivals_and_clearings_before_their_start_never_count(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn a_fault_stops_service_if_any_report_says_so() {
+                cases::a_fault_stops_service_if_any_report_says_so(&$factory).await
+            }
+
+            #[tokio::test]
             async fn duplicates_and_reordering() {
                 cases::duplicates_and_reordering(&$factory).await
             }

@@ -21,15 +21,15 @@ use liftwatch_store::{EventStore, Inbound, Store, StoreError};
 use crate::Factory;
 use liftwatch_testkit::{day, dev, firm, now, project, t};
 
-fn ev(d: DeviceCode, seq: u64, ts: &str, body: Body) -> Event {
+pub(crate) fn ev(d: DeviceCode, seq: u64, ts: &str, body: Body) -> Event {
     Event { device: d, seq, ts: t(ts), ts_offset: 8 * 3600, body }
 }
 
-fn fault(d: DeviceCode, seq: u64, ts: &str, id: &str, code: &str, stops: bool) -> Event {
+pub(crate) fn fault(d: DeviceCode, seq: u64, ts: &str, id: &str, code: &str, stops: bool) -> Event {
     ev(d, seq, ts, Body::Fault { fault_id: id.into(), code: FaultCode::parse(code), stops_service: stops, cause: None })
 }
 
-fn cleared(d: DeviceCode, seq: u64, ts: &str, id: &str) -> Event {
+pub(crate) fn cleared(d: DeviceCode, seq: u64, ts: &str, id: &str) -> Event {
     ev(d, seq, ts, Body::FaultCleared { fault_id: id.into() })
 }
 
@@ -62,14 +62,14 @@ fn messages(events: &[Event]) -> Vec<Inbound> {
     out
 }
 
-async fn ingest<S: EventStore + Store>(s: &S, l: &mut Ledger, events: &[Event]) {
+pub(crate) async fn ingest<S: EventStore + Store>(s: &S, l: &mut Ledger, events: &[Event]) {
     s.ingest(&messages(events)).await.unwrap();
     for e in events {
         l.apply(e);
     }
 }
 
-async fn assert_rollups_match<S: Store>(s: &S, l: &Ledger) {
+pub(crate) async fn assert_rollups_match<S: Store>(s: &S, l: &Ledger) {
     let stored = s.rollup_rows().await.unwrap();
     let expected: Vec<_> = l.rows().map(|(d, day, r)| (d, day, r.clone())).collect();
     assert_eq!(stored, expected);
@@ -83,7 +83,7 @@ fn nf<T>(r: &Result<T, StoreError>) -> bool {
     matches!(r, Err(StoreError::NotFound(_)))
 }
 
-fn window() -> Window {
+pub(crate) fn window() -> Window {
     Window::rolling(day("2026-11-28")).unwrap()
 }
 

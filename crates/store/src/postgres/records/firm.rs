@@ -26,7 +26,8 @@ fn incident_error(e: IncidentError) -> StoreError {
     }
 }
 
-const FAULT_COLS: &str = "fault_id, start_ts, start_seq, code, stops_service, reported_cause, cleared_at, corrections";
+const FAULT_COLS: &str =
+    "fault_id, start_ts, start_seq, code, stops_service, reported_cause, cleared_at, corrections, clearings";
 
 fn fault_view(device: &str, r: &tokio_postgres::Row) -> Result<Option<FaultView>, StoreError> {
     let rec = fault_from_row(r)?;
@@ -233,7 +234,7 @@ impl FirmRecords for PgStore {
 }
 
 const ENTRAPMENT_COLS: &str =
-    "incident_id, alarm_ts, alarm_seq, fault_id, arrived_at, released_at, arrival_reported_by";
+    "incident_id, alarm_ts, alarm_seq, fault_id, arrived_at, released_at, arrival_reported_by, arrivals";
 
 fn visit_of(device: &str, r: &tokio_postgres::Row) -> Result<Visit, StoreError> {
     Ok(Visit {
