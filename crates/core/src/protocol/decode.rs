@@ -15,7 +15,7 @@ use super::event::{Body, Event, Kind, Mode, Phase};
 use super::fault_code::{Cause, FaultCode};
 use super::invalid::Invalid;
 use super::scalar::*;
-use super::time::{Timestamp, MICROS_PER_MINUTE};
+use super::time::{Timestamp, MICROS_PER_MINUTE, MICROS_PER_SEC};
 
 /// Largest payload accepted (256 KiB).
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -23,6 +23,15 @@ pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 pub const MAX_EVENTS_PER_PAYLOAD: usize = 1000;
 /// How far ahead of the platform clock a `ts` may be (5 minutes).
 pub const MAX_FUTURE_MICROS: i64 = 5 * MICROS_PER_MINUTE;
+/// Earliest `ts` accepted: 2010-01-01T00:00:00Z, in microseconds since the
+/// Unix epoch. A fixed floor, not one relative to the platform clock, so a
+/// backlog uploaded after a long outage and late events for past KPI windows
+/// are never refused, and a replay decides the same way as the first pass.
+/// No box speaking protocol v1 existed before 2010; earlier times come from a
+/// clock that reset (1970-01-01, 1980-01-06, 2000-01-01 RTC defaults, year 0000).
+pub const MIN_TS_MICROS: i64 = 1_262_304_000 * MICROS_PER_SEC;
+/// [`MIN_TS_MICROS`] as RFC 3339, for messages.
+pub const MIN_TS_RFC3339: &str = "2010-01-01T00:00:00Z";
 /// Longest `fault_id` / `incident_id`.
 pub const MAX_ID_CHARS: usize = 64;
 
@@ -380,6 +389,12 @@ impl Ctx<'_> {
         if ts.0 > self.now.0.saturating_add(MAX_FUTURE_MICROS) {
             let raw = present(&r.ts).and_then(|s| as_str(s, "ts").ok()).unwrap_or_default();
             return Err(Invalid::Future { ts: raw.to_owned(), now: self.now.to_rfc3339() });
+        }
+        // `end` needs no check of its own: a run's `end` is refused when it is
+        // before `ts` (end_before_start), so an accepted `end` is after the floor.
+        if ts.0 < MIN_TS_MICROS {
+            let raw = present(&r.ts).and_then(|s| as_str(s, "ts").ok()).unwrap_or_default();
+            return Err(Invalid::TooOld { ts: raw.to_owned(), floor: MIN_TS_RFC3339 });
         }
         let ty = req_str(&r.r#type, "type", None)?;
         let kind = Kind::parse(ty).ok_or_else(|| Invalid::UnknownType(ty.to_owned()))?;

@@ -105,6 +105,14 @@ pub enum Invalid {
         /// Platform clock, RFC 3339 UTC.
         now: String,
     },
+    /// `ts` before the protocol floor (2010-01-01T00:00:00Z): a box clock that reset.
+    #[error("ts is {ts}, before {floor}, the earliest time protocol v1 accepts")]
+    TooOld {
+        /// As sent.
+        ts: String,
+        /// The floor, RFC 3339 UTC.
+        floor: &'static str,
+    },
     /// `type` is not one of the protocol's.
     #[error("type {0:?} is not a protocol v1 event type (run, fault, fault_cleared, entrapment, rescue_arrived, released, maintenance, heartbeat, counter)")]
     UnknownType(String),
@@ -188,6 +196,7 @@ impl Invalid {
             Invalid::SeqRange(_) => "seq_out_of_range",
             Invalid::BadTime { .. } => "bad_timestamp",
             Invalid::Future { .. } => "ts_in_future",
+            Invalid::TooOld { .. } => "ts_too_old",
             Invalid::UnknownType(_) => "unknown_type",
             Invalid::NotAllowed { .. } => "bad_value",
             Invalid::Length { .. } | Invalid::Empty(_) => "bad_length",
@@ -215,6 +224,7 @@ impl Invalid {
         "seq_out_of_range",
         "bad_timestamp",
         "ts_in_future",
+        "ts_too_old",
         "unknown_type",
         "bad_value",
         "bad_length",

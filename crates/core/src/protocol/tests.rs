@@ -184,6 +184,29 @@ fn ts_more_than_5_minutes_ahead_is_rejected() {
 }
 
 #[test]
+fn ts_before_the_2010_floor_is_rejected() {
+    // Exactly the floor is accepted, also written with an offset.
+    let at_floor =
+        with("ts", "\"2010-01-01T00:00:00Z\"").replace("2026-11-28T08:00:31.450+08:00", "2010-01-01T00:01:00Z");
+    assert_eq!(decode(&at_floor).events.len(), 1);
+    let at_floor_offset =
+        with("ts", "\"2010-01-01T08:00:00+08:00\"").replace("2026-11-28T08:00:31.450+08:00", "2010-01-01T00:01:00Z");
+    assert_eq!(decode(&at_floor_offset).events.len(), 1);
+    // One microsecond before it is rejected.
+    let r = reject_of(&with("ts", "\"2009-12-31T23:59:59.999999Z\""));
+    assert_eq!(r.code(), "ts_too_old");
+    assert_eq!(
+        r.to_string(),
+        "ts is 2009-12-31T23:59:59.999999Z, before 2010-01-01T00:00:00Z, the earliest time protocol v1 accepts"
+    );
+    assert_eq!(reject_of(&with("ts", "\"2010-01-01T07:59:59.999999+08:00\"")).code(), "ts_too_old");
+    // Reset clocks: Unix epoch, RTC default, year 0000.
+    for ts in ["1970-01-01T00:00:00Z", "2000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"] {
+        assert_eq!(reject_of(&with("ts", &format!("\"{ts}\""))).code(), "ts_too_old", "{ts}");
+    }
+}
+
+#[test]
 fn late_events_are_accepted() {
     let old = with("ts", "\"2026-05-01T08:00:00+08:00\"")
         .replace("2026-11-28T08:00:31.450+08:00", "2026-05-01T08:00:30+08:00");
