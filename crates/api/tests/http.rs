@@ -374,6 +374,14 @@ async fn access_control_for_every_route() {
                 assert_eq!(b_a["error"], "forbidden");
                 assert_eq!(s_b, StatusCode::FORBIDDEN, "{what} as other firm");
             }
+            Access::Owner if c.template.ends_with("/cause") => {
+                // The regulator's correction just above stands: the owning
+                // firm passes access control and gets the conflict (409),
+                // another firm still gets 404 (scoping comes first).
+                assert_eq!((s_a, b_a["error"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{what}: {b_a}");
+                assert_eq!(s_b, StatusCode::NOT_FOUND, "{what} as another firm: {b_b}");
+                assert_eq!(b_b["error"], "not_found");
+            }
             Access::Owner => {
                 assert!(s_a.is_success(), "{what} as owning firm: {s_a} {b_a}");
                 assert_eq!(s_b, StatusCode::NOT_FOUND, "{what} as another firm: {b_b}");
@@ -681,6 +689,16 @@ async fn incidents_belong_to_the_firm_of_their_day() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, b) = api.call(Method::PUT, &path, Some(&token_a), Some(cause)).await;
     assert_eq!(s, StatusCode::OK, "the firm of the fault's day still can: {b}");
+    // A regulator's correction stands: the firm cannot override it (409).
+    let reg_cause = json!({"cause": "equipment", "reason": "the door motor log shows a fault"});
+    let (s, b) = api.call(Method::PUT, &path, Some(REG), Some(reg_cause)).await;
+    assert_eq!((s, b["cause"].as_str()), (StatusCode::OK, Some("equipment")), "{b}");
+    let again = json!({"cause": "usage", "reason": "we still think the passenger held the door"});
+    let (s, b) = api.call(Method::PUT, &path, Some(&token_a), Some(again)).await;
+    assert_eq!((s, b["error"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{b}");
+    assert!(b["message"].as_str().is_some_and(|m| m.contains("regulator")), "{b}");
+    let (_, v) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/faults/f1"), Some(REG), None).await;
+    assert_eq!((v["cause"].as_str(), v["corrections"].as_array().map(Vec::len)), (Some("equipment"), Some(2)), "{v}");
     let (s, _) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/entrapments/e1"), Some(&token_b), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // Arrival before the alarm (2026-11-04T10:00+08:00) is refused.

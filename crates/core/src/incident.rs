@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::pilot::correction::{decide_correction, CorrectionOutcome, CorrectionRequest};
+use crate::pilot::correction::{decide_correction, is_firm, CorrectionOutcome, CorrectionRequest};
 use crate::pilot::rescue::{rescue_micros, rescue_minutes};
 use crate::protocol::{Body, Cause, DeviceCode, Event, FaultCode, Timestamp};
 use crate::rollup::DayRollup;
@@ -139,6 +139,13 @@ pub enum IncidentError {
     /// A correction with an empty reason.
     #[error("a cause correction needs a reason")]
     NoReason,
+    /// A firm asked to change a cause a regulator has corrected: the
+    /// regulator's correction stands until a regulator changes it
+    /// ([`decide_correction`]).
+    #[error(
+        "the cause of fault {0} was corrected by a regulator; a firm cannot override it (only a regulator can change it)"
+    )]
+    RegulatorCorrectionStands(String),
 }
 
 impl FaultRecord {
@@ -228,7 +235,11 @@ impl FaultRecord {
         *r.by_code.entry(rollup_code_key(s.code.as_str())).or_default().get_mut(cause) += 1;
         if self.original_cause() == Some(Cause::Equipment) {
             r.reported_equipment_faults = 1;
-            r.reclassified_from_equipment = i64::from(cause != Cause::Equipment);
+            // Reclassified away by the firm: only when the correction in
+            // force (the last one) is a firm's. A regulator's correction is
+            // not the firm's doing (issue 9 item 3).
+            let by_firm = self.corrections.last().is_some_and(|c| is_firm(&c.by));
+            r.reclassified_from_equipment = i64::from(cause != Cause::Equipment && by_firm);
         }
         if cause == Cause::Equipment {
             r.equipment_faults = 1;

@@ -120,8 +120,8 @@ impl Ledger {
     }
 
     /// Corrects a fault's cause ([`crate::pilot::decide_correction`]): the
-    /// request is kept in the history; the rollups follow at once when the
-    /// cause changed, and do not move when it did not.
+    /// request is kept in the history; the rollups follow at once (they move
+    /// when the cause, or whether a firm decided it, changed).
     pub fn correct_cause(
         &mut self,
         device: DeviceCode,
@@ -138,9 +138,10 @@ impl Ledger {
             .ok_or_else(|| IncidentError::UnknownFault(fault_id.to_owned()))?;
         let (o, delta) = change_incident(rec, tz, |r| r.correct(fault_id, to, by, reason, at));
         let o = o?;
-        if o.cause_changed {
-            self.add(device, delta);
-        }
+        // The rollups follow the contribution: also when the cause did not
+        // change but who decided it did (a regulator confirming a firm's
+        // reclassification takes it out of the firm's share).
+        self.add(device, delta);
         Ok(o)
     }
 

@@ -7,10 +7,20 @@
 //! the history — also one that repeats the cause in force, which documents
 //! who confirmed what and when, and pins the cause against a late start
 //! event with another code; a request that does not change the cause in
-//! force changes no KPI.
+//! force changes no KPI. A firm cannot override a regulator: once the
+//! correction in force is a regulator's, a firm's request is refused
+//! ([`IncidentError::RegulatorCorrectionStands`]) until a regulator changes it.
 
 use crate::incident::{CauseCorrection, IncidentError};
 use crate::protocol::{Cause, Timestamp};
+
+/// Who a regulator's correction is recorded as (`by`).
+pub const REGULATOR: &str = "regulator";
+
+/// Whether `by` names a maintenance firm (`firm:{id}`).
+pub fn is_firm(by: &str) -> bool {
+    by.starts_with("firm:")
+}
 
 /// A request to set a fault's cause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,9 +43,15 @@ pub struct CorrectionOutcome {
     /// The entry to append to the fault's history (always appended).
     pub entry: CauseCorrection,
     /// Whether the cause in force changed (`entry.from != entry.to`). When
-    /// false, no KPI and no rollup changes: the store may skip the rollup
-    /// update, but still writes the history.
+    /// false, no KPI but the reclassified share changes: a regulator
+    /// confirming a firm's reclassification takes it out of the firm's
+    /// share ([`crate::incident::FaultRecord::contribution`]); callers apply
+    /// the contribution change in every case.
     pub cause_changed: bool,
+}
+
+fn is_regulator(by: &str) -> bool {
+    by == REGULATOR
 }
 
 /// Decides a cause correction.
@@ -49,6 +65,10 @@ pub struct CorrectionOutcome {
 ///   by time is the order of the decisions and its last entry stays the
 ///   cause in force ([`crate::incident::FaultRecord::merge`] sorts by time;
 ///   a clock stepping back must not reorder it).
+/// - a request by a firm when the correction in force (the last of
+///   `history`) is a regulator's is refused with
+///   [`IncidentError::RegulatorCorrectionStands`]: the regulator's stands
+///   until a regulator changes it.
 /// - a blank reason is refused with [`IncidentError::NoReason`]. Length and
 ///   character checks of the reason are the request's validation
 ///   ([`crate::validation::check_text`]), done before.
@@ -63,6 +83,9 @@ pub fn decide_correction(
     let from = current.ok_or_else(|| IncidentError::UnknownFault(req.fault_id.to_owned()))?;
     if req.reason.trim().is_empty() {
         return Err(IncidentError::NoReason);
+    }
+    if !is_regulator(req.by) && history.last().is_some_and(|last| is_regulator(&last.by)) {
+        return Err(IncidentError::RegulatorCorrectionStands(req.fault_id.to_owned()));
     }
     let at = history.last().map_or(req.at, |last| req.at.max(last.at));
     let entry = CauseCorrection { at, by: req.by.to_owned(), from, to: req.to, reason: req.reason.to_owned() };
@@ -142,6 +165,39 @@ mod tests {
         );
         let blank = CorrectionRequest { reason: " \n", ..req(Cause::External, 1) };
         assert_eq!(decide_correction(Some(Cause::Equipment), &[], &blank), Err(IncidentError::NoReason));
+    }
+
+    fn reg(to: Cause, at: i64) -> CorrectionRequest<'static> {
+        CorrectionRequest { by: REGULATOR, ..req(to, at) }
+    }
+
+    #[test]
+    fn a_firm_cannot_override_a_regulator() {
+        let (hist, _) = run(Cause::Equipment, &[req(Cause::External, 10), reg(Cause::Equipment, 20)]);
+        let current = hist.last().map(|c| c.to);
+        let refused = Err(IncidentError::RegulatorCorrectionStands("f1".into()));
+        assert_eq!(decide_correction(current, &hist, &req(Cause::External, 30)), refused);
+        assert_eq!(decide_correction(current, &hist, &req(Cause::Equipment, 30)), refused, "not even a confirmation");
+        // The other firm, too.
+        let other = CorrectionRequest { by: "firm:other", ..req(Cause::Usage, 30) };
+        assert_eq!(decide_correction(current, &hist, &other), refused);
+        // A regulator may change it again, and a firm may correct a firm.
+        assert!(decide_correction(current, &hist, &reg(Cause::Usage, 30)).unwrap().cause_changed);
+        assert!(decide_correction(current, &hist[..1], &req(Cause::Usage, 30)).is_ok());
+        // The other refusals come first.
+        assert_eq!(
+            decide_correction(None, &hist, &req(Cause::External, 30)),
+            Err(IncidentError::UnknownFault("f1".into()))
+        );
+        let blank = CorrectionRequest { reason: " ", ..req(Cause::External, 30) };
+        assert_eq!(decide_correction(current, &hist, &blank), Err(IncidentError::NoReason));
+    }
+
+    #[test]
+    fn a_regulator_first_also_stands() {
+        let (hist, _) = run(Cause::Equipment, &[reg(Cause::Equipment, 10)]);
+        assert!(decide_correction(Some(Cause::Equipment), &hist, &req(Cause::External, 20)).is_err());
+        assert!(is_firm("firm:zls") && !is_firm(REGULATOR) && !is_firm("firmzls"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod membership;
 pub mod rectification;
 pub mod rescue;
 
-pub use correction::{decide_correction, CorrectionOutcome, CorrectionRequest};
+pub use correction::{decide_correction, is_firm, CorrectionOutcome, CorrectionRequest, REGULATOR};
 pub use grade::{check_self_declaration, grade_allows_entry, SELF_DECLARATION_RULE_FROM};
 pub use maintenance::{
     max_onsite_interval_months, onsite_due_by, onsite_interval_exceeded, remote_check_interval_days,

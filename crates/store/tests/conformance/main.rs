@@ -106,6 +106,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test]
+            async fn a_regulator_correction_is_not_the_firms_reclassification_and_stands() {
+                records::a_regulator_correction_is_not_the_firms_reclassification_and_stands(&$factory).await
+            }
+
+            #[tokio::test]
             async fn regulator_records_crud_and_firm_scoping() {
                 records::regulator_records_crud_and_firm_scoping(&$factory).await
             }

@@ -143,14 +143,20 @@ pub async fn cause_correction_changes_project_kpis_at_once_and_keeps_history<F: 
 
     // Repeating the latest correction is kept in the history (who confirmed
     // what, and when) and changes no KPI (pilot::decide_correction).
-    let again = s.correct_fault_cause(d, "f1", Cause::Equipment, "firm:zls", "retry", now()).await.unwrap();
-    let o = l.correct_cause(d, "f1", Cause::Equipment, "firm:zls", "retry", now()).unwrap();
+    // (A firm's confirmation is refused: the regulator's correction stands.)
+    assert!(matches!(
+        s.correct_fault_cause(d, "f1", Cause::Equipment, "firm:zls", "retry", now()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(l.correct_cause(d, "f1", Cause::Equipment, "firm:zls", "retry", now()).is_err());
+    let again = s.correct_fault_cause(d, "f1", Cause::Equipment, "regulator", "retry", now()).await.unwrap();
+    let o = l.correct_cause(d, "f1", Cause::Equipment, "regulator", "retry", now()).unwrap();
     assert!(!o.cause_changed);
     assert_eq!(again.corrections[..2], v.corrections[..]);
     let last = again.corrections.last().unwrap();
     assert_eq!(
         (again.corrections.len(), last.from, last.to, last.by.as_str()),
-        (3, Cause::Equipment, Cause::Equipment, "firm:zls")
+        (3, Cause::Equipment, Cause::Equipment, "regulator")
     );
     assert_eq!((again.cause, again.original_cause), (v.cause, v.original_cause));
     assert_rollups_match(&s, &l).await;
@@ -334,14 +340,13 @@ pub async fn reclassification_share_per_firm_over_member_days<F: Factory>(f: &F)
         ],
     )
     .await;
-    let by = "regulator";
-    for (d, f, c) in [
-        (dev(0), "f1", Cause::External),
-        (dev(0), "f2", Cause::Usage),
-        (dev(0), "f2", Cause::Equipment),
-        (dev(0), "f4", Cause::Equipment),
-        (dev(1), "f5", Cause::External),
-        (dev(2), "g1", Cause::External),
+    for (d, f, c, by) in [
+        (dev(0), "f1", Cause::External, "firm:zls"),
+        (dev(0), "f2", Cause::Usage, "firm:zls"),
+        (dev(0), "f2", Cause::Equipment, "firm:zls"),
+        (dev(0), "f4", Cause::Equipment, "firm:zls"),
+        (dev(1), "f5", Cause::External, "firm:zls"),
+        (dev(2), "g1", Cause::External, "firm:abc"),
     ] {
         s.correct_fault_cause(d, f, c, by, "checked on site", now()).await.unwrap();
         l.correct_cause(d, f, c, by, "checked on site", now()).unwrap();
@@ -360,6 +365,65 @@ pub async fn reclassification_share_per_firm_over_member_days<F: Factory>(f: &F)
     assert_eq!(s.firm_reclassification("zls", h1).await.unwrap().unwrap().faults_first_equipment, 0);
     // The KPIs agree: f2, f3, f4 are equipment faults of haibin.
     assert_eq!(s.project_kpis("haibin", window()).await.unwrap().unwrap().equipment_faults, 3);
+}
+
+pub async fn a_regulator_correction_is_not_the_firms_reclassification_and_stands<F: Factory>(f: &F) {
+    let (s, _g) = f.open("rec_reg_stands").await;
+    firm(&s, "zls").await;
+    project(&s, "haibin", "zls", &[(0, None)]).await;
+    let d = dev(0);
+    let mut l = Ledger::new(Shanghai);
+    ingest(
+        &s,
+        &mut l,
+        &[
+            fault(d, 1, "2026-11-01T10:00:00+08:00", "f1", "brake_fault", true),
+            fault(d, 2, "2026-11-02T10:00:00+08:00", "f2", "brake_fault", true),
+            fault(d, 3, "2026-11-03T10:00:00+08:00", "f3", "brake_fault", true),
+        ],
+    )
+    .await;
+    let share = || async { s.firm_reclassification("zls", window()).await.unwrap().unwrap() };
+    // A regulator reclassifies f1 away from equipment: not the firm's doing.
+    s.correct_fault_cause(d, "f1", Cause::External, "regulator", "grid outage, utility notice", now()).await.unwrap();
+    l.correct_cause(d, "f1", Cause::External, "regulator", "grid outage, utility notice", now()).unwrap();
+    let r = share().await;
+    assert_eq!((r.faults_first_equipment, r.reclassified_away, r.share), (3, 0, Some(0.0)));
+    assert_rollups_match(&s, &l).await;
+    // The firm reclassifies f2: counted.
+    s.correct_fault_cause(d, "f2", Cause::External, "firm:zls", "vandalism", now()).await.unwrap();
+    l.correct_cause(d, "f2", Cause::External, "firm:zls", "vandalism", now()).unwrap();
+    assert_eq!(share().await.reclassified_away, 1);
+    assert_rollups_match(&s, &l).await;
+    // The firm cannot override the regulator on f1 (nor confirm it): refused, nothing recorded.
+    for c in [Cause::Equipment, Cause::External, Cause::Usage] {
+        let e = s.correct_fault_cause(d, "f1", c, "firm:zls", "we disagree", now()).await.unwrap_err();
+        assert!(matches!(&e, StoreError::Conflict(m) if m.contains("regulator")), "{e:?}");
+        assert!(l.correct_cause(d, "f1", c, "firm:zls", "we disagree", now()).is_err());
+    }
+    let v = s.fault(d, "f1").await.unwrap().unwrap();
+    assert_eq!((v.cause, v.corrections.len(), v.corrections[0].by.as_str()), (Cause::External, 1, "regulator"));
+    // A regulator confirming the firm's reclassification of f2 makes the
+    // decision the regulator's: out of the firm's share, cause unchanged.
+    s.correct_fault_cause(d, "f2", Cause::External, "regulator", "confirmed", now()).await.unwrap();
+    let o = l.correct_cause(d, "f2", Cause::External, "regulator", "confirmed", now()).unwrap();
+    assert!(!o.cause_changed);
+    assert_eq!(share().await.reclassified_away, 0);
+    assert_rollups_match(&s, &l).await;
+    // The firm reclassifies f3, then a regulator moves it to another
+    // non-equipment cause: the regulator's decision, not counted.
+    s.correct_fault_cause(d, "f3", Cause::Usage, "firm:zls", "passenger", now()).await.unwrap();
+    l.correct_cause(d, "f3", Cause::Usage, "firm:zls", "passenger", now()).unwrap();
+    assert_eq!(share().await.reclassified_away, 1);
+    s.correct_fault_cause(d, "f3", Cause::External, "regulator", "it was the grid", now()).await.unwrap();
+    l.correct_cause(d, "f3", Cause::External, "regulator", "it was the grid", now()).unwrap();
+    assert_eq!(share().await.reclassified_away, 0);
+    assert_rollups_match(&s, &l).await;
+    // A regulator may change its own correction; the KPIs follow.
+    s.correct_fault_cause(d, "f1", Cause::Equipment, "regulator", "the outage came after", now()).await.unwrap();
+    l.correct_cause(d, "f1", Cause::Equipment, "regulator", "the outage came after", now()).unwrap();
+    assert_eq!(s.project_kpis("haibin", window()).await.unwrap().unwrap().equipment_faults, 1);
+    assert_rollups_match(&s, &l).await;
 }
 
 pub async fn regulator_records_crud_and_firm_scoping<F: Factory>(f: &F) {

@@ -23,6 +23,7 @@ fn incident_error(e: IncidentError) -> StoreError {
     match e {
         IncidentError::UnknownFault(_) | IncidentError::UnknownEntrapment(_) => StoreError::NotFound(e.to_string()),
         IncidentError::NoReason => StoreError::Permanent(e.to_string()),
+        IncidentError::RegulatorCorrectionStands(_) => StoreError::Conflict(e.to_string()),
     }
 }
 
@@ -69,8 +70,8 @@ impl FirmRecords for PgStore {
         let tx = c.transaction().await?;
         let eid = elevator_id(&*tx, device).await?;
         // The core decides (pilot::decide_correction, through
-        // FaultRecord::correct): the history always grows; the rollups move
-        // only when the cause in force changed. One incident-change path
+        // FaultRecord::correct): the history always grows (or the request
+        // is refused); the rollups follow the contribution. One incident-change path
         // (change_one) with ingest and arrivals.
         let (outcome, _) = change_one::<FaultRecord, _>(&tx, self.tz, (eid, fault_id), false, by, |rec| {
             rec.correct(fault_id, cause, by, reason, at)
