@@ -78,6 +78,29 @@ fn complaint_of(r: &tokio_postgres::Row) -> Result<Complaint, StoreError> {
 /// The `WHERE` of a filtered list: `$1` project, `$2` firm, `$3` limit, `$4` offset.
 const FILTER: &str = "WHERE ($1::text IS NULL OR x.project_id = $1) AND ($2::text IS NULL OR p.firm_id = $2)";
 
+/// One regulator record by id (`select … WHERE x.id = $1`), read by `of`.
+async fn record_by_id<C: GenericClient, T>(
+    c: &C,
+    select: &str,
+    id: i64,
+    of: impl Fn(&tokio_postgres::Row) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    c.query_opt(&format!("{select} WHERE x.id = $1"), &[&id]).await?.as_ref().map(of).transpose()
+}
+
+/// A page of regulator records under `f` (project, firm, limit, offset),
+/// newest first by `newest_first` (a date column), read by `of`.
+async fn record_page<C: GenericClient, T>(
+    c: &C,
+    select: &str,
+    newest_first: &str,
+    f: &RecordFilter,
+    of: impl Fn(&tokio_postgres::Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let sql = format!("{select} {FILTER} ORDER BY {newest_first} DESC, x.id DESC LIMIT $3 OFFSET $4");
+    c.query(&sql, &[&f.project, &f.firm, &f.limit, &f.offset]).await?.iter().map(of).collect()
+}
+
 #[async_trait]
 impl RegulatorRecords for PgStore {
     async fn add_complaint(&self, n: &NewComplaint, by: &str) -> Result<Complaint, StoreError> {
@@ -109,18 +132,12 @@ impl RegulatorRecords for PgStore {
 
     async fn complaint(&self, id: i64) -> Result<Option<Complaint>, StoreError> {
         let c = self.pool.get().await?;
-        c.query_opt(&format!("{COMPLAINT_SELECT} WHERE x.id = $1"), &[&id])
-            .await?
-            .as_ref()
-            .map(complaint_of)
-            .transpose()
+        record_by_id(&**c, COMPLAINT_SELECT, id, complaint_of).await
     }
 
     async fn complaints(&self, f: &RecordFilter) -> Result<Vec<Complaint>, StoreError> {
         let c = self.pool.get().await?;
-        let sql = format!("{COMPLAINT_SELECT} {FILTER} ORDER BY x.received_on DESC, x.id DESC LIMIT $3 OFFSET $4");
-        let rows = c.query(&sql, &[&f.project, &f.firm, &f.limit, &f.offset]).await?;
-        rows.iter().map(complaint_of).collect()
+        record_page(&**c, COMPLAINT_SELECT, "x.received_on", f, complaint_of).await
     }
 
     async fn verify_complaint(
@@ -163,18 +180,12 @@ impl RegulatorRecords for PgStore {
 
     async fn inspection(&self, id: i64) -> Result<Option<Inspection>, StoreError> {
         let c = self.pool.get().await?;
-        c.query_opt(&format!("{INSPECTION_SELECT} WHERE x.id = $1"), &[&id])
-            .await?
-            .as_ref()
-            .map(inspection_of)
-            .transpose()
+        record_by_id(&**c, INSPECTION_SELECT, id, inspection_of).await
     }
 
     async fn inspections(&self, f: &RecordFilter) -> Result<Vec<Inspection>, StoreError> {
         let c = self.pool.get().await?;
-        let sql = format!("{INSPECTION_SELECT} {FILTER} ORDER BY x.on_date DESC, x.id DESC LIMIT $3 OFFSET $4");
-        let rows = c.query(&sql, &[&f.project, &f.firm, &f.limit, &f.offset]).await?;
-        rows.iter().map(inspection_of).collect()
+        record_page(&**c, INSPECTION_SELECT, "x.on_date", f, inspection_of).await
     }
 
     async fn add_accident(&self, n: &NewAccident, by: &str) -> Result<Accident, StoreError> {
@@ -197,14 +208,12 @@ impl RegulatorRecords for PgStore {
 
     async fn accident(&self, id: i64) -> Result<Option<Accident>, StoreError> {
         let c = self.pool.get().await?;
-        Ok(c.query_opt(&format!("{ACCIDENT_SELECT} WHERE x.id = $1"), &[&id]).await?.as_ref().map(accident_of))
+        record_by_id(&**c, ACCIDENT_SELECT, id, |r| Ok(accident_of(r))).await
     }
 
     async fn accidents(&self, f: &RecordFilter) -> Result<Vec<Accident>, StoreError> {
         let c = self.pool.get().await?;
-        let sql = format!("{ACCIDENT_SELECT} {FILTER} ORDER BY x.on_date DESC, x.id DESC LIMIT $3 OFFSET $4");
-        let rows = c.query(&sql, &[&f.project, &f.firm, &f.limit, &f.offset]).await?;
-        Ok(rows.iter().map(accident_of).collect())
+        record_page(&**c, ACCIDENT_SELECT, "x.on_date", f, |r| Ok(accident_of(r))).await
     }
 
     async fn add_rectification_order(
@@ -250,14 +259,12 @@ impl RegulatorRecords for PgStore {
 
     async fn rectification_order(&self, id: i64) -> Result<Option<RectificationOrder>, StoreError> {
         let c = self.pool.get().await?;
-        Ok(c.query_opt(&format!("{ORDER_SELECT} WHERE x.id = $1"), &[&id]).await?.as_ref().map(order_of))
+        record_by_id(&**c, ORDER_SELECT, id, |r| Ok(order_of(r))).await
     }
 
     async fn rectification_orders(&self, f: &RecordFilter) -> Result<Vec<RectificationOrder>, StoreError> {
         let c = self.pool.get().await?;
-        let sql = format!("{ORDER_SELECT} {FILTER} ORDER BY x.issued_on DESC, x.id DESC LIMIT $3 OFFSET $4");
-        let rows = c.query(&sql, &[&f.project, &f.firm, &f.limit, &f.offset]).await?;
-        Ok(rows.iter().map(order_of).collect())
+        record_page(&**c, ORDER_SELECT, "x.issued_on", f, |r| Ok(order_of(r))).await
     }
 
     async fn complete_rectification(
