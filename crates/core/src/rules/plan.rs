@@ -142,7 +142,7 @@ pub(crate) fn iot_monitoring(ctx: &mut Ctx<'_>, p: &ProjectFacts) {
         let comp = ctx.snap.completeness.get(&d);
         let missing = comp.is_some_and(|k| {
             k.runs_by_odometer >= c.min_odometer_runs
-                && k.runs_share.is_some_and(|s| 1.0 - s > c.max_missing_runs_share)
+                && k.runs_share.is_some_and(|s| s < 1.0 - c.max_missing_runs_share)
         });
         if !silent && !missing {
             continue;
