@@ -1016,3 +1016,15 @@ fn every_finding_is_serialisable_with_its_clause() {
         assert_eq!(serde_json::from_value::<FindingDraft>(j).unwrap(), f);
     }
 }
+
+#[test]
+fn the_defaults_in_docs_rules_md_are_the_defaults() {
+    #[derive(serde::Deserialize)]
+    struct File {
+        rules: RulesConfig,
+    }
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/rules.md")).unwrap();
+    let block = doc.split("```toml\n").nth(1).and_then(|b| b.split("```").next()).unwrap();
+    let f: File = toml::from_str(block).unwrap();
+    assert_eq!(f.rules, RulesConfig::default());
+}
