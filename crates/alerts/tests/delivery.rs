@@ -119,11 +119,13 @@ async fn a_failing_receiver_gets_retries_with_the_same_id_signed_in_order_and_on
     d.run_once(later(3600 * 4)).await.expect("round");
     assert_eq!(d.run_once(later(3600 * 5)).await.expect("round"), Default::default(), "nothing left");
 
-    let s = seen.lock().expect("lock");
-    let ids: Vec<&str> = s.requests.iter().map(|r| r.0.as_str()).collect();
-    assert_eq!(ids, ["msg_F1_0", "msg_F1_0", "msg_F1_0", "msg_F1_1", "msg_F1_2"]);
-    assert!(s.requests.iter().all(|r| r.2), "every request carries a valid Standard Webhooks signature");
-    assert!(s.requests[0].1.contains(r#""n":0"#));
+    {
+        let s = seen.lock().expect("lock");
+        let ids: Vec<&str> = s.requests.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(ids, ["msg_F1_0", "msg_F1_0", "msg_F1_0", "msg_F1_1", "msg_F1_2"]);
+        assert!(s.requests.iter().all(|r| r.2), "every request carries a valid Standard Webhooks signature");
+        assert!(s.requests[0].1.contains(r#""n":0"#));
+    }
     let status = store.outbox_status(later(3600 * 5)).await.expect("status");
     assert_eq!(status.pending, 0);
 }
