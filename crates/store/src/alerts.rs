@@ -31,7 +31,7 @@ pub struct WebhookSpec {
     pub firm_id: Option<String>,
     /// Only these actions (`notice`, `rectify`, …); `None`: all.
     pub actions: Option<Vec<String>>,
-    /// Who owns it: `regulator` or `firm:{id}`; only the owner may change it.
+    /// Who owns it: `regulator` or `firm:{id}`; each owner has its own ids.
     pub owner: String,
 }
 
@@ -90,7 +90,7 @@ pub struct NewAlert {
 pub enum Target {
     /// A webhook, with its URL and secret.
     Webhook {
-        /// Webhook id.
+        /// Webhook (`owner/id`).
         id: String,
         /// URL.
         url: String,

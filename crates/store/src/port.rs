@@ -402,15 +402,16 @@ pub trait Findings: Send + Sync {
 /// the delivery guarantees).
 #[async_trait]
 pub trait Alerts: Send + Sync {
-    /// Creates or replaces a webhook; `Ok(true)` when created. A webhook of
-    /// another owner with the same id: [`StoreError::Conflict`].
+    /// Creates or replaces the webhook `w.id` of `w.owner` (each owner has
+    /// its own ids); `Ok(true)` when created.
     async fn put_webhook(&self, w: &WebhookSpec) -> Result<bool, StoreError>;
-    /// One webhook, if `owner` is `None` (regulator) or owns it.
-    async fn webhook(&self, id: &str, owner: Option<&str>) -> Result<Option<Webhook>, StoreError>;
-    /// Webhooks of `owner` (all with `None`), by id.
-    async fn webhooks(&self, owner: Option<&str>) -> Result<Vec<Webhook>, StoreError>;
-    /// Deletes a webhook (and its pending deliveries); whether it existed.
-    async fn delete_webhook(&self, id: &str, owner: Option<&str>) -> Result<bool, StoreError>;
+    /// The webhook `id` of `owner`.
+    async fn webhook(&self, owner: &str, id: &str) -> Result<Option<Webhook>, StoreError>;
+    /// The webhooks of `owner`, by id.
+    async fn webhooks(&self, owner: &str) -> Result<Vec<Webhook>, StoreError>;
+    /// Deletes the webhook `id` of `owner` (and its pending deliveries);
+    /// whether it existed.
+    async fn delete_webhook(&self, owner: &str, id: &str) -> Result<bool, StoreError>;
     /// Enqueues an event for every matching webhook (and MQTT when the event
     /// has a firm), at most once per `msg_id`; whether it was new.
     async fn enqueue_alert(&self, a: &NewAlert, now: Timestamp) -> Result<bool, StoreError>;

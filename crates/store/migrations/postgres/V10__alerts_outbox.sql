@@ -3,15 +3,18 @@
 -- in the transaction that changes a finding; a dispatcher leases due
 -- deliveries, sends them and marks them delivered.
 
+-- Each caller (the regulator, or a firm) has its own namespace of ids.
 CREATE TABLE webhooks (
-    id          text PRIMARY KEY,
+    key         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id          text NOT NULL,
     url         text NOT NULL,
     secret      text NOT NULL,
     firm_id     text REFERENCES firms (id),
     actions     text[],
     owner       text NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (owner, id)
 );
 
 CREATE TABLE alert_outbox (
@@ -25,11 +28,11 @@ CREATE TABLE alert_outbox (
     created_at  timestamptz NOT NULL
 );
 
--- One row per (event, target). target_key is 'webhook:<id>' or 'mqtt'.
+-- One row per (event, target). target_key is 'webhook:<key>' or 'mqtt'.
 CREATE TABLE alert_deliveries (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     outbox_seq      bigint NOT NULL REFERENCES alert_outbox (seq) ON DELETE CASCADE,
-    webhook_id      text REFERENCES webhooks (id) ON DELETE CASCADE,
+    webhook_key     bigint REFERENCES webhooks (key) ON DELETE CASCADE,
     target_key      text NOT NULL,
     subject         text NOT NULL,
     attempts        integer NOT NULL DEFAULT 0,

@@ -11,8 +11,8 @@ use crate::postgres::{dt, ts};
 use crate::{PgStore, StoreError};
 
 const WEBHOOK_COLUMNS: &str = "w.id, w.url, w.firm_id, w.actions, w.owner, \
-    (SELECT count(*) FROM alert_deliveries d WHERE d.webhook_id = w.id AND d.delivered_at IS NULL), \
-    (SELECT d.last_error FROM alert_deliveries d WHERE d.webhook_id = w.id AND d.delivered_at IS NULL \
+    (SELECT count(*) FROM alert_deliveries d WHERE d.webhook_key = w.key AND d.delivered_at IS NULL), \
+    (SELECT d.last_error FROM alert_deliveries d WHERE d.webhook_key = w.key AND d.delivered_at IS NULL \
        AND d.last_error IS NOT NULL ORDER BY d.outbox_seq LIMIT 1)";
 
 fn webhook_from_row(r: &Row) -> Webhook {
@@ -41,8 +41,8 @@ pub(crate) async fn enqueue_in(c: &impl GenericClient, a: &NewAlert, now: Timest
         return Ok(false);
     };
     c.execute(
-        "INSERT INTO alert_deliveries (outbox_seq, webhook_id, target_key, subject, next_attempt_at) \
-         SELECT $1, w.id, 'webhook:' || w.id, $2, $3 FROM webhooks w \
+        "INSERT INTO alert_deliveries (outbox_seq, webhook_key, target_key, subject, next_attempt_at) \
+         SELECT $1, w.key, 'webhook:' || w.key, $2, $3 FROM webhooks w \
          WHERE (w.firm_id IS NULL OR w.firm_id = $4) AND (w.actions IS NULL OR $5 = ANY (w.actions))",
         &[&seq, &a.subject, &dt(now), &a.firm_id, &a.action],
     )
@@ -60,57 +60,34 @@ pub(crate) async fn enqueue_in(c: &impl GenericClient, a: &NewAlert, now: Timest
 #[async_trait]
 impl Alerts for PgStore {
     async fn put_webhook(&self, w: &WebhookSpec) -> Result<bool, StoreError> {
-        let mut c = self.pool.get().await?;
-        let tx = c.transaction().await?;
-        let existing = tx
-            .query_opt("SELECT owner FROM webhooks WHERE id = $1 FOR UPDATE", &[&w.id])
-            .await?
-            .map(|r| r.get::<_, String>(0));
-        let created = match existing {
-            Some(owner) if owner != w.owner => {
-                return Err(StoreError::Conflict(format!("webhook id {:?} is taken; choose another id", w.id)))
-            }
-            Some(_) => {
-                tx.execute(
-                    "UPDATE webhooks SET url = $2, secret = $3, firm_id = $4, actions = $5, updated_at = now() WHERE id = $1",
-                    &[&w.id, &w.url, &w.secret, &w.firm_id, &w.actions],
-                )
-                .await?;
-                false
-            }
-            None => {
-                tx.execute(
-                    "INSERT INTO webhooks (id, url, secret, firm_id, actions, owner) VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[&w.id, &w.url, &w.secret, &w.firm_id, &w.actions, &w.owner],
-                )
-                .await?;
-                true
-            }
-        };
-        tx.commit().await?;
-        Ok(created)
+        let c = self.pool.get().await?;
+        let r = c
+            .query_one(
+                "INSERT INTO webhooks (id, url, secret, firm_id, actions, owner) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (owner, id) DO UPDATE SET url = EXCLUDED.url, secret = EXCLUDED.secret, \
+                   firm_id = EXCLUDED.firm_id, actions = EXCLUDED.actions, updated_at = now() \
+                 RETURNING (xmax = 0)",
+                &[&w.id, &w.url, &w.secret, &w.firm_id, &w.actions, &w.owner],
+            )
+            .await?;
+        Ok(r.get(0))
     }
 
-    async fn webhook(&self, id: &str, owner: Option<&str>) -> Result<Option<Webhook>, StoreError> {
+    async fn webhook(&self, owner: &str, id: &str) -> Result<Option<Webhook>, StoreError> {
         let c = self.pool.get().await?;
-        let sql =
-            format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks w WHERE w.id = $1 AND ($2::text IS NULL OR w.owner = $2)");
-        Ok(c.query_opt(&sql, &[&id, &owner]).await?.as_ref().map(webhook_from_row))
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks w WHERE w.owner = $1 AND w.id = $2");
+        Ok(c.query_opt(&sql, &[&owner, &id]).await?.as_ref().map(webhook_from_row))
     }
 
-    async fn webhooks(&self, owner: Option<&str>) -> Result<Vec<Webhook>, StoreError> {
+    async fn webhooks(&self, owner: &str) -> Result<Vec<Webhook>, StoreError> {
         let c = self.pool.get().await?;
-        let sql =
-            format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks w WHERE ($1::text IS NULL OR w.owner = $1) ORDER BY w.id");
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks w WHERE w.owner = $1 ORDER BY w.id");
         Ok(c.query(&sql, &[&owner]).await?.iter().map(webhook_from_row).collect())
     }
 
-    async fn delete_webhook(&self, id: &str, owner: Option<&str>) -> Result<bool, StoreError> {
+    async fn delete_webhook(&self, owner: &str, id: &str) -> Result<bool, StoreError> {
         let c = self.pool.get().await?;
-        let n = c
-            .execute("DELETE FROM webhooks WHERE id = $1 AND ($2::text IS NULL OR owner = $2)", &[&id, &owner])
-            .await?;
-        Ok(n > 0)
+        Ok(c.execute("DELETE FROM webhooks WHERE owner = $1 AND id = $2", &[&owner, &id]).await? > 0)
     }
 
     async fn enqueue_alert(&self, a: &NewAlert, now: Timestamp) -> Result<bool, StoreError> {
@@ -149,10 +126,10 @@ impl Alerts for PgStore {
         let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
         let rows = tx
             .query(
-                "SELECT d.id, d.webhook_id, w.url, w.secret, o.msg_id, o.kind, o.subject, o.firm_id, o.body, \
+                "SELECT d.id, w.owner || '/' || w.id, w.url, w.secret, o.msg_id, o.kind, o.subject, o.firm_id, o.body, \
                         d.attempts, o.created_at \
                  FROM alert_deliveries d JOIN alert_outbox o ON o.seq = d.outbox_seq \
-                 LEFT JOIN webhooks w ON w.id = d.webhook_id \
+                 LEFT JOIN webhooks w ON w.key = d.webhook_key \
                  WHERE d.id = ANY ($1) ORDER BY o.seq, d.id",
                 &[&ids],
             )
