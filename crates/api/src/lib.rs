@@ -88,6 +88,7 @@ pub fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::firm_records::router())
         .merge(routes::regulator_records::router())
         .merge(routes::grades::router())
+        .merge(routes::webhooks::router())
 }
 
 /// The whole HTTP app: `/api/v1/…`, `/api/v1/openapi.json`, `/healthz`,

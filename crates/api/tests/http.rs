@@ -195,6 +195,10 @@ fn records() -> [(&'static str, Value); 4] {
     ]
 }
 
+fn webhook_body() -> Value {
+    json!({"url": "https://alerts.example.com/liftwatch", "secret": "s3cret-s3cret-s3cret-s3cret"})
+}
+
 fn matrix() -> Vec<Case> {
     use Access::*;
     let [(_, complaint), (_, inspection), (_, accident), (_, order)] = records();
@@ -326,6 +330,11 @@ fn matrix() -> Vec<Case> {
             Regulator,
         ),
         case(Method::POST, "/api/v1/dead-letters/replay", "/api/v1/dead-letters/replay", None, Regulator),
+        // Alerts: each caller has its own webhooks (same id, different webhooks).
+        case(Method::PUT, "/api/v1/webhooks/{id}", "/api/v1/webhooks/w1", Some(webhook_body()), Anyone),
+        case(Method::GET, "/api/v1/webhooks/{id}", "/api/v1/webhooks/w1", None, Anyone),
+        case(Method::GET, "/api/v1/webhooks", "/api/v1/webhooks", None, Anyone),
+        case(Method::DELETE, "/api/v1/webhooks/{id}", "/api/v1/webhooks/w1", None, Anyone),
     ]
 }
 
@@ -712,4 +721,65 @@ async fn incidents_belong_to_the_firm_of_their_day() {
     assert_eq!(b["arrival_reported_by"], "firm:zls", "the API report is now the earliest: audited");
     let (_, e) = api.call(Method::GET, &format!("/api/v1/elevators/{EB}/entrapments/e1"), Some(REG), None).await;
     assert_eq!(e["arrival_reported_by"], "box");
+}
+
+#[tokio::test]
+async fn webhooks_are_per_caller_and_a_firm_cannot_widen_its_scope_or_reach_inside() {
+    let api = Api::start("api_webhooks").await;
+    let (token_a, token_b) = api.world().await;
+    let put = |token: String, id: &'static str, body: Value| {
+        let api = &api;
+        async move { api.call(Method::PUT, &format!("/api/v1/webhooks/{id}"), Some(&token), Some(body)).await }
+    };
+    let (s, b) = put(token_a.clone(), "w", webhook_body()).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["firm_id"], "zls", "a firm's webhook is scoped to its own findings");
+    assert!(b.get("secret").is_none(), "the secret is write-only: {b}");
+    let (s, _) = put(token_a.clone(), "w", webhook_body()).await;
+    assert_eq!(s, StatusCode::OK, "replaced");
+    // Another firm's findings: refused.
+    let mut other = webhook_body();
+    other["firm_id"] = json!("other");
+    let (s, b) = put(token_a.clone(), "x", other).await;
+    assert_eq!((s, b["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{b}");
+    // Inside the service's network, plain http, short secrets, unknown actions: refused with a message.
+    for (url, secret, actions) in [
+        ("https://127.0.0.1:5432/", "s3cret-s3cret-s3cret-s3cret", None),
+        ("https://169.254.169.254/latest/meta-data", "s3cret-s3cret-s3cret-s3cret", None),
+        ("http://alerts.example.com/", "s3cret-s3cret-s3cret-s3cret", None),
+        ("https://alerts.example.com/", "short", None),
+        ("https://alerts.example.com/", "s3cret-s3cret-s3cret-s3cret", Some(json!(["shout"]))),
+    ] {
+        let mut body = json!({"url": url, "secret": secret});
+        if let Some(a) = actions {
+            body["actions"] = a;
+        }
+        let (s, b) = put(token_a.clone(), "bad", body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{url} {secret}: {b}");
+        assert!(b["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // Firm B neither sees nor deletes A's; its own "w" is a different webhook.
+    let (s, _) = api.call(Method::GET, "/api/v1/webhooks/w", Some(&token_b), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = api.call(Method::DELETE, "/api/v1/webhooks/w", Some(&token_b), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = api.call(Method::GET, "/api/v1/webhooks", Some(&token_b), None).await;
+    assert_eq!(list, json!([]));
+    let (_, list) = api.call(Method::GET, "/api/v1/webhooks", Some(&token_a), None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    // A regulator may subscribe to one firm (which must exist) or to all, on its own network.
+    let (s, b) = put(
+        REG.into(),
+        "city",
+        json!({"url": "http://127.0.0.1:9/hook", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "actions": ["exit", "disqualify"]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["firm_id"], Value::Null);
+    let mut nobody = webhook_body();
+    nobody["firm_id"] = json!("nobody");
+    let (s, _) = put(REG.into(), "n", nobody).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = api.call(Method::DELETE, "/api/v1/webhooks/w", Some(&token_a), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
 }

@@ -8,6 +8,7 @@
 //! commit counts every event exactly once. The semantics are those of
 //! [`liftwatch_core::ledger::Ledger`]; the conformance tests compare both.
 
+pub mod alerts;
 pub mod dead_letters;
 mod error;
 pub mod findings;
@@ -19,8 +20,8 @@ pub mod registry;
 pub use error::StoreError;
 pub use liftwatch_core::ingest::{Inbound, IngestReport};
 pub use port::{
-    DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, PoolStatus, Registry, RegulatorRecords, Store,
-    Telemetry,
+    Alerts, DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Leadership, Lease, PoolStatus, Registry,
+    RegulatorRecords, Store, Telemetry,
 };
 pub use postgres::{PgOptions, PgStore};
 
@@ -28,6 +29,7 @@ pub use postgres::{PgOptions, PgStore};
 /// `use liftwatch_store::prelude::*;`.
 pub mod prelude {
     pub use crate::port::{
-        DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Registry, RegulatorRecords, Store, Telemetry,
+        Alerts, DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Leadership, Lease, Registry,
+        RegulatorRecords, Store, Telemetry,
     };
 }

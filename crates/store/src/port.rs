@@ -24,6 +24,7 @@ use liftwatch_core::registry::{Firm, FirmRecord, ProjectRecord, ProjectSpec};
 use liftwatch_core::rollup::DayRollup;
 use liftwatch_core::window::Window;
 
+use crate::alerts::{Delivery, NewAlert, OutboxStatus, Outcome, Webhook, WebhookSpec};
 use crate::dead_letters::{DeadLetterFilter, DeadLetterRecord, ReplayReport};
 use crate::findings::{Finding, FindingFilter};
 use crate::records::{EntrapmentView, FaultView, Reclassification, RecordFilter};
@@ -69,11 +70,24 @@ pub trait Health: Send + Sync {
 /// Every capability the HTTP API and the CLI use; implemented by every
 /// adapter (blanket impl), held as `Arc<dyn Store>`.
 pub trait Store:
-    Registry + FirmRecords + RegulatorRecords + Kpis + Telemetry + DeadLetters + Findings + Health
+    Registry + FirmRecords + RegulatorRecords + Kpis + Telemetry + DeadLetters + Findings + Alerts + Leadership + Health
 {
 }
 
-impl<T: Registry + FirmRecords + RegulatorRecords + Kpis + Telemetry + DeadLetters + Findings + Health> Store for T {}
+impl<
+        T: Registry
+            + FirmRecords
+            + RegulatorRecords
+            + Kpis
+            + Telemetry
+            + DeadLetters
+            + Findings
+            + Alerts
+            + Leadership
+            + Health,
+    > Store for T
+{
+}
 
 /// Firms, projects, elevators and their membership history (api-v1.md "Registry").
 #[async_trait]
@@ -382,4 +396,61 @@ pub trait DeadLetters: Send + Sync {
 pub trait Findings: Send + Sync {
     /// Findings, newest first.
     async fn findings(&self, f: &FindingFilter) -> Result<Vec<Finding>, StoreError>;
+}
+
+/// Webhook subscriptions and the alert outbox (see [`crate::alerts`] for
+/// the delivery guarantees).
+#[async_trait]
+pub trait Alerts: Send + Sync {
+    /// Creates or replaces the webhook `w.id` of `w.owner` (each owner has
+    /// its own ids); `Ok(true)` when created.
+    async fn put_webhook(&self, w: &WebhookSpec) -> Result<bool, StoreError>;
+    /// The webhook `id` of `owner`.
+    async fn webhook(&self, owner: &str, id: &str) -> Result<Option<Webhook>, StoreError>;
+    /// The webhooks of `owner`, by id.
+    async fn webhooks(&self, owner: &str) -> Result<Vec<Webhook>, StoreError>;
+    /// Deletes the webhook `id` of `owner` (and its pending deliveries);
+    /// whether it existed.
+    async fn delete_webhook(&self, owner: &str, id: &str) -> Result<bool, StoreError>;
+    /// Enqueues an event for every matching webhook (and MQTT when the event
+    /// has a firm), at most once per `msg_id`; whether it was new.
+    async fn enqueue_alert(&self, a: &NewAlert, now: Timestamp) -> Result<bool, StoreError>;
+    /// Leases up to `limit` due deliveries to `owner` until `lease_until`
+    /// (oldest first, each only after the earlier events of its subject).
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// Records an attempt's outcome; `false` (and nothing changes) when the
+    /// lease is no longer `owner`'s.
+    async fn complete_delivery(
+        &self,
+        id: i64,
+        owner: &str,
+        outcome: &Outcome,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Pending deliveries, for `/metrics`.
+    async fn outbox_status(&self, now: Timestamp) -> Result<OutboxStatus, StoreError>;
+    /// Deletes events whose every delivery was accepted before `before`; how many.
+    async fn prune_alerts(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Leader election among `serve` processes sharing a store: exactly one
+/// evaluates the rules and dispatches alerts.
+#[async_trait]
+pub trait Leadership: Send + Sync {
+    /// Tries to become leader of `role`; `None` when another process is.
+    async fn try_lead(&self, role: &str) -> Result<Option<Box<dyn Lease>>, StoreError>;
+}
+
+/// Held leadership; dropping it gives it up.
+#[async_trait]
+pub trait Lease: Send + Sync {
+    /// Whether it is still held (e.g. the database session holding the lock
+    /// is alive). A leader that loses it must stop acting at once.
+    async fn held(&self) -> bool;
 }

@@ -10,5 +10,6 @@ pub mod kpis;
 pub mod params;
 pub mod registry;
 pub mod regulator_records;
+pub mod webhooks;
 
 pub use params::{check_id, device, Page};

@@ -30,6 +30,16 @@ impl Timestamp {
         self.0
     }
 
+    /// Whole seconds since the epoch (rounded down).
+    pub fn unix_seconds(self) -> i64 {
+        self.0.div_euclid(MICROS_PER_SEC)
+    }
+
+    /// This instant plus `d` (saturating).
+    pub fn plus(self, d: std::time::Duration) -> Self {
+        Timestamp(self.0.saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)))
+    }
+
     /// From a chrono date-time (any zone).
     pub fn from_datetime<Z: TimeZone>(dt: &DateTime<Z>) -> Self {
         Timestamp(dt.timestamp_micros())

@@ -4,6 +4,7 @@
 //! ingest and for the `Telemetry` port), and one module per port trait. Migrations are embedded
 //! (refinery); TimescaleDB is used when the server preloads it.
 
+mod alerts;
 mod dead_letters;
 mod findings;
 mod health;
