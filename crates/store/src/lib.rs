@@ -21,7 +21,7 @@ pub use error::StoreError;
 pub use liftwatch_core::ingest::{Inbound, IngestReport};
 pub use port::{
     Alerts, DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Leadership, Lease, PoolStatus, Registry,
-    RegulatorRecords, Store, Telemetry,
+    RegulatorRecords, RuleInputs, Store, Telemetry,
 };
 pub use postgres::{PgOptions, PgStore};
 
@@ -30,6 +30,6 @@ pub use postgres::{PgOptions, PgStore};
 pub mod prelude {
     pub use crate::port::{
         Alerts, DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Leadership, Lease, Registry,
-        RegulatorRecords, Store, Telemetry,
+        RegulatorRecords, RuleInputs, Store, Telemetry,
     };
 }

@@ -20,13 +20,16 @@ use liftwatch_core::records::{
     Accident, Complaint, FirmGrade, Inspection, NewAccident, NewComplaint, NewFirmGrade, NewInspection,
     NewRectificationOrder, NewVisit, RectificationOrder, Visit,
 };
-use liftwatch_core::registry::{Firm, FirmRecord, ProjectRecord, ProjectSpec};
+use liftwatch_core::registry::{Firm, FirmRecord, ProjectRecord, ProjectSpec, ProjectStatus};
 use liftwatch_core::rollup::DayRollup;
+use liftwatch_core::rules::{
+    BoxMaintenance, Change, Disqualification, EntrapmentIncident, FaultIncident, OpenFinding, PilotExit,
+};
 use liftwatch_core::window::Window;
 
 use crate::alerts::{Delivery, NewAlert, OutboxStatus, Outcome, Webhook, WebhookSpec};
 use crate::dead_letters::{DeadLetterFilter, DeadLetterRecord, ReplayReport};
-use crate::findings::{Finding, FindingFilter};
+use crate::findings::{Applied, Finding, FindingFilter, FindingNote};
 use crate::records::{EntrapmentView, FaultView, Reclassification, RecordFilter};
 use crate::registry::ProjectFilter;
 use crate::{Inbound, IngestReport, StoreError};
@@ -70,7 +73,17 @@ pub trait Health: Send + Sync {
 /// Every capability the HTTP API and the CLI use; implemented by every
 /// adapter (blanket impl), held as `Arc<dyn Store>`.
 pub trait Store:
-    Registry + FirmRecords + RegulatorRecords + Kpis + Telemetry + DeadLetters + Findings + Alerts + Leadership + Health
+    Registry
+    + FirmRecords
+    + RegulatorRecords
+    + Kpis
+    + Telemetry
+    + DeadLetters
+    + Findings
+    + RuleInputs
+    + Alerts
+    + Leadership
+    + Health
 {
 }
 
@@ -82,6 +95,7 @@ impl<
             + Telemetry
             + DeadLetters
             + Findings
+            + RuleInputs
             + Alerts
             + Leadership
             + Health,
@@ -396,6 +410,47 @@ pub trait DeadLetters: Send + Sync {
 pub trait Findings: Send + Sync {
     /// Findings, newest first.
     async fn findings(&self, f: &FindingFilter) -> Result<Vec<Finding>, StoreError>;
+    /// One finding.
+    async fn finding(&self, id: &str) -> Result<Option<Finding>, StoreError>;
+    /// The open findings as the core's lifecycle reads them.
+    async fn open_findings(&self) -> Result<Vec<OpenFinding>, StoreError>;
+    /// Applies an evaluation's changes in ONE transaction with the alert
+    /// events they raise (opened, escalated, resolved) and the exits and
+    /// disqualifications an opened `exit`/`disqualify` finding records.
+    async fn apply_findings(&self, changes: &[Change], now: Timestamp) -> Result<Applied, StoreError>;
+    /// A regulator acknowledges a finding; `None` if there is none.
+    async fn acknowledge_finding(&self, id: &str, by: &str, now: Timestamp) -> Result<Option<Finding>, StoreError>;
+    /// A regulator's note on a finding; `None` if there is no such finding.
+    async fn add_finding_note(
+        &self,
+        id: &str,
+        by: &str,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<Option<FindingNote>, StoreError>;
+    /// The notes of a finding, oldest first.
+    async fn finding_notes(&self, id: &str) -> Result<Vec<FindingNote>, StoreError>;
+    /// Exits and disqualifications recorded.
+    async fn pilot_history(&self) -> Result<(Vec<PilotExit>, Vec<Disqualification>), StoreError>;
+    /// Sets projects' statuses (derived by the engine from findings and orders).
+    async fn set_project_statuses(&self, statuses: &[(String, ProjectStatus)]) -> Result<(), StoreError>;
+}
+
+/// What the rule engine reads beyond the other ports, in bulk.
+#[async_trait]
+pub trait RuleInputs: Send + Sync {
+    /// Faults still open (stopping service), and faults and entrapments that
+    /// began at or after `since`.
+    async fn rule_incidents(
+        &self,
+        since: Timestamp,
+    ) -> Result<(Vec<FaultIncident>, Vec<EntrapmentIncident>), StoreError>;
+    /// Each elevator's latest visit of each kind.
+    async fn latest_visits(&self) -> Result<Vec<Visit>, StoreError>;
+    /// Each box's latest on-site maintenance start event.
+    async fn latest_box_maintenance(&self) -> Result<Vec<BoxMaintenance>, StoreError>;
+    /// Every box's telemetry.
+    async fn all_telemetry(&self) -> Result<Vec<(DeviceCode, DeviceTelemetry)>, StoreError>;
 }
 
 /// Webhook subscriptions and the alert outbox (see [`crate::alerts`] for

@@ -1,10 +1,14 @@
-//! Findings (api-v1.md "Findings"): what the rule engine flagged.
+//! Findings (api-v1.md "Findings"): what the rule engine flagged, with the
+//! clause and evidence behind each (docs/rules.md); regulators acknowledge
+//! and annotate them.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::Json;
-use liftwatch_store::findings::FindingFilter;
-use serde::{Deserialize, Serialize};
+use liftwatch_core::rules::Action;
+use liftwatch_store::findings::{Finding, FindingFilter, FindingNote};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,9 +19,16 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::ApiState;
 
+/// Longest note accepted.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
 /// The routes.
 pub fn router() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::new().routes(routes!(list))
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
+        .routes(routes!(acknowledge))
+        .routes(routes!(add_note, notes))
 }
 
 /// Filters.
@@ -25,77 +36,121 @@ pub fn router() -> OpenApiRouter<ApiState> {
 pub struct FindingQuery {
     /// Only this project's findings.
     pub project: Option<String>,
-    /// `open` or `closed`.
+    /// Only this firm's (a firm sees its own only).
+    pub firm: Option<String>,
+    /// `open` or `resolved`.
     pub state: Option<String>,
+    /// `notice`, `rectify`, `stop`, `exit` or `disqualify`.
+    pub action: Option<String>,
     /// At most this many (1–1000, default 100).
     pub limit: Option<i64>,
     /// Skip this many.
     pub offset: Option<i64>,
 }
 
-/// One finding.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FindingOut {
-    /// Id.
-    pub id: String,
-    /// Rule, e.g. `A1-III-1-onsite-interval`.
-    pub rule: String,
-    /// Project.
-    pub project: Option<String>,
-    /// Firm.
-    pub firm: Option<String>,
-    /// `notice`, `rectify`, `exit` or `disqualify`.
-    pub action: String,
-    /// Severity.
-    pub severity: String,
-    /// What was found.
-    pub summary: String,
-    /// When it was opened (RFC 3339).
-    pub opened_at: String,
-    /// When it was closed (RFC 3339), if it is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub closed_at: Option<String>,
-    /// `open` or `closed`.
-    pub state: String,
-}
-
 /// Findings, newest first (regulator; a firm sees its own).
 #[utoipa::path(get, path = "/api/v1/findings", tag = "findings", params(FindingQuery),
-    responses((status = 200, body = [FindingOut]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = [Finding]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list(
     State(s): State<ApiState>,
     caller: Caller,
     q: Result<Query<FindingQuery>, QueryRejection>,
-) -> ApiResult<Json<Vec<FindingOut>>> {
+) -> ApiResult<Json<Vec<Finding>>> {
     let Query(q) = q?;
     let (limit, offset) = Page { limit: q.limit, offset: q.offset }.get()?;
     if let Some(st) = &q.state {
-        if !["open", "closed"].contains(&st.as_str()) {
-            return Err(ApiError::bad_request(format!("state {st:?} must be open or closed")));
+        if !["open", "resolved"].contains(&st.as_str()) {
+            return Err(ApiError::bad_request(format!("state {st:?} must be open or resolved")));
         }
+    }
+    if let Some(a) = &q.action {
+        a.parse::<Action>()?;
     }
     if let Some(p) = &q.project {
         visible_project(&s, &caller, p).await?;
     }
     let firm = match &caller {
-        Caller::Regulator => None,
-        Caller::Firm(f) => Some(f.clone()),
+        Caller::Regulator => q.firm,
+        Caller::Firm(f) => {
+            if q.firm.as_ref().is_some_and(|x| x != f) {
+                return Ok(Json(Vec::new()));
+            }
+            Some(f.clone())
+        }
     };
-    let rows = s.store.findings(&FindingFilter { project: q.project, firm, state: q.state, limit, offset }).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|f| FindingOut {
-                id: f.id,
-                rule: f.rule,
-                project: f.project,
-                firm: f.firm,
-                action: f.action,
-                severity: f.severity,
-                summary: f.summary,
-                opened_at: f.opened_at.to_rfc3339(),
-                closed_at: f.closed_at.map(|t| t.to_rfc3339()),
-                state: f.state,
-            })
-            .collect(),
-    ))
+    let filter = FindingFilter { project: q.project, firm, state: q.state, action: q.action, limit, offset };
+    Ok(Json(s.store.findings(&filter).await?))
+}
+
+async fn visible(s: &ApiState, caller: &Caller, id: &str) -> ApiResult<Finding> {
+    let f = s.store.finding(id).await?;
+    let seen = |f: &Finding| match caller {
+        Caller::Regulator => true,
+        Caller::Firm(mine) => f.firm.as_deref() == Some(mine.as_str()),
+    };
+    f.filter(seen).ok_or_else(|| ApiError::not_found(format!("finding {id} does not exist")))
+}
+
+/// One finding (regulator; a firm its own).
+#[utoipa::path(get, path = "/api/v1/findings/{id}", tag = "findings",
+    params(("id" = String, Path, description = "finding id")),
+    responses((status = 200, body = Finding), (status = 404, body = ErrorBody)))]
+async fn one(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Finding>> {
+    Ok(Json(visible(&s, &caller, &id).await?))
+}
+
+/// A regulator acknowledges a finding (the first acknowledgement stands).
+#[utoipa::path(post, path = "/api/v1/findings/{id}/acknowledge", tag = "findings",
+    params(("id" = String, Path, description = "finding id")),
+    responses((status = 200, body = Finding), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn acknowledge(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Finding>> {
+    caller.require_regulator()?;
+    s.store
+        .acknowledge_finding(&id, &caller.audit_name(), (s.clock)())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("finding {id} does not exist")))
+}
+
+/// Body of a note.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    /// The note (1–4000 characters).
+    pub note: String,
+}
+
+/// A regulator annotates a finding.
+#[utoipa::path(post, path = "/api/v1/findings/{id}/notes", tag = "findings",
+    params(("id" = String, Path, description = "finding id")), request_body = NoteBody,
+    responses((status = 201, body = FindingNote), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+               (status = 404, body = ErrorBody)))]
+async fn add_note(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<NoteBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<FindingNote>)> {
+    caller.require_regulator()?;
+    let Json(b) = body?;
+    let n = b.note.trim();
+    if n.is_empty() || n.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::bad_request(format!("note must be 1 to {MAX_NOTE_CHARS} characters")));
+    }
+    let note = s
+        .store
+        .add_finding_note(&id, &caller.audit_name(), n, (s.clock)())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("finding {id} does not exist")))?;
+    Ok((StatusCode::CREATED, Json(note)))
+}
+
+/// A finding's notes, oldest first (regulator).
+#[utoipa::path(get, path = "/api/v1/findings/{id}/notes", tag = "findings",
+    params(("id" = String, Path, description = "finding id")),
+    responses((status = 200, body = [FindingNote]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn notes(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Vec<FindingNote>>> {
+    caller.require_regulator()?;
+    visible(&s, &caller, &id).await?;
+    Ok(Json(s.store.finding_notes(&id).await?))
 }

@@ -4,16 +4,16 @@
 //! ingest and for the `Telemetry` port), and one module per port trait. Migrations are embedded
 //! (refinery); TimescaleDB is used when the server preloads it.
 
-mod alerts;
+pub(crate) mod alerts;
 mod dead_letters;
 mod findings;
 mod health;
 mod incidents;
 mod ingest;
 mod kpis;
-mod records;
+pub(crate) mod records;
 mod registry;
-mod telemetry;
+pub(crate) mod telemetry;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -296,3 +296,16 @@ impl Telemetry for PgStore {
         rows.iter().map(|r| Ok((code(r.get(8))?, reading(r).1))).collect()
     }
 }
+
+/// Every box's telemetry (for the rule engine's snapshot).
+pub(crate) async fn all_telemetry(s: &PgStore) -> Result<Vec<(DeviceCode, DeviceTelemetry)>, StoreError> {
+    let c = s.pool.get().await?;
+    let rows = c
+        .query(
+            format!("SELECT e.device_code, {TELEMETRY_COLUMNS} FROM device_telemetry t JOIN elevators e ON e.id = t.elevator_id")
+                .as_str(),
+            &[],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((code(r.get(0))?, telemetry_row(r, 1)))).collect()
+}

@@ -237,7 +237,7 @@ impl FirmRecords for PgStore {
 const ENTRAPMENT_COLS: &str =
     "incident_id, alarm_ts, alarm_seq, fault_id, arrived_at, released_at, arrival_reported_by, arrivals";
 
-fn visit_of(device: &str, r: &tokio_postgres::Row) -> Result<Visit, StoreError> {
+pub(crate) fn visit_of(device: &str, r: &tokio_postgres::Row) -> Result<Visit, StoreError> {
     Ok(Visit {
         id: r.get(0),
         device_code: device.to_owned(),

@@ -2,6 +2,8 @@
 //! PostgreSQL; the helpers both use.
 
 mod firm;
+
+pub(crate) use firm::visit_of;
 mod regulator;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
