@@ -229,6 +229,16 @@ fn matrix() -> Vec<Case> {
         case(Method::GET, "/api/v1/elevators/{device_code}/kpis", &format!("/api/v1/elevators/{EA}/kpis"), None, Owner),
         case(Method::GET, "/api/v1/dead-letters", "/api/v1/dead-letters", None, Regulator),
         case(Method::GET, "/api/v1/findings", "/api/v1/findings?project=haibin&state=open", None, Owner),
+        case(Method::GET, "/api/v1/findings/{id}", "/api/v1/findings/f-a", None, Owner),
+        case(Method::POST, "/api/v1/findings/{id}/acknowledge", "/api/v1/findings/f-a/acknowledge", None, Regulator),
+        case(
+            Method::POST,
+            "/api/v1/findings/{id}/notes",
+            "/api/v1/findings/f-a/notes",
+            Some(json!({"note": "called the firm"})),
+            Regulator,
+        ),
+        case(Method::GET, "/api/v1/findings/{id}/notes", "/api/v1/findings/f-a/notes", None, Regulator),
         // What firms record.
         case(
             Method::PUT,
@@ -351,6 +361,16 @@ async fn access_control_for_every_route() {
         assert_eq!(s, StatusCode::CREATED, "{path}: {b}");
         assert_eq!(b["id"], 1, "{path}");
     }
+    // Findings (written by the rule engine; inserted here): a firm sees its own; f-a is firm A's.
+    let (c, conn) = tokio_postgres::connect(&api._db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(
+        "INSERT INTO findings (id, rule, project_id, firm_id, action, severity, summary, opened_at) VALUES \
+         ('f-a', 'A1-III-1-onsite-interval', 'haibin', 'zls', 'rectify', 'major', 'no on-site maintenance for 97 days', now()), \
+         ('f-b', 'A1-III-1-onsite-interval', 'dongcheng', 'other', 'rectify', 'major', 'x', now())",
+    )
+    .await
+    .unwrap();
     let cases = matrix();
     // Every documented route is in the matrix, and nothing else.
     let doc = serde_json::to_value(openapi()).unwrap();
@@ -402,16 +422,6 @@ async fn access_control_for_every_route() {
             }
         }
     }
-    // Findings (written by the rule engine; inserted here): a firm sees its own.
-    let (c, conn) = tokio_postgres::connect(&api._db.url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
-    c.batch_execute(
-        "INSERT INTO findings (id, rule, project_id, firm_id, action, severity, summary, opened_at) VALUES \
-         ('f-a', 'A1-III-1-onsite-interval', 'haibin', 'zls', 'rectify', 'major', 'no on-site maintenance for 97 days', now()), \
-         ('f-b', 'A1-III-1-onsite-interval', 'dongcheng', 'other', 'rectify', 'major', 'x', now())",
-    )
-    .await
-    .unwrap();
     let (_, fa) = api.call(Method::GET, "/api/v1/findings?state=open", Some(&token_a), None).await;
     assert_eq!(fa.as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect::<Vec<_>>(), vec!["f-a"]);
     assert_eq!(fa[0]["action"], "rectify");
@@ -782,4 +792,57 @@ async fn webhooks_are_per_caller_and_a_firm_cannot_widen_its_scope_or_reach_insi
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = api.call(Method::DELETE, "/api/v1/webhooks/w", Some(&token_a), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn findings_filter_acknowledge_and_annotate_and_a_firm_sees_only_its_own() {
+    let api = Api::start("api_findings").await;
+    let (token_a, token_b) = api.world().await;
+    let (c, conn) = tokio_postgres::connect(&api._db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(
+        "INSERT INTO findings (id, rule, project_id, firm_id, action, severity, summary, opened_at) VALUES \
+         ('f-1', 'A1-III-1-onsite-interval', 'haibin', 'zls', 'rectify', 'major', 'x', now()), \
+         ('f-2', 'A1-IV-1-1-rectification-overdue', 'haibin', 'zls', 'exit', 'critical', 'y', now()), \
+         ('f-3', 'A1-III-1-onsite-interval', 'dongcheng', 'other', 'notice', 'minor', 'z', now())",
+    )
+    .await
+    .unwrap();
+    let ids =
+        |v: &Value| v.as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let (_, v) = api.call(Method::GET, "/api/v1/findings?action=exit", Some(REG), None).await;
+    assert_eq!(ids(&v), ["f-2"]);
+    let (_, v) = api.call(Method::GET, "/api/v1/findings?firm=other", Some(REG), None).await;
+    assert_eq!(ids(&v), ["f-3"]);
+    // A firm asking for another firm's findings gets none; its own filter works.
+    let (_, v) = api.call(Method::GET, "/api/v1/findings?firm=other", Some(&token_a), None).await;
+    assert_eq!(v, json!([]));
+    let (s, _) = api.call(Method::GET, "/api/v1/findings/f-3", Some(&token_a), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, b) = api.call(Method::GET, "/api/v1/findings?action=shout", Some(REG), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, _) = api.call(Method::GET, "/api/v1/findings?state=closed", Some(REG), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Acknowledge: regulators only; the first acknowledgement stands.
+    let (s, _) = api.call(Method::POST, "/api/v1/findings/f-1/acknowledge", Some(&token_a), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a firm cannot acknowledge its own finding away");
+    let (s, f) = api.call(Method::POST, "/api/v1/findings/f-1/acknowledge", Some(REG), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(f["acknowledged_by"], "regulator");
+    let first = f["acknowledged_at"].clone();
+    let (_, f) = api.call(Method::POST, "/api/v1/findings/f-1/acknowledge", Some(REG), None).await;
+    assert_eq!(f["acknowledged_at"], first);
+    let (s, _) = api.call(Method::POST, "/api/v1/findings/nope/acknowledge", Some(REG), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Notes.
+    let (s, _) = api.call(Method::POST, "/api/v1/findings/f-1/notes", Some(REG), Some(json!({"note": "  "}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, n) = api
+        .call(Method::POST, "/api/v1/findings/f-1/notes", Some(REG), Some(json!({"note": "site visit booked"})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{n}");
+    let (_, ns) = api.call(Method::GET, "/api/v1/findings/f-1/notes", Some(REG), None).await;
+    assert_eq!(ns[0]["note"], "site visit booked");
+    let (s, _) = api.call(Method::GET, "/api/v1/findings/f-1/notes", Some(&token_b), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }
