@@ -28,6 +28,10 @@ pub const DEFAULT_TIMESCALEDB: bool = liftwatch_store::postgres::DEFAULT_TIMESCA
 /// The gateway's spool is on unless turned off.
 pub const DEFAULT_SPOOL: bool = true;
 
+// --- rule engine (issue 10) ---
+/// Evaluate the pilot rules at least this often (seconds): the engine's default.
+pub const DEFAULT_RULES_INTERVAL_SECS: u64 = liftwatch_engine::DEFAULT_INTERVAL.as_secs();
+
 /// A flag's help text ending in its default, e.g. `… [default: 50000]`: the
 /// flags are `Option`s (so that the TOML file can fill what no flag set),
 /// which is why clap's own `default_value_t` cannot be used.
@@ -118,6 +122,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LIFTWATCH_SPOOL_MAX_BYTES", help = help(
         "Bytes the spool may hold before the gateway stops taking messages", DEFAULT_SPOOL_MAX_BYTES))]
     pub spool_max_bytes: Option<u64>,
+    // --- rule engine (issue 10) ---
+    /// Evaluate the pilot rules at least this often (seconds); also right after events that matter.
+    #[arg(long, env = "LIFTWATCH_RULES_INTERVAL_SECS", help = help(
+        "Evaluate the pilot rules at least this often (seconds)", DEFAULT_RULES_INTERVAL_SECS))]
+    pub rules_interval_secs: Option<u64>,
 }
 
 /// The same keys, from the TOML file (no `Debug`: it holds secrets).
@@ -143,6 +152,10 @@ struct FileConfig {
     spool: Option<bool>,
     spool_dir: Option<PathBuf>,
     spool_max_bytes: Option<u64>,
+    // --- rule engine (issue 10) ---
+    rules_interval_secs: Option<u64>,
+    /// The rules' thresholds (`[rules]` table, docs/rules.md).
+    rules: Option<liftwatch_core::rules::RulesConfig>,
 }
 
 /// The validated configuration of `serve`. `Debug` masks the secrets (URL
@@ -171,6 +184,11 @@ pub struct Config {
     pub timescaledb: bool,
     /// The gateway's spool; `None` when turned off.
     pub spool: Option<liftwatch_gateway::SpoolConfig>,
+    // --- rule engine (issue 10) ---
+    /// Evaluate at least this often.
+    pub rules_interval: Duration,
+    /// The rules' thresholds.
+    pub rules: liftwatch_core::rules::RulesConfig,
 }
 
 /// Stands in for an address that did not parse (never used: resolve fails).
@@ -234,6 +252,7 @@ impl fmt::Debug for ServeArgs {
             no_spool,
             spool_dir,
             spool_max_bytes,
+            rules_interval_secs,
         } = self;
         f.debug_struct("ServeArgs")
             .field("config", config)
@@ -257,6 +276,7 @@ impl fmt::Debug for ServeArgs {
             .field("no_spool", no_spool)
             .field("spool_dir", spool_dir)
             .field("spool_max_bytes", spool_max_bytes)
+            .field("rules_interval_secs", rules_interval_secs)
             .finish()
     }
 }
@@ -275,6 +295,8 @@ impl fmt::Debug for Config {
             db_pool_size,
             timescaledb,
             spool,
+            rules_interval,
+            rules,
         } = self;
         f.debug_struct("Config")
             .field("database_url", &url(database_url))
@@ -288,6 +310,8 @@ impl fmt::Debug for Config {
             .field("db_pool_size", db_pool_size)
             .field("timescaledb", timescaledb)
             .field("spool", spool)
+            .field("rules_interval", rules_interval)
+            .field("rules", rules)
             .finish()
     }
 }
@@ -401,7 +425,14 @@ impl ServeArgs {
             dir: self.spool_dir.or(file.spool_dir).unwrap_or_else(|| data_dir.join(DEFAULT_SPOOL_DIR_NAME)),
             max_bytes: spool_max_bytes,
         });
+        let rules_interval_secs =
+            self.rules_interval_secs.or(file.rules_interval_secs).unwrap_or(DEFAULT_RULES_INTERVAL_SECS);
+        if rules_interval_secs == 0 {
+            errors.push("rules_interval_secs must be at least 1".into());
+        }
         let cfg = Config {
+            rules_interval: Duration::from_secs(rules_interval_secs.max(1)),
+            rules: file.rules.unwrap_or_default(),
             database_url,
             data_dir,
             mqtt_url,
@@ -454,6 +485,24 @@ mod tests {
         let errs = a.resolve().unwrap_err();
         assert_eq!(errs.len(), 5, "{errs:#?}");
         assert!(errs.iter().any(|e| e.contains("Mars/Olympus")));
+    }
+
+    #[test]
+    fn the_rules_thresholds_come_from_the_files_rules_table_and_unknown_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("lw-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("liftwatch.toml");
+        std::fs::write(&f, "rules_interval_secs = 5\n[rules.hysteresis]\nclear_for_minutes = 120\n").unwrap();
+        let c = ServeArgs { config: Some(f.clone()), ..Default::default() }.resolve().unwrap();
+        assert_eq!(c.rules_interval, Duration::from_secs(5));
+        assert_eq!(c.rules.hysteresis.clear_for_minutes, 120);
+        assert_eq!(c.rules.plan, liftwatch_core::rules::RulesConfig::default().plan, "the rest: the notice's defaults");
+        std::fs::write(&f, "[rules.plan]\nonsite_months = 9\n").unwrap();
+        let errs = ServeArgs { config: Some(f), ..Default::default() }.resolve().unwrap_err();
+        assert!(errs[0].contains("onsite_months"), "{errs:?}");
+        let d = ServeArgs::default().resolve().unwrap();
+        assert_eq!(d.rules_interval, Duration::from_secs(DEFAULT_RULES_INTERVAL_SECS));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

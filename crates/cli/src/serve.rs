@@ -58,6 +58,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             None
         }
     };
+    let alerts_mqtt = liftwatch_gateway::mqtt_options(&liftwatch_gateway::GatewayConfig {
+        client_id: format!("{}-alerts", gateway_cfg.client_id),
+        ..gateway_cfg.clone()
+    })?;
+    let mut alerts_mqtt = alerts_mqtt;
+    alerts_mqtt.set_clean_session(true);
     let gateway = Gateway::start(gateway_cfg, store.clone(), spool, shutdown_rx.clone())?;
     let stats = gateway.stats.clone();
     let mut metrics = liftwatch_api::metrics::Metrics::new();
@@ -74,6 +80,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         ingest_ready: std::sync::Arc::new(move || ingest_ready(&stats)),
     };
     let app = liftwatch_api::app_with_metrics(state, std::sync::Arc::new(metrics));
+    let engine = start_engine(&cfg, &store, alerts_mqtt, shutdown_rx.clone());
     tracing::info!(listen = %cfg.listen, "HTTP listening");
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
@@ -87,9 +94,36 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     gateway.join().await;
+    let _ = engine.await;
     let _ = http.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The rule engine and alert delivery (issue 10): leads when no other
+/// `serve` process does (advisory lock), evaluates every
+/// `--rules-interval-secs`, and posts alerts to webhooks and to MQTT
+/// (`liftwatch/v1/alerts/{firm}`, with a client of its own).
+fn start_engine(
+    cfg: &Config,
+    store: &PgStore,
+    mqtt: rumqttc::MqttOptions,
+    shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    use std::sync::Arc;
+    let engine = liftwatch_engine::Engine::new(Arc::new(store.clone()), cfg.rules.clone(), cfg.timezone);
+    let owner = format!("{}-{}", cfg.gateway.client_id, std::process::id());
+    let dispatcher = liftwatch_alerts::Dispatcher::new(
+        Arc::new(store.clone()),
+        Some(Arc::new(liftwatch_alerts::MqttPublisher::start(mqtt))),
+        liftwatch_alerts::DispatcherConfig {
+            owner,
+            http_timeout: liftwatch_alerts::DEFAULT_HTTP_TIMEOUT,
+            lease: liftwatch_alerts::DEFAULT_LEASE,
+        },
+    );
+    let run = liftwatch_engine::RunConfig { interval: cfg.rules_interval, clock: Arc::new(Timestamp::now) };
+    tokio::spawn(liftwatch_engine::run(engine, dispatcher, Arc::new(tokio::sync::Notify::new()), run, shutdown))
 }
 
 /// Ingest readiness for `/readyz`: a full spool first (it is why new
