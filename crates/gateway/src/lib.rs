@@ -37,6 +37,7 @@ mod acker;
 mod batcher;
 mod config;
 mod metrics;
+pub mod pruner;
 mod source;
 pub mod spool;
 
@@ -53,6 +54,7 @@ pub use config::{
     DEFAULT_CLIENT_ID, DEFAULT_KEEP_ALIVE_SECS, DEFAULT_MAX_INFLIGHT_BATCHES, DEFAULT_MQTT_URL, DEFAULT_QUEUE_MESSAGES,
     DEFAULT_SHARE_GROUP, REDACTED,
 };
+pub use config::{DEFAULT_BATCH_MAX_BYTES, DEFAULT_QUEUE_MAX_BYTES, DEFAULT_STORE_ATTEMPTS};
 pub use metrics::{Label, SpoolStats, Stats};
 pub use source::{mqtt_options, GatewayError};
 pub use spool::{Spool, SpoolConfig, SpoolError, DEFAULT_SPOOL_DIR_NAME, DEFAULT_SPOOL_MAX_BYTES};
@@ -112,8 +114,14 @@ impl Gateway {
             tokio::spawn(source::run(cfg.clone(), client.clone(), eventloop, tx, stats.clone(), shutdown.clone()));
         let clock: batcher::Clock = Arc::new(Timestamp::now);
         let max_batch = cfg.batch_max_messages;
-        let batcher =
-            batcher::Batcher { cfg, store, stats: stats.clone(), clock: clock.clone(), shutdown: shutdown.clone() };
+        let batcher = batcher::Batcher {
+            cfg,
+            store,
+            stats: stats.clone(),
+            clock: clock.clone(),
+            shutdown: shutdown.clone(),
+            known_good: Default::default(),
+        };
         let acker = tokio::spawn(acker::run(client.clone(), ack_rx, stats.clone()));
         let sink = match spool {
             None => tokio::spawn(async move {

@@ -45,6 +45,20 @@ pub struct Stats {
     pub connection: AtomicU64,
     /// Broker connection errors seen.
     pub connection_errors: AtomicU64,
+    /// Batches split because the store refused them, or kept failing while
+    /// it answered (to isolate the message at fault).
+    pub store_splits: AtomicU64,
+    /// Batches halted now because the store refuses everything (ingest is
+    /// halted while this is above 0; see `batcher::retry`).
+    pub halted: AtomicU64,
+    /// Times a batch halted.
+    pub halts: AtomicU64,
+    /// Why ingest last halted (for `/readyz` and the logs).
+    pub halt_reason: std::sync::Mutex<String>,
+    /// Dead letters deleted past their retention.
+    pub dead_letters_expired: AtomicU64,
+    /// Dead letters deleted (oldest first) to hold the size cap.
+    pub dead_letters_over_cap: AtomicU64,
     /// New events by protocol type (label `type`, every type pre-registered).
     pub events_by_type: Family<Label, Counter>,
     /// Dead letters by reason code (label `reason`, every code of
@@ -195,6 +209,12 @@ impl Default for Stats {
             subscribed: AtomicBool::new(false),
             connection: AtomicU64::new(0),
             connection_errors: AtomicU64::new(0),
+            store_splits: AtomicU64::new(0),
+            halted: AtomicU64::new(0),
+            halts: AtomicU64::new(0),
+            halt_reason: std::sync::Mutex::new(String::new()),
+            dead_letters_expired: AtomicU64::new(0),
+            dead_letters_over_cap: AtomicU64::new(0),
             events_by_type,
             dead_letters_by_reason,
             // 1, 4, 16, … 262144 (a batch holds about `batch_max_events`, `DEFAULT_BATCH_MAX_EVENTS` by default).
@@ -270,6 +290,34 @@ impl Collector for Stats {
             None,
             &retries,
         )?;
+        let splits = ConstCounter::new(get(&self.store_splits));
+        emit(
+            e,
+            "liftwatch_ingest_store_splits",
+            "Batches split to isolate a message the store refused or kept failing on.",
+            None,
+            &splits,
+        )?;
+        let halted = ConstGauge::new(i64::from(get(&self.halted) > 0));
+        emit(
+            e,
+            "liftwatch_ingest_halted",
+            "Whether ingest is halted (1) because the store refuses everything; nothing is dead-lettered meanwhile.",
+            None,
+            &halted,
+        )?;
+        let pruned = Family::<Label, Counter>::default();
+        pruned.get_or_create(&[("why", "retention")]).inc_by(get(&self.dead_letters_expired));
+        pruned.get_or_create(&[("why", "size_cap")]).inc_by(get(&self.dead_letters_over_cap));
+        emit(
+            e,
+            "liftwatch_dead_letters_pruned",
+            "Dead letters deleted, by why: retention or size_cap.",
+            None,
+            &pruned,
+        )?;
+        let halts = ConstCounter::new(get(&self.halts));
+        emit(e, "liftwatch_ingest_halts", "Times a batch halted ingest.", None, &halts)?;
         let errs = ConstCounter::new(get(&self.connection_errors));
         emit(e, "liftwatch_mqtt_connection_errors", "MQTT broker connection errors.", None, &errs)?;
         let sub = ConstGauge::new(i64::from(self.subscribed.load(Ordering::Relaxed)));
