@@ -1,5 +1,5 @@
 //! The batcher: takes what the source queued, forms batches within the size
-//! bounds (and the linger time), decodes, and stores each batch in ONE
+//! bounds — messages, events and bytes — (and the linger time), decodes, and stores each batch in ONE
 //! transaction ([`EventStore::ingest`]); after the commit it asks the acker
 //! to ack the batch's messages.
 //!
@@ -79,7 +79,8 @@ impl<S: EventStore> Batcher<S> {
             batch.push(self.decode(&first));
             pubs.push(first);
             let mut events = batch[0].decoded.events.len();
-            while pubs.len() < cfg.batch_max_messages && events < cfg.batch_max_events {
+            let mut bytes = size(&pubs[0]);
+            while pubs.len() < cfg.batch_max_messages && events < cfg.batch_max_events && bytes < cfg.batch_max_bytes {
                 let next = match rx.try_recv() {
                     Ok(p) => p,
                     Err(_) if cfg.linger.is_zero() => break,
@@ -90,6 +91,7 @@ impl<S: EventStore> Batcher<S> {
                 };
                 let m = self.decode(&next);
                 events += m.decoded.events.len();
+                bytes += size(&next);
                 batch.push(m);
                 pubs.push(next);
             }
@@ -136,8 +138,9 @@ impl<S: EventStore> Batcher<S> {
             // Every id up to `seen` is committed, so visible to this read.
             let seen = *appended.borrow_and_update();
             let r = reader.clone();
+            let max_bytes = cfg.batch_max_bytes;
             let read = tokio::task::spawn_blocking(move || {
-                r.lock().unwrap_or_else(std::sync::PoisonError::into_inner).read_after(cursor, limit)
+                r.lock().unwrap_or_else(std::sync::PoisonError::into_inner).read_after(cursor, limit, max_bytes)
             })
             .await;
             let rows = match read {
@@ -168,7 +171,7 @@ impl<S: EventStore> Batcher<S> {
             let (mut events, mut bytes) = (0usize, 0u64);
             let mut batch: Vec<Inbound> = Vec::with_capacity(rows.len());
             for row in rows {
-                if !batch.is_empty() && events >= cfg.batch_max_events {
+                if !batch.is_empty() && (events >= cfg.batch_max_events || bytes >= cfg.batch_max_bytes) {
                     break;
                 }
                 bytes += row.bytes();
@@ -308,6 +311,11 @@ impl Drop for AckTicket {
             let _ = acks.send(AckRequest { batch: self.batch, messages: Vec::new() });
         }
     }
+}
+
+/// Bytes of a message towards the batch bound (topic + payload).
+fn size(r: &Received) -> u64 {
+    (r.publish.topic.len() + r.publish.payload.len()) as u64
 }
 
 /// Strips the deployment prefix from a topic.

@@ -35,6 +35,7 @@
 
 mod acker;
 mod batcher;
+mod budget;
 mod config;
 mod metrics;
 pub mod pruner;
@@ -110,8 +111,17 @@ impl Gateway {
         // (queue + batches in flight, or + one spool commit).
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
-        let source =
-            tokio::spawn(source::run(cfg.clone(), client.clone(), eventloop, tx, stats.clone(), shutdown.clone()));
+        let budget = budget::ByteBudget::new(cfg.queue_max_bytes);
+        *stats.pipeline_bytes.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(budget.clone());
+        let source = tokio::spawn(source::run(
+            cfg.clone(),
+            client.clone(),
+            eventloop,
+            tx,
+            budget,
+            stats.clone(),
+            shutdown.clone(),
+        ));
         let clock: batcher::Clock = Arc::new(Timestamp::now);
         let max_batch = cfg.batch_max_messages;
         let batcher = batcher::Batcher {

@@ -55,6 +55,9 @@ pub struct Stats {
     pub halts: AtomicU64,
     /// Why ingest last halted (for `/readyz` and the logs).
     pub halt_reason: std::sync::Mutex<String>,
+    /// The pipeline's byte budget (bytes held between the MQTT loop and the
+    /// acks), once the gateway runs.
+    pub(crate) pipeline_bytes: std::sync::Mutex<Option<crate::budget::ByteBudget>>,
     /// Dead letters deleted past their retention.
     pub dead_letters_expired: AtomicU64,
     /// Dead letters deleted (oldest first) to hold the size cap.
@@ -213,6 +216,7 @@ impl Default for Stats {
             halted: AtomicU64::new(0),
             halts: AtomicU64::new(0),
             halt_reason: std::sync::Mutex::new(String::new()),
+            pipeline_bytes: std::sync::Mutex::new(None),
             dead_letters_expired: AtomicU64::new(0),
             dead_letters_over_cap: AtomicU64::new(0),
             events_by_type,
@@ -289,6 +293,19 @@ impl Collector for Stats {
             "Store attempts that failed transiently and were retried.",
             None,
             &retries,
+        )?;
+        let held = self
+            .pipeline_bytes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, |b| b.held());
+        emit(
+            e,
+            "liftwatch_ingest_pipeline",
+            "Bytes of messages (topic + payload) received and not yet acked, spooled or given up (bound: --queue-max-bytes).",
+            Some(&Unit::Bytes),
+            &ConstGauge::new(i64::try_from(held).unwrap_or(i64::MAX)),
         )?;
         let splits = ConstCounter::new(get(&self.store_splits));
         emit(

@@ -165,7 +165,7 @@ fn message(n: u64, events: u64) -> Received {
         .collect();
     let mut publish = Publish::new(topic_for(&device), QoS::AtLeastOnce, to_array_payload(&evs));
     publish.pkid = u16::try_from(n).unwrap();
-    Received { publish, connection: 1 }
+    Received { publish, connection: 1, _held: crate::budget::Held::nothing() }
 }
 
 /// A batcher running on its own task, fed and observed by the test.
@@ -241,6 +241,18 @@ fn acked(requests: Vec<AckRequest>) -> Vec<Id> {
     }
     assert_eq!(order.held(), 0, "a batch never reported");
     out
+}
+
+/// Protects the byte bound (issue 9, item 9): a batch closes once it holds
+/// `batch_max_bytes` (topic + payload), whatever its message count.
+#[tokio::test(start_paused = true)]
+async fn batches_close_at_max_bytes() {
+    let one = size(&message(1, 1));
+    let h =
+        Harness::start(GatewayConfig { batch_max_bytes: 2 * one, ..cfg(1000, 1000) }, MemStore::new(Script::default()));
+    h.send(1..=5, 1);
+    let (_, store, _) = h.finish().await;
+    assert_eq!(store.committed(), [vec![1, 2], vec![3, 4], vec![5]]);
 }
 
 /// Protects the message bound: a batch closes at `batch_max_messages`.
