@@ -90,20 +90,34 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             })
             .await
     });
-    wait_for_signal().await;
+    let failed = tokio::select! {
+        () = wait_for_signal() => None,
+        why = gateway.failed() => Some(why),
+    };
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     gateway.join().await;
     let _ = pruner.await;
     let _ = http.await;
+    if let Some(why) = failed {
+        // Non-zero, so that systemd / Kubernetes restart the process; the
+        // broker (or the spool) still holds what was not stored.
+        bail!("the ingest pipeline died: {why}");
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Ingest readiness for `/readyz`: a halted ingest first (the store refuses
+/// Ingest readiness for `/readyz`: a dead pipeline first, then a halted ingest (the store refuses
 /// everything), then a full spool (it is why new messages are not taken),
 /// then the broker subscription.
 fn ingest_ready(stats: &Stats) -> Result<(), NotReady> {
+    if let Some(why) = stats.failure() {
+        return Err(NotReady {
+            error: "ingest_dead",
+            message: format!("the ingest pipeline died: {why}; the process exits to be restarted"),
+        });
+    }
     if stats.halted.load(Ordering::Relaxed) > 0 {
         let why = stats.halt_reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         return Err(NotReady {

@@ -104,7 +104,11 @@ impl<S: EventStore> Batcher<S> {
         }
         // Queue closed (shutdown): everything received is committed (or given
         // up) and handed to the acker.
-        while inflight.join_next().await.is_some() {}
+        while let Some(done) = inflight.join_next().await {
+            if let Err(e) = done {
+                self.stats.fail(format!("a store task failed: {e}"));
+            }
+        }
     }
 
     /// Spool mode: reads the spool in id (= arrival) order from id 0 — so an
@@ -186,7 +190,11 @@ impl<S: EventStore> Batcher<S> {
                 break;
             }
         }
-        while inflight.join_next().await.is_some() {}
+        while let Some(done) = inflight.join_next().await {
+            if let Err(e) = done {
+                self.stats.fail(format!("a store task failed: {e}"));
+            }
+        }
     }
 
     /// Starts storing one batch once a transaction slot is free; `false`
@@ -200,7 +208,12 @@ impl<S: EventStore> Batcher<S> {
         after: AfterCommit,
     ) -> bool {
         let Ok(permit) = permits.clone().acquire_owned().await else { return false };
-        while inflight.try_join_next().is_some() {}
+        while let Some(done) = inflight.try_join_next() {
+            if let Err(e) = done {
+                self.stats.fail(format!("a store task failed: {e}"));
+                return false;
+            }
+        }
         let storer = Storer {
             store: self.store.clone(),
             stats: self.stats.clone(),

@@ -58,6 +58,9 @@ pub struct Stats {
     /// The pipeline's byte budget (bytes held between the MQTT loop and the
     /// acks), once the gateway runs.
     pub(crate) pipeline_bytes: std::sync::Mutex<Option<crate::budget::ByteBudget>>,
+    /// Why the pipeline died (a task panicked or ended before shutdown);
+    /// `None` while it runs. See [`crate::Gateway::failed`].
+    pub failure: std::sync::Mutex<Option<String>>,
     /// Dead letters deleted past their retention.
     pub dead_letters_expired: AtomicU64,
     /// Dead letters deleted (oldest first) to hold the size cap.
@@ -217,6 +220,7 @@ impl Default for Stats {
             halts: AtomicU64::new(0),
             halt_reason: std::sync::Mutex::new(String::new()),
             pipeline_bytes: std::sync::Mutex::new(None),
+            failure: std::sync::Mutex::new(None),
             dead_letters_expired: AtomicU64::new(0),
             dead_letters_over_cap: AtomicU64::new(0),
             events_by_type,
@@ -231,6 +235,20 @@ impl Default for Stats {
 }
 
 impl Stats {
+    /// Records that the pipeline died (the first reason wins), at error level.
+    pub(crate) fn fail(&self, why: String) {
+        let mut f = self.failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if f.is_none() {
+            tracing::error!(reason = %why, "gateway: the ingest pipeline died");
+            *f = Some(why);
+        }
+    }
+
+    /// Why the pipeline died, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// Counts what one stored batch (or part of one) did.
     pub(crate) fn record(&self, r: &IngestReport) {
         self.events_new.fetch_add(r.new_events, Ordering::Relaxed);
@@ -332,6 +350,14 @@ impl Collector for Stats {
             "Dead letters deleted, by why: retention or size_cap.",
             None,
             &pruned,
+        )?;
+        let dead = ConstGauge::new(i64::from(self.failure().is_some()));
+        emit(
+            e,
+            "liftwatch_ingest_dead",
+            "Whether the ingest pipeline died (1: a task panicked or ended; the process exits).",
+            None,
+            &dead,
         )?;
         let halts = ConstCounter::new(get(&self.halts));
         emit(e, "liftwatch_ingest_halts", "Times a batch halted ingest.", None, &halts)?;

@@ -39,6 +39,8 @@ struct Script {
     probes: u32,
     /// Dead-letter writes tried.
     dead_letter_calls: u32,
+    /// Panic in `ingest` (a bug in a store task).
+    panic: bool,
     /// Make every batch holding this message wait for a permit of `gate`.
     hold: Option<Id>,
     /// Committed batches, in commit order.
@@ -98,6 +100,7 @@ impl EventStore for MemStore {
                 this.gate.acquire().await.unwrap().forget();
             }
             let mut s = this.script.lock().unwrap();
+            assert!(!s.panic, "store task bug");
             if s.transient_failures > 0 {
                 s.transient_failures -= 1;
                 return Err(StoreError::Transient("connection lost".into()));
@@ -473,4 +476,19 @@ async fn a_lone_refusal_halts_only_when_the_store_refuses_the_probe_too() {
     assert_eq!(store.committed(), [vec![1], vec![2]]);
     assert_eq!(store.dead_letters(), [(3, STORE_REFUSED.to_owned())]);
     assert_eq!(acked(acks), [1, 2, 3]);
+}
+
+/// Protects supervision (issue 9, item 8): a panic in a store task is not
+/// swallowed: the batcher records the failure and ends, with its queue
+/// still open, so the gateway reports a dead pipeline.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_store_task_ends_the_batcher_with_a_failure() {
+    let store = MemStore::new(Script { panic: true, ..Default::default() });
+    let h = Harness::start(cfg(1, 1000), store);
+    h.send(1..=3, 1);
+    let Harness { task, stats, queue, .. } = h;
+    task.await.unwrap();
+    assert!(queue.is_some(), "ended on its own, not because the queue closed");
+    let why = stats.failure().unwrap();
+    assert!(why.contains("a store task failed"), "{why}");
 }
