@@ -10,6 +10,7 @@ use liftwatch_gateway::{
     redact_url, DEFAULT_BATCH_LINGER_MS, DEFAULT_BATCH_MAX_EVENTS, DEFAULT_BATCH_MAX_MESSAGES, DEFAULT_CLIENT_ID,
     DEFAULT_MAX_INFLIGHT_BATCHES, DEFAULT_SHARE_GROUP, DEFAULT_SPOOL_DIR_NAME, DEFAULT_SPOOL_MAX_BYTES, REDACTED,
 };
+use liftwatch_gateway::{DEFAULT_BATCH_MAX_BYTES, DEFAULT_QUEUE_MAX_BYTES, DEFAULT_STORE_ATTEMPTS};
 use serde::Deserialize;
 
 /// HTTP address when none is configured.
@@ -127,6 +128,9 @@ pub struct ServeArgs {
     #[arg(long, env = "LIFTWATCH_RULES_INTERVAL_SECS", help = help(
         "Evaluate the pilot rules at least this often (seconds)", DEFAULT_RULES_INTERVAL_SECS))]
     pub rules_interval_secs: Option<u64>,
+    /// Ingest robustness and dead-letter limits (issue 9; see [`RobustnessArgs`]).
+    #[command(flatten)]
+    pub robustness: RobustnessArgs,
 }
 
 /// The same keys, from the TOML file (no `Debug`: it holds secrets).
@@ -156,6 +160,12 @@ struct FileConfig {
     rules_interval_secs: Option<u64>,
     /// The rules' thresholds (`[rules]` table, docs/rules.md).
     rules: Option<liftwatch_core::rules::RulesConfig>,
+    // Ingest robustness and dead-letter limits (issue 9, see `RobustnessArgs`).
+    store_attempts: Option<u32>,
+    queue_max_bytes: Option<u64>,
+    batch_max_bytes: Option<u64>,
+    dead_letter_retention_days: Option<u32>,
+    dead_letter_max_bytes: Option<u64>,
 }
 
 /// The validated configuration of `serve`. `Debug` masks the secrets (URL
@@ -189,6 +199,8 @@ pub struct Config {
     pub rules_interval: Duration,
     /// The rules' thresholds.
     pub rules: liftwatch_core::rules::RulesConfig,
+    /// How long and how much dead letters are kept.
+    pub dead_letters: DeadLetterLimits,
 }
 
 /// Stands in for an address that did not parse (never used: resolve fails).
@@ -253,6 +265,7 @@ impl fmt::Debug for ServeArgs {
             spool_dir,
             spool_max_bytes,
             rules_interval_secs,
+            robustness,
         } = self;
         f.debug_struct("ServeArgs")
             .field("config", config)
@@ -277,6 +290,7 @@ impl fmt::Debug for ServeArgs {
             .field("spool_dir", spool_dir)
             .field("spool_max_bytes", spool_max_bytes)
             .field("rules_interval_secs", rules_interval_secs)
+            .field("robustness", robustness)
             .finish()
     }
 }
@@ -297,6 +311,7 @@ impl fmt::Debug for Config {
             spool,
             rules_interval,
             rules,
+            dead_letters,
         } = self;
         f.debug_struct("Config")
             .field("database_url", &url(database_url))
@@ -312,6 +327,7 @@ impl fmt::Debug for Config {
             .field("spool", spool)
             .field("rules_interval", rules_interval)
             .field("rules", rules)
+            .field("dead_letters", dead_letters)
             .finish()
     }
 }
@@ -415,6 +431,14 @@ impl ServeArgs {
         if db_pool_size == 0 {
             errors.push("db_pool_size must be at least 1".into());
         }
+        let robustness_file = RobustnessArgs {
+            store_attempts: file.store_attempts,
+            queue_max_bytes: file.queue_max_bytes,
+            batch_max_bytes: file.batch_max_bytes,
+            dead_letter_retention_days: file.dead_letter_retention_days,
+            dead_letter_max_bytes: file.dead_letter_max_bytes,
+        };
+        let dead_letters = self.robustness.resolve(robustness_file, &mut gateway, &mut errors);
         let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let spool_on = !self.no_spool && self.spool.or(file.spool).unwrap_or(DEFAULT_SPOOL);
         let spool_max_bytes = self.spool_max_bytes.or(file.spool_max_bytes).unwrap_or(DEFAULT_SPOOL_MAX_BYTES);
@@ -444,12 +468,127 @@ impl ServeArgs {
             db_pool_size,
             timescaledb: self.timescaledb.or(file.timescaledb).unwrap_or(DEFAULT_TIMESCALEDB),
             spool,
+            dead_letters,
         };
         if errors.is_empty() {
             Ok(cfg)
         } else {
             Err(errors)
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Ingest robustness and dead-letter limits (issue 9, items 6, 9, 15): a block
+// of its own (flags, defaults, resolution) so that it merges apart from the
+// other settings.
+
+/// Days a dead letter is kept after it was last seen.
+pub const DEFAULT_DEAD_LETTER_RETENTION_DAYS: u32 = 90;
+/// Bytes (topic + reason + stored payload) all dead letters may take; the
+/// oldest are pruned beyond it, so an unregistered publisher cannot fill the disk.
+pub const DEFAULT_DEAD_LETTER_MAX_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// How long and how much dead letters are kept (pruned by `serve`, oldest first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeadLetterLimits {
+    /// Kept this long after last seen.
+    pub retention: Duration,
+    /// All dead letters together at most this many bytes.
+    pub max_bytes: u64,
+}
+
+/// Flags of `serve` for ingest robustness and dead-letter limits.
+#[derive(Args, Default, Clone, Debug)]
+pub struct RobustnessArgs {
+    /// Transient store failures of a batch (while the database answers) before it is split.
+    #[arg(long, env = "LIFTWATCH_STORE_ATTEMPTS", help = help(
+        "Transient store failures of a batch (while the database answers) before it is split to isolate the \
+         message at fault", DEFAULT_STORE_ATTEMPTS))]
+    pub store_attempts: Option<u32>,
+    /// Bytes (topic + payload) buffered between the MQTT source and the batcher.
+    #[arg(long, env = "LIFTWATCH_QUEUE_MAX_BYTES", help = help(
+        "Bytes (topic + payload) buffered between the MQTT source and the batcher", DEFAULT_QUEUE_MAX_BYTES))]
+    pub queue_max_bytes: Option<u64>,
+    /// Flush a batch at this many bytes (topic + payload).
+    #[arg(long, env = "LIFTWATCH_BATCH_MAX_BYTES", help = help(
+        "Flush a batch at this many bytes (topic + payload)", DEFAULT_BATCH_MAX_BYTES))]
+    pub batch_max_bytes: Option<u64>,
+    /// Days a dead letter is kept after it was last seen.
+    #[arg(long, env = "LIFTWATCH_DEAD_LETTER_RETENTION_DAYS", help = help(
+        "Days a dead letter is kept after it was last seen", DEFAULT_DEAD_LETTER_RETENTION_DAYS))]
+    pub dead_letter_retention_days: Option<u32>,
+    /// Bytes all dead letters may take; the oldest are pruned beyond it.
+    #[arg(long, env = "LIFTWATCH_DEAD_LETTER_MAX_BYTES", help = help(
+        "Bytes all dead letters may take; the oldest are pruned beyond it", DEFAULT_DEAD_LETTER_MAX_BYTES))]
+    pub dead_letter_max_bytes: Option<u64>,
+}
+
+impl RobustnessArgs {
+    /// Layers these flags over the file's keys (`file`) over the defaults
+    /// into `gateway`; returns the dead-letter limits; problems go to `errors`.
+    fn resolve(
+        self,
+        file: RobustnessArgs,
+        gateway: &mut liftwatch_gateway::GatewayConfig,
+        errors: &mut Vec<String>,
+    ) -> DeadLetterLimits {
+        let mut at_least_1 = |name: &str, v: u64| {
+            if v == 0 {
+                errors.push(format!("{name} must be at least 1"));
+            }
+            v.max(1)
+        };
+        let attempts = self.store_attempts.or(file.store_attempts).unwrap_or(DEFAULT_STORE_ATTEMPTS);
+        gateway.store_attempts = u32::try_from(at_least_1("store_attempts", attempts.into())).unwrap_or(1);
+        let queue = self.queue_max_bytes.or(file.queue_max_bytes).unwrap_or(DEFAULT_QUEUE_MAX_BYTES);
+        gateway.queue_max_bytes = at_least_1("queue_max_bytes", queue);
+        let batch = self.batch_max_bytes.or(file.batch_max_bytes).unwrap_or(DEFAULT_BATCH_MAX_BYTES);
+        gateway.batch_max_bytes = at_least_1("batch_max_bytes", batch);
+        let days = self
+            .dead_letter_retention_days
+            .or(file.dead_letter_retention_days)
+            .unwrap_or(DEFAULT_DEAD_LETTER_RETENTION_DAYS);
+        let days = at_least_1("dead_letter_retention_days", days.into());
+        let max_bytes =
+            self.dead_letter_max_bytes.or(file.dead_letter_max_bytes).unwrap_or(DEFAULT_DEAD_LETTER_MAX_BYTES);
+        let max_bytes = at_least_1("dead_letter_max_bytes", max_bytes);
+        DeadLetterLimits { retention: Duration::from_secs(days * 86_400), max_bytes }
+    }
+}
+
+#[cfg(test)]
+mod robustness_tests {
+    use super::*;
+
+    /// The defaults apply, and a flag, the environment or the file set each one.
+    #[test]
+    fn robustness_defaults_and_flags() {
+        let cfg = ServeArgs { database_url: Some("postgres://h/db".into()), ..Default::default() }.resolve().unwrap();
+        assert_eq!(cfg.gateway.store_attempts, DEFAULT_STORE_ATTEMPTS);
+        assert_eq!(cfg.gateway.queue_max_bytes, DEFAULT_QUEUE_MAX_BYTES);
+        assert_eq!(cfg.gateway.batch_max_bytes, DEFAULT_BATCH_MAX_BYTES);
+        assert_eq!(cfg.dead_letters.max_bytes, DEFAULT_DEAD_LETTER_MAX_BYTES);
+        assert_eq!(cfg.dead_letters.retention, Duration::from_secs(90 * 86_400));
+        let robustness = RobustnessArgs {
+            store_attempts: Some(5),
+            queue_max_bytes: Some(1000),
+            batch_max_bytes: Some(100),
+            dead_letter_retention_days: Some(7),
+            dead_letter_max_bytes: Some(10_000),
+        };
+        let cfg = ServeArgs { robustness, ..Default::default() }.resolve().unwrap();
+        assert_eq!(
+            (cfg.gateway.store_attempts, cfg.gateway.queue_max_bytes, cfg.gateway.batch_max_bytes),
+            (5, 1000, 100)
+        );
+        assert_eq!(
+            cfg.dead_letters,
+            DeadLetterLimits { retention: Duration::from_secs(7 * 86_400), max_bytes: 10_000 }
+        );
+        let zero = RobustnessArgs { store_attempts: Some(0), dead_letter_max_bytes: Some(0), ..Default::default() };
+        let errors = ServeArgs { robustness: zero, ..Default::default() }.resolve().unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
     }
 }
 

@@ -66,6 +66,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     alerts_mqtt.set_clean_session(true);
     let gateway = Gateway::start(gateway_cfg, store.clone(), spool, shutdown_rx.clone())?;
     let stats = gateway.stats.clone();
+    let pruner = tokio::spawn(liftwatch_gateway::pruner::run(
+        std::sync::Arc::new(store.clone()),
+        cfg.dead_letters.retention,
+        cfg.dead_letters.max_bytes,
+        stats.clone(),
+        shutdown_rx.clone(),
+    ));
     let mut metrics = liftwatch_api::metrics::Metrics::new();
     let port: std::sync::Arc<dyn liftwatch_store::Store> = std::sync::Arc::new(store.clone());
     metrics.register_store(port.clone());
@@ -90,12 +97,21 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             })
             .await
     });
-    wait_for_signal().await;
+    let failed = tokio::select! {
+        () = wait_for_signal() => None,
+        why = gateway.failed() => Some(why),
+    };
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     gateway.join().await;
     let _ = engine.await;
+    let _ = pruner.await;
     let _ = http.await;
+    if let Some(why) = failed {
+        // Non-zero, so that systemd / Kubernetes restart the process; the
+        // broker (or the spool) still holds what was not stored.
+        bail!("the ingest pipeline died: {why}");
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -126,9 +142,26 @@ fn start_engine(
     tokio::spawn(liftwatch_engine::run(engine, dispatcher, Arc::new(tokio::sync::Notify::new()), run, shutdown))
 }
 
-/// Ingest readiness for `/readyz`: a full spool first (it is why new
-/// messages are not taken), then the broker subscription.
+/// Ingest readiness for `/readyz`: a dead pipeline first, then a halted ingest (the store refuses
+/// everything), then a full spool (it is why new messages are not taken),
+/// then the broker subscription.
 fn ingest_ready(stats: &Stats) -> Result<(), NotReady> {
+    if let Some(why) = stats.failure() {
+        return Err(NotReady {
+            error: "ingest_dead",
+            message: format!("the ingest pipeline died: {why}; the process exits to be restarted"),
+        });
+    }
+    if stats.halted.load(Ordering::Relaxed) > 0 {
+        let why = stats.halt_reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        return Err(NotReady {
+            error: "ingest_halted",
+            message: format!(
+                "ingest is halted: {why}; nothing is dead-lettered, the messages wait (unacked at the broker, or in \
+                 the spool) and are tried again until the store takes them: fix the database schema or permissions"
+            ),
+        });
+    }
     if stats.spool.full.load(Ordering::Relaxed) {
         return Err(NotReady {
             error: "spool_full",

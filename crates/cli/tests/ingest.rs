@@ -365,6 +365,48 @@ async fn an_oversize_payload_is_dead_lettered_and_does_not_stall_ingest() {
     db.wait_for_events(events.len()).await;
     let dl = store.dead_letters(&DeadLetterFilter::default()).await.unwrap();
     assert_eq!(dl.iter().map(|d| d.reason_code.as_str()).collect::<Vec<_>>(), vec!["payload_too_large"]);
+    // Kept truncated at the protocol limit, with its size as received.
+    assert_eq!(dl[0].payload.len(), liftwatch_core::protocol::MAX_PAYLOAD_BYTES);
+    assert_eq!(dl[0].payload_bytes, 280_002);
+    assert_exact(&store, &events).await;
+}
+
+/// Issue 9, item 7: a store that refuses every row the same way (here a
+/// trigger, as a schema mismatch during a rolling upgrade would) must not
+/// dead-letter the world: ingest halts (`liftwatch_ingest_halted 1`,
+/// `/readyz` 503 `ingest_halted`), nothing is dead-lettered, and once the
+/// schema is fixed every event is stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_refusing_everything_halts_ingest_until_fixed() {
+    let (db, store, devs) = setup("e2e_halt", 2).await;
+    let broker = Broker::start().await;
+    let svc = Service::start(BIN, &db.url, &broker.url(), "gw-halt", "g-halt").await;
+    let events = fleet_events(&devs, 200, 14);
+    let (before, after) = events.split_at(events.len() / 2);
+    publish(broker.port, "pub-halt-1", before, 20).await;
+    db.wait_for_events(before.len()).await;
+    let sql = db.client().await;
+    sql.batch_execute(
+        "CREATE FUNCTION lw_upgrade_pending() RETURNS trigger LANGUAGE plpgsql AS \
+         $$BEGIN RAISE EXCEPTION 'events has changed shape' USING ERRCODE = 'check_violation'; END$$; \
+         CREATE TRIGGER lw_upgrade_pending BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION lw_upgrade_pending();",
+    )
+    .await
+    .unwrap();
+    publish(broker.port, "pub-halt-2", after, 20).await;
+    let halted = |v: &str| {
+        let line = format!("liftwatch_ingest_halted {v}");
+        http_get(svc.http_port, "/metrics").unwrap().1.lines().any(|l| l == line)
+    };
+    wait_until("ingest to halt", Duration::from_secs(60), || async { halted("1") }).await;
+    let (code, body) = http_get(svc.http_port, "/readyz").unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("ingest_halted"), "{body}");
+    assert!(store.dead_letters(&DeadLetterFilter::default()).await.unwrap().is_empty());
+    sql.batch_execute("DROP TRIGGER lw_upgrade_pending ON events").await.unwrap();
+    db.wait_for_events(events.len()).await;
+    wait_until("ingest to resume", Duration::from_secs(60), || async { halted("0") }).await;
+    assert!(store.dead_letters(&DeadLetterFilter::default()).await.unwrap().is_empty());
     assert_exact(&store, &events).await;
 }
 

@@ -1,14 +1,17 @@
 //! The batcher: takes what the source queued, forms batches within the size
-//! bounds (and the linger time), decodes, and stores each batch in ONE
+//! bounds — messages, events and bytes — (and the linger time), decodes, and stores each batch in ONE
 //! transaction ([`EventStore::ingest`]); after the commit it asks the acker
 //! to ack the batch's messages.
 //!
-//! Retry classes (the store classifies its errors, [`StoreError::is_transient`]):
+//! Retry classes (the store classifies its errors,
+//! [`liftwatch_store::StoreError::is_transient`]), see [`retry`]:
 //! - transient (database unreachable, deadlock …): the same batch is retried
-//!   with backoff; its messages stay unacked in the broker meanwhile;
+//!   with backoff; its messages stay unacked in the broker meanwhile; a batch
+//!   that keeps failing while the store answers is split;
 //! - permanent (the data itself is refused): the batch is split in halves
 //!   until the refused message is alone; it is dead-lettered as
-//!   [`STORE_REFUSED`] and everything else is committed;
+//!   [`crate::STORE_REFUSED`] and everything else is committed — unless the
+//!   store refuses everything: then ingest halts instead;
 //! - during shutdown a failing batch is given up, unacked: the broker
 //!   redelivers it next session.
 //!
@@ -21,10 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use liftwatch_core::protocol::{decode_message, Timestamp};
-use liftwatch_store::{EventStore, Inbound, IngestReport, StoreError};
+use liftwatch_store::{EventStore, Inbound};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 
 use crate::acker::AckRequest;
 use crate::config::GatewayConfig;
@@ -32,7 +34,7 @@ use crate::metrics::Stats;
 use crate::source::Received;
 use crate::spool::log::{Row, SpoolReader};
 use crate::spool::writer::{Command, Committed};
-use crate::STORE_REFUSED;
+use retry::Storer;
 
 /// Where the batcher reads the wall-clock time (receive time of a message,
 /// the decoder's "now" for its future-timestamp check).
@@ -55,6 +57,8 @@ pub(crate) struct Batcher<S> {
     pub clock: Clock,
     /// Flips to `true` on shutdown (failing batches are then given up).
     pub shutdown: watch::Receiver<bool>,
+    /// A message the store took in this run (see [`retry`]).
+    pub known_good: KnownGood,
 }
 
 impl<S: EventStore> Batcher<S> {
@@ -75,7 +79,8 @@ impl<S: EventStore> Batcher<S> {
             batch.push(self.decode(&first));
             pubs.push(first);
             let mut events = batch[0].decoded.events.len();
-            while pubs.len() < cfg.batch_max_messages && events < cfg.batch_max_events {
+            let mut bytes = size(&pubs[0]);
+            while pubs.len() < cfg.batch_max_messages && events < cfg.batch_max_events && bytes < cfg.batch_max_bytes {
                 let next = match rx.try_recv() {
                     Ok(p) => p,
                     Err(_) if cfg.linger.is_zero() => break,
@@ -86,6 +91,7 @@ impl<S: EventStore> Batcher<S> {
                 };
                 let m = self.decode(&next);
                 events += m.decoded.events.len();
+                bytes += size(&next);
                 batch.push(m);
                 pubs.push(next);
             }
@@ -98,7 +104,11 @@ impl<S: EventStore> Batcher<S> {
         }
         // Queue closed (shutdown): everything received is committed (or given
         // up) and handed to the acker.
-        while inflight.join_next().await.is_some() {}
+        while let Some(done) = inflight.join_next().await {
+            if let Err(e) = done {
+                self.stats.fail(format!("a store task failed: {e}"));
+            }
+        }
     }
 
     /// Spool mode: reads the spool in id (= arrival) order from id 0 — so an
@@ -132,8 +142,9 @@ impl<S: EventStore> Batcher<S> {
             // Every id up to `seen` is committed, so visible to this read.
             let seen = *appended.borrow_and_update();
             let r = reader.clone();
+            let max_bytes = cfg.batch_max_bytes;
             let read = tokio::task::spawn_blocking(move || {
-                r.lock().unwrap_or_else(std::sync::PoisonError::into_inner).read_after(cursor, limit)
+                r.lock().unwrap_or_else(std::sync::PoisonError::into_inner).read_after(cursor, limit, max_bytes)
             })
             .await;
             let rows = match read {
@@ -164,7 +175,7 @@ impl<S: EventStore> Batcher<S> {
             let (mut events, mut bytes) = (0usize, 0u64);
             let mut batch: Vec<Inbound> = Vec::with_capacity(rows.len());
             for row in rows {
-                if !batch.is_empty() && events >= cfg.batch_max_events {
+                if !batch.is_empty() && (events >= cfg.batch_max_events || bytes >= cfg.batch_max_bytes) {
                     break;
                 }
                 bytes += row.bytes();
@@ -179,7 +190,11 @@ impl<S: EventStore> Batcher<S> {
                 break;
             }
         }
-        while inflight.join_next().await.is_some() {}
+        while let Some(done) = inflight.join_next().await {
+            if let Err(e) = done {
+                self.stats.fail(format!("a store task failed: {e}"));
+            }
+        }
     }
 
     /// Starts storing one batch once a transaction slot is free; `false`
@@ -193,10 +208,22 @@ impl<S: EventStore> Batcher<S> {
         after: AfterCommit,
     ) -> bool {
         let Ok(permit) = permits.clone().acquire_owned().await else { return false };
-        while inflight.try_join_next().is_some() {}
-        let (store, stats, shutdown) = (self.store.clone(), self.stats.clone(), self.shutdown.clone());
+        while let Some(done) = inflight.try_join_next() {
+            if let Err(e) = done {
+                self.stats.fail(format!("a store task failed: {e}"));
+                return false;
+            }
+        }
+        let storer = Storer {
+            store: self.store.clone(),
+            stats: self.stats.clone(),
+            shutdown: self.shutdown.clone(),
+            attempts: self.cfg.store_attempts,
+            known_good: self.known_good.clone(),
+        };
+        let stats = self.stats.clone();
         inflight.spawn(async move {
-            let Some(report) = store_with_retry(&store, &batch, &stats, &shutdown).await else {
+            let Some(report) = storer.store(&batch).await else {
                 // Shutting down while the store is unavailable: not committed.
                 after.given_up(&stats);
                 return;
@@ -299,72 +326,18 @@ impl Drop for AckTicket {
     }
 }
 
+/// Bytes of a message towards the batch bound (topic + payload).
+fn size(r: &Received) -> u64 {
+    (r.publish.topic.len() + r.publish.payload.len()) as u64
+}
+
 /// Strips the deployment prefix from a topic.
 fn strip<'t>(topic: &'t str, prefix: &str) -> &'t str {
     topic.strip_prefix(prefix).unwrap_or(topic)
 }
 
-/// Stores a batch; transient failures are retried with backoff (the broker
-/// holds the messages meanwhile); a batch the store refuses is split so that
-/// only the message it refuses is dead-lettered. `None`: given up because of
-/// shutdown, nothing of the batch may be acked.
-async fn store_with_retry<S: EventStore>(
-    store: &S,
-    batch: &[Inbound],
-    stats: &Stats,
-    shutdown: &watch::Receiver<bool>,
-) -> Option<IngestReport> {
-    let mut backoff = RETRY_FIRST;
-    loop {
-        let t0 = Instant::now();
-        match store.ingest(batch).await {
-            Ok(r) => {
-                stats.commit_seconds.observe(t0.elapsed().as_secs_f64());
-                return Some(r);
-            }
-            Err(_) if *shutdown.borrow() => return None,
-            Err(e) if e.is_transient() => {
-                stats.store_retries.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, retry_in = ?backoff, "gateway: store unavailable, retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(RETRY_MAX);
-            }
-            Err(e) if batch.len() > 1 => {
-                tracing::warn!(error = %e, messages = batch.len(), "gateway: store refused a batch, splitting");
-                let (a, b) = batch.split_at(batch.len() / 2);
-                let mut r = Box::pin(store_with_retry(store, a, stats, shutdown)).await?;
-                r.merge(&Box::pin(store_with_retry(store, b, stats, shutdown)).await?);
-                return Some(r);
-            }
-            Err(e) => return dead_letter(store, &batch[0], &e, backoff, shutdown).await,
-        }
-    }
-}
-
-/// Keeps a message the store refused as a dead letter, retrying (with
-/// backoff) until the dead letter is written or shutdown.
-async fn dead_letter<S: EventStore>(
-    store: &S,
-    m: &Inbound,
-    e: &StoreError,
-    mut backoff: Duration,
-    shutdown: &watch::Receiver<bool>,
-) -> Option<IngestReport> {
-    tracing::error!(error = %e, topic = %m.topic, "gateway: store refused a message");
-    let reason = e.to_string();
-    loop {
-        match store.dead_letter(m, STORE_REFUSED, &reason).await {
-            Ok(()) => break,
-            Err(_) if *shutdown.borrow() => return None,
-            Err(e2) => {
-                tracing::warn!(error = %e2, "gateway: cannot write dead letter, retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(RETRY_MAX);
-            }
-        }
-    }
-    Some(IngestReport { dead_letters: vec![STORE_REFUSED], ..Default::default() })
-}
-
+mod retry;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use retry::KnownGood;

@@ -25,6 +25,15 @@ pub const DEFAULT_QUEUE_MESSAGES: usize = 2_000;
 pub const DEFAULT_MAX_INFLIGHT_BATCHES: usize = 2;
 /// MQTT keep-alive, seconds.
 pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 30;
+/// Bytes (topic + payload) buffered between the MQTT source and the batcher:
+/// with 1 MiB messages a count bound alone would let gigabytes in.
+pub const DEFAULT_QUEUE_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// A batch is flushed once it holds this many bytes (topic + payload; one
+/// message more can cross it: a message is never split).
+pub const DEFAULT_BATCH_MAX_BYTES: u64 = 8 * 1024 * 1024;
+/// Transient store failures of one batch before it is split in halves (when
+/// the store still answers): a message that keeps failing is isolated.
+pub const DEFAULT_STORE_ATTEMPTS: u32 = 3;
 
 /// How the gateway connects and batches.
 ///
@@ -58,6 +67,12 @@ pub struct GatewayConfig {
     pub max_inflight_batches: usize,
     /// MQTT keep-alive.
     pub keep_alive: Duration,
+    /// Bytes (topic + payload) buffered between the MQTT loop and the batcher.
+    pub queue_max_bytes: u64,
+    /// Flush a batch at this many bytes (topic + payload).
+    pub batch_max_bytes: u64,
+    /// Transient store failures of a batch before it is split (at least 1).
+    pub store_attempts: u32,
 }
 
 impl Default for GatewayConfig {
@@ -74,6 +89,9 @@ impl Default for GatewayConfig {
             queue_messages: DEFAULT_QUEUE_MESSAGES,
             max_inflight_batches: DEFAULT_MAX_INFLIGHT_BATCHES,
             keep_alive: Duration::from_secs(DEFAULT_KEEP_ALIVE_SECS),
+            queue_max_bytes: DEFAULT_QUEUE_MAX_BYTES,
+            batch_max_bytes: DEFAULT_BATCH_MAX_BYTES,
+            store_attempts: DEFAULT_STORE_ATTEMPTS,
         }
     }
 }
@@ -93,6 +111,9 @@ impl fmt::Debug for GatewayConfig {
             queue_messages,
             max_inflight_batches,
             keep_alive,
+            queue_max_bytes,
+            batch_max_bytes,
+            store_attempts,
         } = self;
         f.debug_struct("GatewayConfig")
             .field("mqtt_url", &redact_url(mqtt_url))
@@ -106,6 +127,9 @@ impl fmt::Debug for GatewayConfig {
             .field("queue_messages", queue_messages)
             .field("max_inflight_batches", max_inflight_batches)
             .field("keep_alive", keep_alive)
+            .field("queue_max_bytes", queue_max_bytes)
+            .field("batch_max_bytes", batch_max_bytes)
+            .field("store_attempts", store_attempts)
             .finish()
     }
 }

@@ -35,8 +35,10 @@
 
 mod acker;
 mod batcher;
+mod budget;
 mod config;
 mod metrics;
+pub mod pruner;
 mod source;
 pub mod spool;
 
@@ -53,6 +55,7 @@ pub use config::{
     DEFAULT_CLIENT_ID, DEFAULT_KEEP_ALIVE_SECS, DEFAULT_MAX_INFLIGHT_BATCHES, DEFAULT_MQTT_URL, DEFAULT_QUEUE_MESSAGES,
     DEFAULT_SHARE_GROUP, REDACTED,
 };
+pub use config::{DEFAULT_BATCH_MAX_BYTES, DEFAULT_QUEUE_MAX_BYTES, DEFAULT_STORE_ATTEMPTS};
 pub use metrics::{Label, SpoolStats, Stats};
 pub use source::{mqtt_options, GatewayError};
 pub use spool::{Spool, SpoolConfig, SpoolError, DEFAULT_SPOOL_DIR_NAME, DEFAULT_SPOOL_MAX_BYTES};
@@ -80,8 +83,10 @@ pub fn dead_letter_reasons() -> impl Iterator<Item = &'static str> {
 pub struct Gateway {
     /// Its counters.
     pub stats: Arc<Stats>,
-    source: tokio::task::JoinHandle<()>,
-    sink: tokio::task::JoinHandle<()>,
+    /// Watches the pipeline's tasks (see [`Gateway::failed`]).
+    supervisor: tokio::task::JoinHandle<()>,
+    /// Flips to `true` when the pipeline died.
+    dead: watch::Receiver<bool>,
 }
 
 impl Gateway {
@@ -98,6 +103,7 @@ impl Gateway {
         shutdown: watch::Receiver<bool>,
     ) -> Result<Gateway, GatewayError> {
         let opts = mqtt_options(&cfg)?;
+        let stopping = shutdown.clone();
         // Request channel: acks of everything that can be in the pipeline fit,
         // so acking never waits on the event loop.
         let cap = cfg.queue_messages + cfg.batch_max_messages + 64;
@@ -108,19 +114,34 @@ impl Gateway {
         // (queue + batches in flight, or + one spool commit).
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
-        let source =
-            tokio::spawn(source::run(cfg.clone(), client.clone(), eventloop, tx, stats.clone(), shutdown.clone()));
+        let budget = budget::ByteBudget::new(cfg.queue_max_bytes);
+        *stats.pipeline_bytes.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(budget.clone());
+        let source = tokio::spawn(source::run(
+            cfg.clone(),
+            client.clone(),
+            eventloop,
+            tx,
+            budget,
+            stats.clone(),
+            shutdown.clone(),
+        ));
         let clock: batcher::Clock = Arc::new(Timestamp::now);
         let max_batch = cfg.batch_max_messages;
-        let batcher =
-            batcher::Batcher { cfg, store, stats: stats.clone(), clock: clock.clone(), shutdown: shutdown.clone() };
+        let batcher = batcher::Batcher {
+            cfg,
+            store,
+            stats: stats.clone(),
+            clock: clock.clone(),
+            shutdown: shutdown.clone(),
+            known_good: Default::default(),
+        };
         let acker = tokio::spawn(acker::run(client.clone(), ack_rx, stats.clone()));
         let sink = match spool {
             None => tokio::spawn(async move {
                 // Returns once the queue is closed (shutdown) and every batch is
                 // committed or given up; dropping its ack sender ends the acker.
                 batcher.run(rx, ack_tx).await;
-                let _ = acker.await;
+                resume_panic(acker.await);
                 let _ = client.disconnect().await;
             }),
             Some(Spool { log, reader, tail, max_bytes }) => {
@@ -155,23 +176,123 @@ impl Gateway {
                     // writer (last command sender gone) commits what it has,
                     // acks it, and ends — which ends the acker.
                     batcher.run_spooled(reader, appended_rx, cmd_tx).await;
-                    let _ = appender.await;
-                    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-                    let _ = acker.await;
+                    resume_panic(appender.await);
+                    if let Ok(Err(p)) = tokio::task::spawn_blocking(move || writer.join()).await {
+                        std::panic::resume_unwind(p);
+                    }
+                    resume_panic(acker.await);
                     let _ = client.disconnect().await;
                 })
             }
         };
-        Ok(Gateway { stats, source, sink })
+        let (dead_tx, dead) = watch::channel(false);
+        let supervisor = tokio::spawn(supervise(source, sink, stopping, stats.clone(), dead_tx));
+        Ok(Gateway { stats, supervisor, dead })
+    }
+
+    /// Resolves when the pipeline died — a task panicked, or ended before
+    /// shutdown — with why ([`Stats::failure`]); never while it runs. The
+    /// process should then exit non-zero so that its supervisor restarts it
+    /// (the broker, or the spool, still holds what was not stored).
+    pub async fn failed(&self) -> String {
+        let mut dead = self.dead.clone();
+        let _ = dead.wait_for(|d| *d).await;
+        self.stats.failure().unwrap_or_else(|| "the ingest pipeline ended".into())
     }
 
     /// Waits until every task ended (after shutdown).
     pub async fn join(self) {
-        let _ = self.sink.await;
-        let _ = self.source.await;
+        let _ = self.supervisor.await;
     }
+}
+
+/// Re-raises a task's panic in the task awaiting it (so the supervisor sees it).
+fn resume_panic(r: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = r {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
+
+/// Watches the source and the sink (batcher, acker, spool): either one
+/// panicking, or ending before shutdown, is a dead pipeline: recorded in
+/// [`Stats::failure`] and signalled on `dead`. After shutdown it waits for
+/// both to end.
+async fn supervise(
+    mut source: tokio::task::JoinHandle<()>,
+    mut sink: tokio::task::JoinHandle<()>,
+    shutdown: watch::Receiver<bool>,
+    stats: Arc<Stats>,
+    dead: watch::Sender<bool>,
+) {
+    let (name, ended, other) = tokio::select! {
+        r = &mut source => ("source (MQTT loop)", r, sink),
+        r = &mut sink => ("sink (batcher, acker, spool)", r, source),
+    };
+    let why = match ended {
+        Err(e) if e.is_panic() => Some(format!("the {name} task panicked: {}", panic_text(e))),
+        Err(e) => Some(format!("the {name} task was cancelled: {e}")),
+        Ok(()) if !*shutdown.borrow() => {
+            Some(stats.failure().unwrap_or_else(|| format!("the {name} task ended before shutdown")))
+        }
+        Ok(()) => stats.failure(),
+    };
+    match why {
+        Some(why) => {
+            stats.fail(why);
+            let _ = dead.send(true);
+            // The process exits; the other task is not waited for.
+            other.abort();
+        }
+        None => {
+            let _ = other.await;
+        }
+    }
+}
+
+/// The message of a panic.
+fn panic_text(e: tokio::task::JoinError) -> String {
+    let p = e.into_panic();
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// Commands queued towards the spool's writer thread (each an append of up
 /// to `batch_max_messages` messages or a delete of one committed batch).
 const SPOOL_COMMANDS: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Protects supervision (issue 9, item 8): a task panicking, or ending
+    /// before shutdown, is a dead pipeline; ending after shutdown is not.
+    #[tokio::test]
+    async fn a_dead_task_is_reported_and_a_clean_shutdown_is_not() {
+        let (_stop, running) = watch::channel(false);
+        let stats = Arc::new(Stats::default());
+        let (dead_tx, mut dead) = watch::channel(false);
+        let source = tokio::spawn(std::future::pending::<()>());
+        let sink = tokio::spawn(async { panic!("store task bug") });
+        supervise(source, sink, running.clone(), stats.clone(), dead_tx).await;
+        assert!(*dead.borrow_and_update());
+        assert!(stats.failure().unwrap().contains("panicked: store task bug"), "{:?}", stats.failure());
+
+        let stats = Arc::new(Stats::default());
+        let (dead_tx, _) = watch::channel(false);
+        let (source, sink) = (tokio::spawn(std::future::pending::<()>()), tokio::spawn(async {}));
+        supervise(source, sink, running, stats.clone(), dead_tx).await;
+        assert!(stats.failure().unwrap().contains("ended before shutdown"));
+
+        let stats = Arc::new(Stats::default());
+        let (dead_tx, dead) = watch::channel(false);
+        let (stop, stopped) = watch::channel(true);
+        let (source, sink) = (tokio::spawn(async {}), tokio::spawn(async {}));
+        supervise(source, sink, stopped, stats.clone(), dead_tx).await;
+        assert!(!*dead.borrow() && stats.failure().is_none());
+        drop(stop);
+    }
+}

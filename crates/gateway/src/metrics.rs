@@ -45,6 +45,26 @@ pub struct Stats {
     pub connection: AtomicU64,
     /// Broker connection errors seen.
     pub connection_errors: AtomicU64,
+    /// Batches split because the store refused them, or kept failing while
+    /// it answered (to isolate the message at fault).
+    pub store_splits: AtomicU64,
+    /// Batches halted now because the store refuses everything (ingest is
+    /// halted while this is above 0; see `batcher::retry`).
+    pub halted: AtomicU64,
+    /// Times a batch halted.
+    pub halts: AtomicU64,
+    /// Why ingest last halted (for `/readyz` and the logs).
+    pub halt_reason: std::sync::Mutex<String>,
+    /// The pipeline's byte budget (bytes held between the MQTT loop and the
+    /// acks), once the gateway runs.
+    pub(crate) pipeline_bytes: std::sync::Mutex<Option<crate::budget::ByteBudget>>,
+    /// Why the pipeline died (a task panicked or ended before shutdown);
+    /// `None` while it runs. See [`crate::Gateway::failed`].
+    pub failure: std::sync::Mutex<Option<String>>,
+    /// Dead letters deleted past their retention.
+    pub dead_letters_expired: AtomicU64,
+    /// Dead letters deleted (oldest first) to hold the size cap.
+    pub dead_letters_over_cap: AtomicU64,
     /// New events by protocol type (label `type`, every type pre-registered).
     pub events_by_type: Family<Label, Counter>,
     /// Dead letters by reason code (label `reason`, every code of
@@ -195,6 +215,14 @@ impl Default for Stats {
             subscribed: AtomicBool::new(false),
             connection: AtomicU64::new(0),
             connection_errors: AtomicU64::new(0),
+            store_splits: AtomicU64::new(0),
+            halted: AtomicU64::new(0),
+            halts: AtomicU64::new(0),
+            halt_reason: std::sync::Mutex::new(String::new()),
+            pipeline_bytes: std::sync::Mutex::new(None),
+            failure: std::sync::Mutex::new(None),
+            dead_letters_expired: AtomicU64::new(0),
+            dead_letters_over_cap: AtomicU64::new(0),
             events_by_type,
             dead_letters_by_reason,
             // 1, 4, 16, … 262144 (a batch holds about `batch_max_events`, `DEFAULT_BATCH_MAX_EVENTS` by default).
@@ -207,6 +235,20 @@ impl Default for Stats {
 }
 
 impl Stats {
+    /// Records that the pipeline died (the first reason wins), at error level.
+    pub(crate) fn fail(&self, why: String) {
+        let mut f = self.failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if f.is_none() {
+            tracing::error!(reason = %why, "gateway: the ingest pipeline died");
+            *f = Some(why);
+        }
+    }
+
+    /// Why the pipeline died, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// Counts what one stored batch (or part of one) did.
     pub(crate) fn record(&self, r: &IngestReport) {
         self.events_new.fetch_add(r.new_events, Ordering::Relaxed);
@@ -270,6 +312,55 @@ impl Collector for Stats {
             None,
             &retries,
         )?;
+        let held = self
+            .pipeline_bytes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, |b| b.held());
+        emit(
+            e,
+            "liftwatch_ingest_pipeline",
+            "Bytes of messages (topic + payload) received and not yet acked, spooled or given up (bound: --queue-max-bytes).",
+            Some(&Unit::Bytes),
+            &ConstGauge::new(i64::try_from(held).unwrap_or(i64::MAX)),
+        )?;
+        let splits = ConstCounter::new(get(&self.store_splits));
+        emit(
+            e,
+            "liftwatch_ingest_store_splits",
+            "Batches split to isolate a message the store refused or kept failing on.",
+            None,
+            &splits,
+        )?;
+        let halted = ConstGauge::new(i64::from(get(&self.halted) > 0));
+        emit(
+            e,
+            "liftwatch_ingest_halted",
+            "Whether ingest is halted (1) because the store refuses everything; nothing is dead-lettered meanwhile.",
+            None,
+            &halted,
+        )?;
+        let pruned = Family::<Label, Counter>::default();
+        pruned.get_or_create(&[("why", "retention")]).inc_by(get(&self.dead_letters_expired));
+        pruned.get_or_create(&[("why", "size_cap")]).inc_by(get(&self.dead_letters_over_cap));
+        emit(
+            e,
+            "liftwatch_dead_letters_pruned",
+            "Dead letters deleted, by why: retention or size_cap.",
+            None,
+            &pruned,
+        )?;
+        let dead = ConstGauge::new(i64::from(self.failure().is_some()));
+        emit(
+            e,
+            "liftwatch_ingest_dead",
+            "Whether the ingest pipeline died (1: a task panicked or ended; the process exits).",
+            None,
+            &dead,
+        )?;
+        let halts = ConstCounter::new(get(&self.halts));
+        emit(e, "liftwatch_ingest_halts", "Times a batch halted ingest.", None, &halts)?;
         let errs = ConstCounter::new(get(&self.connection_errors));
         emit(e, "liftwatch_mqtt_connection_errors", "MQTT broker connection errors.", None, &errs)?;
         let sub = ConstGauge::new(i64::from(self.subscribed.load(Ordering::Relaxed)));

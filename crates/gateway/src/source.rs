@@ -14,6 +14,7 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use tokio::sync::{mpsc, watch};
 
+use crate::budget::{ByteBudget, Held};
 use crate::config::{redact_url, GatewayConfig};
 use crate::metrics::Stats;
 use crate::MAX_PACKET_BYTES;
@@ -26,6 +27,8 @@ pub(crate) struct Received {
     pub publish: Publish,
     /// The connection it arrived on.
     pub connection: u64,
+    /// Its bytes in the pipeline's [`ByteBudget`], given back when dropped.
+    pub _held: Held,
 }
 
 /// Why the gateway could not start.
@@ -70,6 +73,7 @@ pub(crate) async fn run(
     client: AsyncClient,
     mut eventloop: EventLoop,
     tx: mpsc::Sender<Received>,
+    budget: ByteBudget,
     stats: Arc<Stats>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -96,9 +100,13 @@ pub(crate) async fn run(
                     // A full queue (slow or unavailable database) must not
                     // hide a shutdown request: the message is then dropped
                     // unacked and the broker keeps it for the session.
-                    let received = Received { publish: p, connection: stats.connection.load(Ordering::Relaxed) };
+                    let connection = stats.connection.load(Ordering::Relaxed);
+                    let bytes = p.topic.len() + p.payload.len();
                     let sent = tokio::select! {
-                        r = sender.send(received) => Some(r.is_ok()),
+                        r = async {
+                            let held = budget.take(bytes).await;
+                            sender.send(Received { publish: p, connection, _held: held }).await
+                        } => Some(r.is_ok()),
                         _ = shutdown.changed() => None,
                     };
                     match sent {

@@ -28,7 +28,7 @@ use liftwatch_core::rules::{
 use liftwatch_core::window::Window;
 
 use crate::alerts::{Delivery, NewAlert, OutboxStatus, Outcome, Webhook, WebhookSpec};
-use crate::dead_letters::{DeadLetterFilter, DeadLetterRecord, ReplayReport};
+use crate::dead_letters::{DeadLetterFilter, DeadLetterPolicy, DeadLetterRecord, PruneReport, ReplayReport};
 use crate::findings::{Applied, Finding, FindingFilter, FindingNote};
 use crate::records::{EntrapmentView, FaultView, Reclassification, RecordFilter};
 use crate::registry::ProjectFilter;
@@ -46,6 +46,11 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         reason_code: &str,
         reason: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores a batch in a transaction that is then rolled back: whether the
+    /// store would take it now. The gateway probes with a message the store
+    /// took before, to tell a store that refuses everything (a schema
+    /// mismatch during a rolling upgrade) from one refused message.
+    fn probe(&self, batch: &[Inbound]) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Whether the store answers (for `/readyz`).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -403,6 +408,10 @@ pub trait DeadLetters: Send + Sync {
     /// (those still invalid get a fresh dead letter with today's reason).
     /// Events already stored stay counted once.
     async fn replay_dead_letters(&self, f: &DeadLetterFilter, now: Timestamp) -> Result<ReplayReport, StoreError>;
+
+    /// Deletes dead letters last seen before `policy.keep_since`, then the
+    /// oldest ones until the rest fit in `policy.max_bytes`.
+    async fn prune_dead_letters(&self, policy: &DeadLetterPolicy) -> Result<PruneReport, StoreError>;
 }
 
 /// What the rule engine found (read side).

@@ -46,8 +46,14 @@ pub struct DeadLetterOut {
     pub reason_code: String,
     /// Why it was rejected.
     pub reason: String,
-    /// Raw payload.
+    /// Raw payload (lossy UTF-8), truncated when it was over 256 KiB.
     pub payload: String,
+    /// Size of the payload as received (larger than `payload` when truncated).
+    pub payload_bytes: i64,
+    /// Times this same message (topic, reason, payload) was refused.
+    pub seen_count: i64,
+    /// When it was last received (RFC 3339).
+    pub last_seen_at: String,
 }
 
 fn filter(q: DeadLetterQuery) -> ApiResult<DeadLetterFilter> {
@@ -92,6 +98,9 @@ async fn list(
                 reason_code: d.reason_code,
                 reason: d.reason,
                 payload: d.payload,
+                payload_bytes: d.payload_bytes,
+                seen_count: d.seen_count,
+                last_seen_at: d.last_seen_at.to_rfc3339(),
             })
             .collect(),
     ))

@@ -13,6 +13,8 @@ use tokio::sync::mpsc::error::TryRecvError;
 
 use super::*;
 use crate::acker::InOrder;
+use crate::STORE_REFUSED;
+use liftwatch_store::{IngestReport, StoreError};
 
 /// The platform's "now" in every test: 2026-03-01T00:00:00Z.
 const NOW: Timestamp = Timestamp(1_772_323_200_000_000);
@@ -27,6 +29,18 @@ struct Script {
     transient_failures: u32,
     /// Refuse (permanently) every batch holding this message.
     refuse: Option<Id>,
+    /// Refuse (permanently, the same way) every batch and probe.
+    refuse_all: bool,
+    /// Fail (transiently, while `ping` answers) every batch holding this message.
+    poison: Option<Id>,
+    /// Refuse (permanently) this many more dead letters.
+    refuse_dead_letters: u32,
+    /// Probes run.
+    probes: u32,
+    /// Dead-letter writes tried.
+    dead_letter_calls: u32,
+    /// Panic in `ingest` (a bug in a store task).
+    panic: bool,
     /// Make every batch holding this message wait for a permit of `gate`.
     hold: Option<Id>,
     /// Committed batches, in commit order.
@@ -86,12 +100,19 @@ impl EventStore for MemStore {
                 this.gate.acquire().await.unwrap().forget();
             }
             let mut s = this.script.lock().unwrap();
+            assert!(!s.panic, "store task bug");
             if s.transient_failures > 0 {
                 s.transient_failures -= 1;
                 return Err(StoreError::Transient("connection lost".into()));
             }
+            if s.refuse_all {
+                return Err(StoreError::Permanent("23514: check constraint \"upgrade\" violated".into()));
+            }
             if s.refuse.is_some_and(|r| ids.contains(&r)) {
                 return Err(StoreError::Permanent("23514: check constraint violated".into()));
+            }
+            if s.poison.is_some_and(|r| ids.contains(&r)) {
+                return Err(StoreError::Transient("57014: statement timeout".into()));
             }
             s.committed.push(ids);
             Ok(IngestReport { new_events: events, ..Default::default() })
@@ -104,12 +125,31 @@ impl EventStore for MemStore {
         reason_code: &str,
         _reason: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.script.lock().unwrap().dead_letters.push((id(m), reason_code.to_owned()));
-        async { Ok(()) }
+        let mut s = self.script.lock().unwrap();
+        s.dead_letter_calls += 1;
+        if s.refuse_dead_letters > 0 {
+            s.refuse_dead_letters -= 1;
+            return std::future::ready(Err(StoreError::Permanent("22021: invalid byte sequence".into())));
+        }
+        s.dead_letters.push((id(m), reason_code.to_owned()));
+        std::future::ready(Ok(()))
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
+    async fn probe(&self, _batch: &[Inbound]) -> Result<(), StoreError> {
+        let mut s = self.script.lock().unwrap();
+        s.probes += 1;
+        if s.refuse_all {
+            return Err(StoreError::Permanent("23514: check constraint \"upgrade\" violated".into()));
+        }
         Ok(())
+    }
+
+    /// Down (connection lost) while transient failures are scripted.
+    async fn ping(&self) -> Result<(), StoreError> {
+        match self.script.lock().unwrap().transient_failures {
+            0 => Ok(()),
+            _ => Err(StoreError::Transient("connection lost".into())),
+        }
     }
 }
 
@@ -128,7 +168,7 @@ fn message(n: u64, events: u64) -> Received {
         .collect();
     let mut publish = Publish::new(topic_for(&device), QoS::AtLeastOnce, to_array_payload(&evs));
     publish.pkid = u16::try_from(n).unwrap();
-    Received { publish, connection: 1 }
+    Received { publish, connection: 1, _held: crate::budget::Held::nothing() }
 }
 
 /// A batcher running on its own task, fed and observed by the test.
@@ -147,8 +187,14 @@ impl Harness {
         let (ack_tx, acks) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let stats = Arc::new(Stats::default());
-        let batcher =
-            Batcher { cfg, store: store.clone(), stats: stats.clone(), clock: Arc::new(|| NOW), shutdown: shutdown_rx };
+        let batcher = Batcher {
+            cfg,
+            store: store.clone(),
+            stats: stats.clone(),
+            clock: Arc::new(|| NOW),
+            shutdown: shutdown_rx,
+            known_good: Default::default(),
+        };
         let task = tokio::spawn(batcher.run(rx, ack_tx));
         Harness { store, stats, queue: Some(queue), acks, shutdown, task }
     }
@@ -174,6 +220,17 @@ impl Harness {
     }
 }
 
+/// Waits (on the paused clock) until `cond` holds.
+async fn until(what: &str, cond: impl Fn() -> bool) {
+    for _ in 0..100_000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
 fn cfg(batch_max_messages: usize, batch_max_events: usize) -> GatewayConfig {
     GatewayConfig { batch_max_messages, batch_max_events, max_inflight_batches: 1, ..Default::default() }
 }
@@ -187,6 +244,18 @@ fn acked(requests: Vec<AckRequest>) -> Vec<Id> {
     }
     assert_eq!(order.held(), 0, "a batch never reported");
     out
+}
+
+/// Protects the byte bound (issue 9, item 9): a batch closes once it holds
+/// `batch_max_bytes` (topic + payload), whatever its message count.
+#[tokio::test(start_paused = true)]
+async fn batches_close_at_max_bytes() {
+    let one = size(&message(1, 1));
+    let h =
+        Harness::start(GatewayConfig { batch_max_bytes: 2 * one, ..cfg(1000, 1000) }, MemStore::new(Script::default()));
+    h.send(1..=5, 1);
+    let (_, store, _) = h.finish().await;
+    assert_eq!(store.committed(), [vec![1, 2], vec![3, 4], vec![5]]);
 }
 
 /// Protects the message bound: a batch closes at `batch_max_messages`.
@@ -320,4 +389,106 @@ async fn nothing_is_acked_while_the_store_keeps_failing() {
     assert_eq!(stats.batches.load(Ordering::Relaxed), 0);
     assert!(stats.store_retries.load(Ordering::Relaxed) >= 4);
     assert_eq!(stats.acks_pending.load(Ordering::Relaxed), 0, "given up: no longer pending");
+}
+
+/// Protects against a poison batch retried forever (issue 9, item 6): a
+/// message on which the store keeps failing transiently while it answers
+/// is isolated by splitting after `store_attempts` failures and
+/// dead-lettered; the rest is committed and everything acked.
+#[tokio::test(start_paused = true)]
+async fn a_message_failing_transiently_while_the_store_answers_is_isolated() {
+    let store = MemStore::new(Script { poison: Some(2), ..Default::default() });
+    let h = Harness::start(cfg(1000, 1000), store);
+    h.send(1..=4, 1);
+    let (acks, store, stats) = h.finish().await;
+    assert_eq!(store.committed(), [vec![1], vec![3, 4]]);
+    assert_eq!(store.dead_letters(), [(2, STORE_REFUSED.to_owned())]);
+    assert_eq!(stats.store_splits.load(Ordering::Relaxed), 2);
+    assert_eq!(stats.halts.load(Ordering::Relaxed), 0);
+    assert_eq!(acked(acks), [1, 2, 3, 4]);
+}
+
+/// Protects "never retry a permanent error" (issue 9, item 6): a dead
+/// letter the store refuses is not retried as it is; ingest halts (the
+/// messages stay unacked) and, at shutdown, the batch is given up.
+#[tokio::test(start_paused = true)]
+async fn a_dead_letter_the_store_refuses_halts_instead_of_looping() {
+    let store = MemStore::new(Script { refuse: Some(2), refuse_dead_letters: u32::MAX, ..Default::default() });
+    let mut h = Harness::start(cfg(1000, 1000), store.clone());
+    h.send(1..=3, 1);
+    let stats = h.stats.clone();
+    until("halted", || stats.halted.load(Ordering::Relaxed) == 1).await;
+    assert_eq!(store.script.lock().unwrap().dead_letter_calls, 1, "not retried before halting");
+    assert_eq!(store.committed(), [vec![1], vec![3]]);
+    assert_eq!(h.acks.try_recv().unwrap_err(), TryRecvError::Empty);
+    assert!(stats.halt_reason.lock().unwrap().contains("refuses dead letters"));
+    h.shutdown.send(true).unwrap();
+    let (acks, _, stats) = h.finish().await;
+    assert_eq!(acked(acks), Vec::<Id>::new());
+    assert_eq!(stats.halted.load(Ordering::Relaxed), 0);
+}
+
+/// Protects "do not dead-letter the world" (issue 9, item 7): every message
+/// of a batch refused the same way, before any message was taken, halts
+/// ingest — nothing dead-lettered, nothing acked, the gauge up — and once
+/// the store takes them again they are committed once and acked.
+#[tokio::test(start_paused = true)]
+async fn when_the_store_refuses_every_message_ingest_halts_then_resumes() {
+    let store = MemStore::new(Script { refuse_all: true, ..Default::default() });
+    let mut h = Harness::start(cfg(1000, 1000), store.clone());
+    h.send(1..=3, 1);
+    let stats = h.stats.clone();
+    until("halted", || stats.halted.load(Ordering::Relaxed) == 1).await;
+    assert!(store.dead_letters().is_empty());
+    assert_eq!(h.acks.try_recv().unwrap_err(), TryRecvError::Empty);
+    store.script.lock().unwrap().refuse_all = false;
+    let (acks, store, stats) = h.finish().await;
+    assert_eq!(store.committed(), [vec![1, 2, 3]]);
+    assert!(store.dead_letters().is_empty());
+    assert_eq!(acked(acks), [1, 2, 3]);
+    assert_eq!((stats.halted.load(Ordering::Relaxed), stats.halts.load(Ordering::Relaxed)), (0, 1));
+}
+
+/// Protects the probe (issue 9, item 7): once a message was taken, a lone
+/// refused message halts ingest when the store refuses the message it took
+/// before as well; when the store takes that one, a lone refusal is the
+/// message's own and it is dead-lettered.
+#[tokio::test(start_paused = true)]
+async fn a_lone_refusal_halts_only_when_the_store_refuses_the_probe_too() {
+    let store = MemStore::new(Script::default());
+    let h = Harness::start(cfg(1, 1000), store.clone());
+    h.send([1], 1);
+    until("1 committed", || store.committed().len() == 1).await;
+    store.script.lock().unwrap().refuse_all = true;
+    h.send([2], 1);
+    let stats = h.stats.clone();
+    until("halted", || stats.halted.load(Ordering::Relaxed) == 1).await;
+    assert!(store.script.lock().unwrap().probes >= 1);
+    assert!(store.dead_letters().is_empty());
+    {
+        let mut s = store.script.lock().unwrap();
+        s.refuse_all = false;
+        s.refuse = Some(3);
+    }
+    until("resumed", || stats.halted.load(Ordering::Relaxed) == 0).await;
+    h.send([3], 1);
+    let (acks, store, _) = h.finish().await;
+    assert_eq!(store.committed(), [vec![1], vec![2]]);
+    assert_eq!(store.dead_letters(), [(3, STORE_REFUSED.to_owned())]);
+    assert_eq!(acked(acks), [1, 2, 3]);
+}
+
+/// Protects supervision (issue 9, item 8): a panic in a store task is not
+/// swallowed: the batcher records the failure and ends, with its queue
+/// still open, so the gateway reports a dead pipeline.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_store_task_ends_the_batcher_with_a_failure() {
+    let store = MemStore::new(Script { panic: true, ..Default::default() });
+    let h = Harness::start(cfg(1, 1000), store);
+    h.send(1..=3, 1);
+    let Harness { task, stats, queue, .. } = h;
+    task.await.unwrap();
+    assert!(queue.is_some(), "ended on its own, not because the queue closed");
+    let why = stats.failure().unwrap();
+    assert!(why.contains("a store task failed"), "{why}");
 }

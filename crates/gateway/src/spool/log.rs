@@ -252,15 +252,25 @@ impl std::fmt::Debug for SpoolReader {
 }
 
 impl SpoolReader {
-    /// Up to `limit` messages with an id above `after`, in id (= arrival) order.
-    pub fn read_after(&self, after: i64, limit: usize) -> rusqlite::Result<Vec<Row>> {
+    /// Up to `limit` messages with an id above `after`, in id (= arrival)
+    /// order, stopping once they hold `max_bytes` (at least one message).
+    pub fn read_after(&self, after: i64, limit: usize, max_bytes: u64) -> rusqlite::Result<Vec<Row>> {
         let mut q = self
             .conn
             .prepare_cached("SELECT id, topic, payload, received_at FROM spool WHERE id > ?1 ORDER BY id LIMIT ?2")?;
         let rows = q.query_map(params![after, limit as i64], |r| {
             Ok(Row { id: r.get(0)?, topic: r.get(1)?, payload: r.get(2)?, received_at: Timestamp(r.get(3)?) })
         })?;
-        rows.collect()
+        let (mut out, mut bytes) = (Vec::new(), 0u64);
+        for row in rows {
+            let row = row?;
+            bytes += row.bytes();
+            out.push(row);
+            if bytes >= max_bytes {
+                break;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -286,17 +296,21 @@ mod tests {
         let all: Vec<i64> = ids.iter().chain(&more).copied().collect();
         assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
         let reader = log.reader().unwrap();
-        let rows = reader.read_after(0, 100).unwrap();
+        let rows = reader.read_after(0, 100, u64::MAX).unwrap();
         assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), all);
         assert_eq!(rows[3].payload, b"[3]");
         assert_eq!(rows[3].received_at, Timestamp(3));
-        assert_eq!(reader.read_after(all[7], 100).unwrap().len(), 2);
-        assert_eq!(reader.read_after(all[0], 3).unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), all[1..4]);
+        assert_eq!(reader.read_after(all[7], 100, u64::MAX).unwrap().len(), 2);
+        assert_eq!(reader.read_after(all[0], 3, u64::MAX).unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), all[1..4]);
+        // The byte bound: stops once the rows read hold it (at least one row).
+        let one = reader.read_after(0, 1, u64::MAX).unwrap()[0].bytes();
+        assert_eq!(reader.read_after(0, 100, 2 * one).unwrap().len(), 2);
+        assert_eq!(reader.read_after(0, 100, 1).unwrap().len(), 1);
 
         // Delete a later range first (batches may commit out of order).
         log.commit(&[], &[(all[5], all[9])]).unwrap();
         log.commit(&[], &[(all[0], all[2])]).unwrap();
-        let left: Vec<i64> = reader.read_after(0, 100).unwrap().iter().map(|r| r.id).collect();
+        let left: Vec<i64> = reader.read_after(0, 100, u64::MAX).unwrap().iter().map(|r| r.id).collect();
         assert_eq!(left, all[3..5]);
         let tail = log.tail().unwrap();
         assert_eq!(tail.messages, 2);
@@ -334,7 +348,7 @@ mod tests {
         assert_eq!(tail.messages, 2);
         assert_eq!(tail.bytes, entry_bytes("lift/v1/D1/events", b"bb") + entry_bytes("lift/v1/D1/events", b"ccc"));
         assert_eq!(tail.oldest, Some(Timestamp(1)));
-        let rows = log.reader().unwrap().read_after(0, 10).unwrap();
+        let rows = log.reader().unwrap().read_after(0, 10, u64::MAX).unwrap();
         assert_eq!(rows.iter().map(|r| r.payload.clone()).collect::<Vec<_>>(), [b"bb".to_vec(), b"ccc".to_vec()]);
     }
 

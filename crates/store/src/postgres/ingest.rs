@@ -16,13 +16,14 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::pin_mut;
 use liftwatch_core::incident::{EntrapmentRecord, FaultRecord};
-use liftwatch_core::ingest::{self, DeadLetterRow};
+use liftwatch_core::ingest;
 use liftwatch_core::protocol::{parse_topic, Body, Cause, DeviceCode, Event};
 use liftwatch_core::rollup::DayRollup;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{GenericClient, Transaction};
 
+use super::dead_letters::{write_dead_letters, Letter};
 use super::incidents::{add_rollups, lock, IncidentRow};
 use super::{dt, ts};
 use crate::{EventStore, Inbound, IngestReport, PgStore, StoreError};
@@ -83,7 +84,8 @@ impl PgStore {
         }
         add_rollups(tx, &changes.rollups).await?;
         self.ingest_telemetry(tx, &changes).await?;
-        insert_dead_letters(tx, &sorted.dead).await?;
+        let letters: Vec<Letter<'_>> = sorted.dead.iter().map(Letter::of_row).collect();
+        write_dead_letters(tx, &letters).await?;
         report.dead_letters = sorted.dead.iter().map(|d| d.code).collect();
         Ok(report)
     }
@@ -149,25 +151,6 @@ impl PgStore {
     }
 }
 
-async fn insert_dead_letters<C: GenericClient>(c: &C, dead: &[DeadLetterRow<'_>]) -> Result<(), StoreError> {
-    if dead.is_empty() {
-        return Ok(());
-    }
-    let at: Vec<DateTime<Utc>> = dead.iter().map(|d| dt(d.received_at)).collect();
-    let topic: Vec<&str> = dead.iter().map(|d| d.topic).collect();
-    let device: Vec<Option<&str>> = dead.iter().map(|d| d.device.as_ref().map(|d| d.as_str())).collect();
-    let code: Vec<&str> = dead.iter().map(|d| d.code).collect();
-    let reason: Vec<&str> = dead.iter().map(|d| d.reason.as_str()).collect();
-    let payload: Vec<&[u8]> = dead.iter().map(|d| d.payload.as_ref()).collect();
-    c.execute(
-        "INSERT INTO dead_letters (received_at, topic, device, reason_code, reason, payload) \
-         SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])",
-        &[&at, &topic, &device, &code, &reason, &payload],
-    )
-    .await?;
-    Ok(())
-}
-
 impl EventStore for PgStore {
     async fn ingest(&self, batch: &[Inbound]) -> Result<IngestReport, StoreError> {
         let mut c = self.pool.get().await?;
@@ -177,15 +160,26 @@ impl EventStore for PgStore {
         Ok(report)
     }
 
+    async fn probe(&self, batch: &[Inbound]) -> Result<(), StoreError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        self.ingest_in(&tx, batch).await?;
+        tx.rollback().await?;
+        Ok(())
+    }
+
     async fn dead_letter(&self, m: &Inbound, reason_code: &str, reason: &str) -> Result<(), StoreError> {
         let c = self.pool.get().await?;
-        let device = parse_topic(&m.topic).ok().map(|d| d.to_string());
-        c.execute(
-            "INSERT INTO dead_letters (received_at, topic, device, reason_code, reason, payload) VALUES ($1,$2,$3,$4,$5,$6)",
-            &[&dt(m.received_at), &m.topic, &device, &reason_code, &reason, &m.payload],
-        )
-        .await?;
-        Ok(())
+        let device = parse_topic(&m.topic).ok();
+        let letter = Letter {
+            received_at: m.received_at,
+            topic: &m.topic,
+            device,
+            code: reason_code,
+            reason,
+            payload: &m.payload,
+        };
+        write_dead_letters(&**c, &[letter]).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

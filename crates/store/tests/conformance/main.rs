@@ -1,6 +1,6 @@
 //! The store conformance suite: the cases every backend of the store port
 //! must pass ([`cases`] of ingest, [`records`] of what firms and regulators
-//! record, [`completeness`] of the telemetry that did and did not arrive, and the property test in [`properties`]), run here
+//! record, [`completeness`] of the telemetry that did and did not arrive, [`dead_letters`] of what is kept of refused messages, and the property test in [`properties`]), run here
 //! against the PostgreSQL adapter in both of its modes — TimescaleDB
 //! hypertable and plain tables — each test in its own throw-away database.
 //!
@@ -9,6 +9,7 @@
 
 mod cases;
 mod completeness;
+mod dead_letters;
 mod fixtures;
 mod postgres;
 mod properties;
@@ -68,6 +69,26 @@ macro_rules! conformance {
             #[tokio::test]
             async fn unknown_device_then_registration_then_replay() {
                 cases::unknown_device_then_registration_then_replay(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn a_topic_with_nul_is_dead_lettered_escaped() {
+                dead_letters::a_topic_with_nul_is_dead_lettered_escaped(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn an_oversize_payload_is_kept_truncated_with_its_size() {
+                dead_letters::an_oversize_payload_is_kept_truncated_with_its_size(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn the_same_message_redelivered_is_kept_once() {
+                dead_letters::the_same_message_redelivered_is_kept_once(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn pruning_holds_retention_and_the_size_cap_oldest_first() {
+                dead_letters::pruning_holds_retention_and_the_size_cap_oldest_first(&$factory).await
             }
 
             #[tokio::test]
