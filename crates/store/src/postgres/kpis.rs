@@ -9,10 +9,13 @@ use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::rollup::DayRollup;
 use liftwatch_core::window::Window;
 
+use crate::postgres::registry::project_commitment_on;
+use crate::postgres::telemetry::device_telemetry_on;
 use crate::postgres::telemetry::{span_sums, PROJECT_SPANS, PROJECT_SPANS_WHERE, SPAN_SUMS};
 use crate::postgres::ts;
 use crate::{PgStore, StoreError};
 use liftwatch_core::completeness::Completeness;
+use tokio_postgres::GenericClient;
 
 const SUMS: &str = "coalesce(sum(r.runs),0)::int8, coalesce(sum(r.faults),0)::int8, coalesce(sum(r.equipment_faults),0)::int8, \
     coalesce(sum(r.reported_equipment_faults),0)::int8, coalesce(sum(r.reclassified_from_equipment),0)::int8, \
@@ -31,8 +34,11 @@ fn totals(r: &tokio_postgres::Row) -> DayRollup {
 #[async_trait]
 impl Kpis for PgStore {
     async fn project_kpis(&self, project_id: &str, w: Window) -> Result<Option<KpiReport>, StoreError> {
-        let Some(commitment) = self.project_commitment(project_id).await? else { return Ok(None) };
+        // One pooled connection for the whole answer: a request never holds
+        // one while waiting for another (N such requests on a pool of N
+        // would wait on each other until the pool's timeout).
         let c = self.pool.get().await?;
+        let Some(commitment) = project_commitment_on(&**c, project_id).await? else { return Ok(None) };
         let sql = format!(
             "SELECT {SUMS} FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
              AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
@@ -55,7 +61,7 @@ impl Kpis for PgStore {
             .await?;
         let mut k = KpiReport::new(Subject::Project(project_id.to_owned()), w, n as usize, &t, commitment);
         k.completeness = Completeness::new(span_sums(&spans, 0));
-        self.fill_open_ages(&mut k, Some(project_id), None, None, w).await?;
+        fill_open_ages(&**c, &mut k, Some(project_id), None, None, w).await?;
         Ok(Some(k))
     }
 
@@ -75,11 +81,10 @@ impl Kpis for PgStore {
                 &[&id, &w.from, &w.to],
             )
             .await?;
-        drop(c);
         let mut k = KpiReport::new(Subject::Elevator(device.to_string()), w, 1, &t, None);
         k.completeness = Completeness::new(span_sums(&spans, 0));
-        k.telemetry = self.device_telemetry(device).await?;
-        self.fill_open_ages(&mut k, None, Some(id), None, w).await?;
+        k.telemetry = device_telemetry_on(&**c, device).await?;
+        fill_open_ages(&**c, &mut k, None, Some(id), None, w).await?;
         Ok(Some(k))
     }
 
@@ -127,11 +132,10 @@ impl Kpis for PgStore {
                 &[&id, &w.from, &w.to, &firm_id],
             )
             .await?;
-        drop(c);
         let mut k = KpiReport::new(Subject::Elevator(device.to_string()), w, usize::from(n > 0), &t, None);
         k.completeness = Completeness::new(span_sums(&spans, 0));
-        k.telemetry = self.device_telemetry(device).await?;
-        self.fill_open_ages(&mut k, None, Some(id), Some(firm_id), w).await?;
+        k.telemetry = device_telemetry_on(&**c, device).await?;
+        fill_open_ages(&**c, &mut k, None, Some(id), Some(firm_id), w).await?;
         Ok(Some(k))
     }
 
@@ -232,41 +236,39 @@ impl Kpis for PgStore {
         }))
     }
 }
-impl PgStore {
-    /// Fills the ages of open stoppages and entrapments awaiting arrival
-    /// (MISSION.md: reported beside the means "with count and age"): the
-    /// start of the oldest one begun in the window, on a member day.
-    async fn fill_open_ages(
-        &self,
-        k: &mut KpiReport,
-        project_id: Option<&str>,
-        elevator_id: Option<i32>,
-        firm_id: Option<&str>,
-        w: Window,
-    ) -> Result<(), StoreError> {
-        if k.downtime.open == 0 && k.rescue.awaiting_arrival == 0 {
-            return Ok(());
-        }
-        let c = self.pool.get().await?;
-        // Same selection as the rollups: local start day (stored with the
-        // incident) in the window and, for a project, on a day the elevator
-        // belonged to it.
-        let scope = "(($4::text IS NOT NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = $4 \
-              AND m.elevator_id = x.elevator_id AND x.day >= m.since AND (m.until IS NULL OR x.day <= m.until))) \
-             OR ($3::int4 IS NOT NULL AND x.elevator_id = $3)) \
-             AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM memberships m JOIN projects p ON p.id = m.project_id \
-              WHERE p.firm_id = $5 AND m.elevator_id = x.elevator_id AND x.day >= m.since \
-              AND (m.until IS NULL OR x.day <= m.until))) \
-             AND x.day BETWEEN $1 AND $2";
-        let sql = format!(
-            "SELECT (SELECT min(x.t) FROM (SELECT elevator_id, start_ts AS t, start_day AS day FROM faults \
-                 WHERE stops_service AND cause = 'equipment' AND cleared_at IS NULL AND start_ts IS NOT NULL) x WHERE {scope}), \
-                    (SELECT min(x.t) FROM (SELECT elevator_id, alarm_ts AS t, alarm_day AS day FROM entrapments \
-                 WHERE arrived_at IS NULL AND alarm_ts IS NOT NULL) x WHERE {scope})"
-        );
-        let r = c.query_one(sql.as_str(), &[&w.from, &w.to, &elevator_id, &project_id, &firm_id]).await?;
-        k.downtime.oldest_open_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0).map(ts);
-        k.rescue.oldest_awaiting_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(1).map(ts);
-        Ok(())
+
+/// Fills the ages of open stoppages and entrapments awaiting arrival
+/// (MISSION.md: reported beside the means "with count and age"): the
+/// start of the oldest one begun in the window, on a member day.
+async fn fill_open_ages<C: GenericClient>(
+    c: &C,
+    k: &mut KpiReport,
+    project_id: Option<&str>,
+    elevator_id: Option<i32>,
+    firm_id: Option<&str>,
+    w: Window,
+) -> Result<(), StoreError> {
+    if k.downtime.open == 0 && k.rescue.awaiting_arrival == 0 {
+        return Ok(());
     }
+    // Same selection as the rollups: local start day (stored with the
+    // incident) in the window and, for a project, on a day the elevator
+    // belonged to it.
+    let scope = "(($4::text IS NOT NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = $4 \
+          AND m.elevator_id = x.elevator_id AND x.day >= m.since AND (m.until IS NULL OR x.day <= m.until))) \
+         OR ($3::int4 IS NOT NULL AND x.elevator_id = $3)) \
+         AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM memberships m JOIN projects p ON p.id = m.project_id \
+          WHERE p.firm_id = $5 AND m.elevator_id = x.elevator_id AND x.day >= m.since \
+          AND (m.until IS NULL OR x.day <= m.until))) \
+         AND x.day BETWEEN $1 AND $2";
+    let sql = format!(
+        "SELECT (SELECT min(x.t) FROM (SELECT elevator_id, start_ts AS t, start_day AS day FROM faults \
+             WHERE stops_service AND cause = 'equipment' AND cleared_at IS NULL AND start_ts IS NOT NULL) x WHERE {scope}), \
+                (SELECT min(x.t) FROM (SELECT elevator_id, alarm_ts AS t, alarm_day AS day FROM entrapments \
+             WHERE arrived_at IS NULL AND alarm_ts IS NOT NULL) x WHERE {scope})"
+    );
+    let r = c.query_one(sql.as_str(), &[&w.from, &w.to, &elevator_id, &project_id, &firm_id]).await?;
+    k.downtime.oldest_open_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0).map(ts);
+    k.rescue.oldest_awaiting_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(1).map(ts);
+    Ok(())
 }

@@ -7,6 +7,7 @@ use crate::port::*;
 use crate::registry::ProjectFilter;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashSet};
+use tokio_postgres::GenericClient;
 
 use chrono::NaiveDate;
 use liftwatch_core::kpi::{Commitment, Membership};
@@ -15,6 +16,15 @@ use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::registry::{ElevatorSpec, Firm, FirmRecord, ProjectRecord, ProjectSpec};
 
 use crate::{PgStore, StoreError};
+
+/// [`Registry::project_commitment`] on the caller's connection.
+pub(crate) async fn project_commitment_on<C: GenericClient>(
+    c: &C,
+    project_id: &str,
+) -> Result<Option<Option<Commitment>>, StoreError> {
+    let row = c.query_opt("SELECT commitment FROM projects WHERE id = $1", &[&project_id]).await?;
+    Ok(row.map(|r| r.get::<_, Option<serde_json::Value>>(0).and_then(|v| serde_json::from_value(v).ok())))
+}
 
 #[async_trait]
 impl Registry for PgStore {
@@ -185,8 +195,7 @@ impl Registry for PgStore {
 
     async fn project_commitment(&self, project_id: &str) -> Result<Option<Option<Commitment>>, StoreError> {
         let c = self.pool.get().await?;
-        let row = c.query_opt("SELECT commitment FROM projects WHERE id = $1", &[&project_id]).await?;
-        Ok(row.map(|r| r.get::<_, Option<serde_json::Value>>(0).and_then(|v| serde_json::from_value(v).ok())))
+        project_commitment_on(&**c, project_id).await
     }
 
     async fn set_firm_token_hash(&self, firm_id: &str, hash: &str) -> Result<(), StoreError> {

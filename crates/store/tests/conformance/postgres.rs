@@ -88,3 +88,54 @@ async fn v7_backfill_equals_what_ingest_maintains() {
         assert_eq!(s.device_telemetry(*d).await.unwrap(), t);
     }
 }
+
+/// A KPI answer takes one pooled connection at a time. Sixteen concurrent
+/// project and elevator KPI requests on a pool of two, with open equipment
+/// stoppages (whose age is a further query), all answer. Before, a project's
+/// answer held its connection while asking for a second: two requests took
+/// the pool and waited for each other until the pool's timeout, and every
+/// other user of the pool (ingest among them) waited behind them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_kpi_answers_never_wait_on_their_own_pool() {
+    use liftwatch_core::protocol::{Body, Event, FaultCode};
+    use liftwatch_core::window::Window;
+    use liftwatch_store::prelude::*;
+    use liftwatch_testkit::{day, t};
+
+    let db = TestDb::new("kpipool").await;
+    let s =
+        PgStore::connect(&db.url, PgOptions { pool_size: 2, timescaledb: false, ..Default::default() }).await.unwrap();
+    s.migrate().await.unwrap();
+    let devs = liftwatch_testkit::register(&s, 2).await;
+    let open = |d| Event {
+        device: d,
+        seq: 1,
+        ts: t("2026-11-20T10:00:00+08:00"),
+        ts_offset: 8 * 3600,
+        body: Body::Fault {
+            fault_id: "f1".into(),
+            code: FaultCode::parse("brake_fault"),
+            stops_service: true,
+            cause: None,
+        },
+    };
+    let events: Vec<Event> = devs.iter().map(|d| open(*d)).collect();
+    s.ingest(&liftwatch_testkit::messages(&events, 9)).await.unwrap();
+    let w = Window::rolling(day("2026-11-28")).unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let (s, d) = (s.clone(), devs[i % 2]);
+        calls.spawn(async move {
+            let k = if i % 2 == 0 { s.project_kpis("haibin", w).await } else { s.elevator_kpis(d, w).await };
+            k.map(|k| k.map(|k| (k.downtime.open, k.downtime.oldest_open_since)))
+        });
+    }
+    // The timeout only detects a hang; it is no threshold on speed.
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(600), calls.join_all())
+        .await
+        .expect("KPI answers hang on their own pool");
+    for (i, a) in answers.into_iter().enumerate() {
+        let (open, since) = a.unwrap_or_else(|e| panic!("request {i}: {e}")).unwrap();
+        assert!(open > 0 && since == Some(t("2026-11-20T10:00:00+08:00")), "request {i}: {open} {since:?}");
+    }
+}
