@@ -12,8 +12,9 @@
 //!
 //! Beside the telemetry, the regulatory domain: [`registry`] (firms,
 //! projects, elevators), [`records`] (what firms and regulators record),
-//! [`pilot`] (each rule of the pilot notice, once) and [`validation`]
-//! (typed errors naming the field, the value and the rule).
+//! [`pilot`] (each rule of the pilot notice, once), [`tenancy`] (which days
+//! of an elevator's records a firm reaches) and [`validation`] (typed errors
+//! naming the field, the value and the rule).
 
 pub mod validation;
 
@@ -27,6 +28,7 @@ pub mod protocol;
 pub mod records;
 pub mod registry;
 pub mod rollup;
+pub mod tenancy;
 pub mod window;
 
 /// The zone of local days when none is configured: the pilot is in Zhoushan.

@@ -25,9 +25,11 @@ pub use port::{
 pub use postgres::{PgOptions, PgStore};
 
 /// The capability traits, to call store methods on an `Arc<dyn Store>`:
-/// `use liftwatch_store::prelude::*;`.
+/// `use liftwatch_store::prelude::*;` (and the [`records::Scope`] their calls take).
 pub mod prelude {
     pub use crate::port::{
         DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Registry, RegulatorRecords, Store, Telemetry,
     };
+    /// Every firm-record and elevator-KPI call takes one.
+    pub use crate::records::Scope;
 }

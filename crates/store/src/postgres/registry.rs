@@ -241,23 +241,6 @@ impl Registry for PgStore {
         Ok(c.query_opt("SELECT firm_id FROM projects WHERE id = $1", &[&project_id]).await?.map(|r| r.get(0)))
     }
 
-    async fn elevator_firm(&self, device: &str) -> Result<Option<Option<String>>, StoreError> {
-        let c = self.pool.get().await?;
-        let Some(row) = c.query_opt("SELECT id FROM elevators WHERE device_code = $1", &[&device]).await? else {
-            return Ok(None);
-        };
-        let id: i32 = row.get(0);
-        let firm = c
-            .query_opt(
-                "SELECT p.firm_id FROM memberships m JOIN projects p ON p.id = m.project_id \
-                 WHERE m.elevator_id = $1 ORDER BY m.until IS NULL DESC, m.until DESC LIMIT 1",
-                &[&id],
-            )
-            .await?
-            .map(|r| r.get(0));
-        Ok(Some(firm))
-    }
-
     async fn projects(&self, f: &ProjectFilter) -> Result<Vec<ProjectRecord>, StoreError> {
         let c = self.pool.get().await?;
         let rows = c
@@ -327,18 +310,5 @@ impl Registry for PgStore {
             open_findings: r.get(9),
             memberships: self.memberships(id).await?,
         }))
-    }
-
-    async fn elevator_firm_on(&self, device: &str, day: NaiveDate) -> Result<Option<String>, StoreError> {
-        let c = self.pool.get().await?;
-        let row = c
-            .query_opt(
-                "SELECT p.firm_id FROM memberships m JOIN projects p ON p.id = m.project_id \
-                 JOIN elevators e ON e.id = m.elevator_id \
-                 WHERE e.device_code = $1 AND m.since <= $2 AND (m.until IS NULL OR m.until >= $2) LIMIT 1",
-                &[&device, &day],
-            )
-            .await?;
-        Ok(row.map(|r| r.get(0)))
     }
 }

@@ -126,7 +126,8 @@ async fn concurrent_kpi_answers_never_wait_on_their_own_pool() {
     for i in 0..16 {
         let (s, d) = (s.clone(), devs[i % 2]);
         calls.spawn(async move {
-            let k = if i % 2 == 0 { s.project_kpis("haibin", w).await } else { s.elevator_kpis(d, w).await };
+            let k =
+                if i % 2 == 0 { s.project_kpis("haibin", w).await } else { s.elevator_kpis(Scope::All, d, w).await };
             k.map(|k| k.map(|k| (k.downtime.open, k.downtime.oldest_open_since)))
         });
     }
