@@ -5,6 +5,8 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use chrono::NaiveDate;
+use liftwatch_store::records::Scope;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -33,6 +35,15 @@ impl Caller {
         match self {
             Caller::Regulator => true,
             Caller::Firm(f) => f == firm,
+        }
+    }
+
+    /// The store's scope for this caller on `today`: a firm reaches the days
+    /// of its tenures only ([`liftwatch_store::records::Scope`]).
+    pub fn scope(&self, today: NaiveDate) -> Scope<'_> {
+        match self {
+            Caller::Regulator => Scope::All,
+            Caller::Firm(f) => Scope::Firm { firm_id: f, today },
         }
     }
 

@@ -67,6 +67,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(m) => ApiError::not_found(m),
+            StoreError::Forbidden(m) => ApiError::forbidden(m),
             StoreError::Conflict(m) => ApiError::conflict(m),
             StoreError::Permanent(m) => ApiError::unprocessable(m),
             StoreError::Transient(m) => {

@@ -213,9 +213,15 @@ impl Metrics {
     }
 
     /// Also exports the store's connection pool
-    /// (`liftwatch_store_pool_connections{state}`, `liftwatch_store_pool_max`).
+    /// (`liftwatch_store_pool_connections{pool="api",state}`, `liftwatch_store_pool_max{pool="api"}`).
     pub fn register_store(&mut self, store: Arc<dyn Store>) {
-        self.registry.register_collector(Box::new(PoolCollector(store)));
+        self.register_store_pools(vec![("api", store)]);
+    }
+
+    /// Also exports connection pools by name (`liftwatch serve` has two:
+    /// `api` and `ingest`), as [`Metrics::register_store`]. Call once.
+    pub fn register_store_pools(&mut self, pools: Vec<(&'static str, Arc<dyn Store>)>) {
+        self.registry.register_collector(Box::new(PoolCollector(pools)));
     }
 
     /// Also exports the fleet's telemetry (`liftwatch_telemetry_*`), asked
@@ -299,8 +305,8 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-/// Reads the pool status at each scrape.
-struct PoolCollector(Arc<dyn Store>);
+/// Reads the status of each named pool at each scrape.
+struct PoolCollector(Vec<(&'static str, Arc<dyn Store>)>);
 
 impl std::fmt::Debug for PoolCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -310,25 +316,32 @@ impl std::fmt::Debug for PoolCollector {
 
 impl Collector for PoolCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(PoolStatus { size, available, max_size }) = self.0.pool_status() else {
+        let pools: Vec<(&str, PoolStatus)> =
+            self.0.iter().filter_map(|(name, s)| s.pool_status().map(|p| (*name, p))).collect();
+        if pools.is_empty() {
             return Ok(());
-        };
+        }
         let mut m = enc.encode_descriptor(
             "liftwatch_store_pool_connections",
             "Open database connections of the pool, idle or in use.",
             None,
             MetricType::Gauge,
         )?;
-        for (state, n) in [("idle", available), ("in_use", size.saturating_sub(available))] {
-            m.encode_family(&[("state", state)])?.encode_gauge(&n)?;
+        for (pool, PoolStatus { size, available, .. }) in &pools {
+            for (state, n) in [("idle", *available), ("in_use", size.saturating_sub(*available))] {
+                m.encode_family(&[("pool", *pool), ("state", state)])?.encode_gauge(&n)?;
+            }
         }
-        enc.encode_descriptor(
+        let mut m = enc.encode_descriptor(
             "liftwatch_store_pool_max",
             "Most database connections the pool opens.",
             None,
             MetricType::Gauge,
-        )?
-        .encode_gauge(&max_size)
+        )?;
+        for (pool, p) in &pools {
+            m.encode_family(&[("pool", *pool)])?.encode_gauge(&p.max_size)?;
+        }
+        Ok(())
     }
 }
 

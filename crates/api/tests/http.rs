@@ -133,6 +133,12 @@ impl Api {
         evs.push(ev(t("2026-11-03T10:00:00+08:00"), fault("f2")));
         evs.push(ev(t("2026-11-04T10:00:00+08:00"), Body::Entrapment { incident_id: "e1".into(), fault_id: None }));
         evs.push(ev(t("2026-11-04T10:12:00+08:00"), Body::RescueArrived { incident_id: "e1".into() }));
+        self.ingest_events(&evs).await;
+    }
+
+    /// Ingests events of one elevator (all new and valid).
+    async fn ingest_events(&self, evs: &[Event]) {
+        let d = evs[0].device;
         let topic = topic_for(&d);
         let batch: Vec<Inbound> = evs
             .chunks(500)
@@ -677,51 +683,55 @@ async fn health_and_openapi_need_no_token() {
     assert!(doc["paths"]["/api/v1/projects/{project_id}/kpis"]["get"].is_object());
 }
 
-/// A firm that takes an elevator over cannot rewrite (or read) the previous
-/// firm's incidents; the previous firm still can. Arrivals before the alarm
-/// are refused.
+/// A fault of elevator `dev` on 2026-11-28 (today in these tests), after
+/// the takeover.
+async fn fault_today(api: &Api, dev: &str) {
+    let body =
+        Body::Fault { fault_id: "f9".into(), code: FaultCode::parse("brake_fault"), stops_service: true, cause: None };
+    let ts = parse_rfc3339("2026-11-28T09:00:00+08:00").unwrap().0;
+    api.ingest_events(&[Event { device: DeviceCode::parse(dev).unwrap(), seq: 5000, ts, ts_offset: 8 * 3600, body }])
+        .await;
+}
+
+fn visit(day: &str) -> Value {
+    json!({"kind": "onsite", "started_at": format!("{day}T09:00:00+08:00"), "ended_at": format!("{day}T10:00:00+08:00"),
+        "technician": "T-1"})
+}
+
+/// Ids of the listed faults (or visits' start days).
+fn listed(v: &Value, key: &str) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|x| x[key].as_str().unwrap().chars().take(10).collect()).collect()
+}
+
+/// Tenant isolation (issue 9 item 4), on the takeover of elevator EA by firm
+/// B (`other`) from firm A (`zls`) on 2026-11-28, today: each firm reaches
+/// the days of its own tenure only. B cannot list or read A's faults (with
+/// their correction reasons), entrapments or visits, nor backdate a visit
+/// into A's period; A keeps reading its own days and nothing after, and
+/// writes nothing more. While A held the elevator it could correct its
+/// faults; a regulator's correction stands; arrivals before the alarm are
+/// refused.
 #[tokio::test]
 async fn incidents_belong_to_the_firm_of_their_day() {
     let api = Api::start("api_takeover").await;
     let (token_a, token_b) = api.world().await;
-    // EA moves from haibin (zls) to dongcheng (other) on 2026-11-28.
-    let haibin =
-        json!({"name": "haibin", "firm_id": "zls", "mode": "iot", "admitted_on": "2026-01-01", "elevators": []});
-    let (s, b) = api.call(Method::PUT, "/api/v1/projects/haibin", Some(REG), Some(haibin)).await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let dongcheng = json!({"name": "dongcheng", "firm_id": "other", "mode": "iot", "admitted_on": "2026-01-01",
-        "elevators": [{"device_code": EB}, {"device_code": EA}]});
-    let (s, b) = api.call(Method::PUT, "/api/v1/projects/dongcheng", Some(REG), Some(dongcheng)).await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    // Elevator KPIs: each firm sees its own days only.
-    let kpis = format!("/api/v1/elevators/{EA}/kpis?at=2026-11-28");
-    let (_, ka) = api.call(Method::GET, &kpis, Some(&token_a), None).await;
-    let (_, kb) = api.call(Method::GET, &kpis, Some(&token_b), None).await;
-    let (_, kr) = api.call(Method::GET, &kpis, Some(REG), None).await;
-    assert_eq!((ka["runs"].as_i64(), kb["runs"].as_i64(), kr["runs"].as_i64()), (Some(1000), Some(0), Some(1000)));
-    assert_eq!((ka["elevators"].as_i64(), kb["elevators"].as_i64()), (Some(1), Some(0)));
+    let el = |rest: &str| format!("/api/v1/elevators/{EA}{rest}");
+    // While A holds EA: it corrects a fault, records a visit and an arrival.
     let cause = json!({"cause": "usage", "reason": "passenger held the door"});
-    let path = format!("/api/v1/elevators/{EA}/faults/f1/cause");
-    let (s, _) = api.call(Method::PUT, &path, Some(&token_b), Some(cause.clone())).await;
-    assert_eq!(s, StatusCode::NOT_FOUND, "the new firm cannot touch the old firm's fault");
-    let (s, _) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/faults/f1"), Some(&token_b), None).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, b) = api.call(Method::PUT, &path, Some(&token_a), Some(cause)).await;
-    assert_eq!(s, StatusCode::OK, "the firm of the fault's day still can: {b}");
+    let (s, b) = api.call(Method::PUT, &el("/faults/f1/cause"), Some(&token_a), Some(cause)).await;
+    assert_eq!(s, StatusCode::OK, "the firm holding the elevator corrects its fault: {b}");
     // A regulator's correction stands: the firm cannot override it (409).
     let reg_cause = json!({"cause": "equipment", "reason": "the door motor log shows a fault"});
-    let (s, b) = api.call(Method::PUT, &path, Some(REG), Some(reg_cause)).await;
+    let (s, b) = api.call(Method::PUT, &el("/faults/f1/cause"), Some(REG), Some(reg_cause)).await;
     assert_eq!((s, b["cause"].as_str()), (StatusCode::OK, Some("equipment")), "{b}");
     let again = json!({"cause": "usage", "reason": "we still think the passenger held the door"});
-    let (s, b) = api.call(Method::PUT, &path, Some(&token_a), Some(again)).await;
+    let (s, b) = api.call(Method::PUT, &el("/faults/f1/cause"), Some(&token_a), Some(again)).await;
     assert_eq!((s, b["error"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{b}");
     assert!(b["message"].as_str().is_some_and(|m| m.contains("regulator")), "{b}");
-    let (_, v) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/faults/f1"), Some(REG), None).await;
-    assert_eq!((v["cause"].as_str(), v["corrections"].as_array().map(Vec::len)), (Some("equipment"), Some(2)), "{v}");
-    let (s, _) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/entrapments/e1"), Some(&token_b), None).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, b) = api.call(Method::POST, &el("/visits"), Some(&token_a), Some(visit("2026-11-10"))).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
     // Arrival before the alarm (2026-11-04T10:00+08:00) is refused.
-    let arrival = format!("/api/v1/elevators/{EA}/entrapments/e1/arrival");
+    let arrival = el("/entrapments/e1/arrival");
     let (s, b) =
         api.call(Method::PUT, &arrival, Some(&token_a), Some(json!({"arrived_at": "2026-11-04T09:00:00+08:00"}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
@@ -731,6 +741,108 @@ async fn incidents_belong_to_the_firm_of_their_day() {
     assert_eq!(b["arrival_reported_by"], "firm:zls", "the API report is now the earliest: audited");
     let (_, e) = api.call(Method::GET, &format!("/api/v1/elevators/{EB}/entrapments/e1"), Some(REG), None).await;
     assert_eq!(e["arrival_reported_by"], "box");
+
+    // EA moves from haibin (zls) to dongcheng (other) today, 2026-11-28.
+    let haibin =
+        json!({"name": "haibin", "firm_id": "zls", "mode": "iot", "admitted_on": "2026-01-01", "elevators": []});
+    let (s, b) = api.call(Method::PUT, "/api/v1/projects/haibin", Some(REG), Some(haibin)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let dongcheng = json!({"name": "dongcheng", "firm_id": "other", "mode": "iot", "admitted_on": "2026-01-01",
+        "elevators": [{"device_code": EB}, {"device_code": EA}]});
+    let (s, b) = api.call(Method::PUT, "/api/v1/projects/dongcheng", Some(REG), Some(dongcheng)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    fault_today(&api, EA).await;
+    let (s, b) = api.call(Method::POST, &el("/visits"), Some(&token_b), Some(visit("2026-11-28"))).await;
+    assert_eq!(s, StatusCode::CREATED, "the new firm records today: {b}");
+
+    // Elevator KPIs: each firm sees its own days only; the box's telemetry
+    // only the firm holding the elevator.
+    let kpis = el("/kpis?half=2026H2");
+    let (_, ka) = api.call(Method::GET, &kpis, Some(&token_a), None).await;
+    let (_, kb) = api.call(Method::GET, &kpis, Some(&token_b), None).await;
+    let (_, kr) = api.call(Method::GET, &kpis, Some(REG), None).await;
+    assert_eq!((ka["runs"].as_i64(), kb["runs"].as_i64(), kr["runs"].as_i64()), (Some(1000), Some(0), Some(1000)));
+    assert_eq!((ka["elevators"].as_i64(), kb["elevators"].as_i64()), (Some(1), Some(1)));
+    assert_eq!((ka["downtime"]["open"].as_i64(), kb["downtime"]["open"].as_i64()), (Some(1), Some(1)), "{ka} {kb}");
+    assert!(ka.get("telemetry").is_none() && kb["telemetry"].is_object(), "{ka} {kb}");
+
+    // B: nothing of A's period — faults (nor their correction reasons),
+    // entrapments, visits — and no record back-dated into it.
+    let (s, f) = api.call(Method::GET, &el("/faults"), Some(&token_b), None).await;
+    assert_eq!((s, listed(&f, "fault_id")), (StatusCode::OK, vec!["f9".to_owned()]), "{f}");
+    assert!(!f.to_string().contains("passenger"), "no correction reason of A's: {f}");
+    let (s, _) = api.call(Method::GET, &el("/faults/f1"), Some(&token_b), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let cause = json!({"cause": "usage", "reason": "passenger held the door"});
+    let (s, _) = api.call(Method::PUT, &el("/faults/f1/cause"), Some(&token_b), Some(cause.clone())).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the new firm cannot touch the old firm's fault");
+    let (s, _) = api.call(Method::GET, &el("/entrapments/e1"), Some(&token_b), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = api.call(Method::GET, &el("/visits"), Some(&token_b), None).await;
+    assert_eq!((s, listed(&v, "started_at")), (StatusCode::OK, vec!["2026-11-28".to_owned()]), "{v}");
+    let (s, b) = api.call(Method::POST, &el("/visits"), Some(&token_b), Some(visit("2026-11-20"))).await;
+    assert_eq!((s, b["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "backdated into A's period: {b}");
+    assert!(b["message"].as_str().is_some_and(|m| m.contains("2026-11-20") && m.contains("2026-11-28")), "{b}");
+    let (s, b) = api
+        .call(
+            Method::PUT,
+            &el("/entrapments/e7/arrival"),
+            Some(&token_b),
+            Some(json!({"arrived_at": "2026-11-27T10:00:00+08:00"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "an arrival dated in A's period: {b}");
+
+    // A: its own days, read-only; nothing after.
+    let (s, f) = api.call(Method::GET, &el("/faults"), Some(&token_a), None).await;
+    assert_eq!((s, listed(&f, "fault_id")), (StatusCode::OK, vec!["f2".to_owned(), "f1".to_owned()]), "{f}");
+    let (s, f1) = api.call(Method::GET, &el("/faults/f1"), Some(&token_a), None).await;
+    assert_eq!((s, f1["corrections"].as_array().map(Vec::len)), (StatusCode::OK, Some(2)), "{f1}");
+    let (s, _) = api.call(Method::GET, &el("/faults/f9"), Some(&token_a), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "after its tenure");
+    let (s, v) = api.call(Method::GET, &el("/visits"), Some(&token_a), None).await;
+    assert_eq!((s, listed(&v, "started_at")), (StatusCode::OK, vec!["2026-11-10".to_owned()]), "{v}");
+    let (s, b) = api.call(Method::PUT, &el("/faults/f2/cause"), Some(&token_a), Some(cause)).await;
+    assert_eq!((s, b["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{b}");
+    assert!(b["message"].as_str().is_some_and(|m| m.contains("read-only")), "{b}");
+    let (s, b) = api.call(Method::POST, &el("/visits"), Some(&token_a), Some(visit("2026-11-20"))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a dropped elevator takes no new records: {b}");
+    let (s, b) =
+        api.call(Method::PUT, &arrival, Some(&token_a), Some(json!({"arrived_at": "2026-11-04T10:03:00+08:00"}))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    // The regulator sees every day.
+    let (_, f) = api.call(Method::GET, &el("/faults"), Some(REG), None).await;
+    assert_eq!(listed(&f, "fault_id"), vec!["f9".to_owned(), "f2".to_owned(), "f1".to_owned()]);
+}
+
+/// A membership that starts in the future grants nothing before it starts:
+/// firm B, whose project takes EA from 2026-12-01 on, sees nothing of it on
+/// 2026-11-28 (as if it did not exist) and cannot record for it. (Before,
+/// any membership of the firm's, begun or not, opened the elevator's KPIs.)
+#[tokio::test]
+async fn a_future_membership_grants_nothing_before_it_starts() {
+    let api = Api::start("api_future").await;
+    let (_, token_b) = api.world().await;
+    // EA leaves haibin (its last day 2026-11-27) and joins dongcheng on 2026-12-01.
+    let haibin =
+        json!({"name": "haibin", "firm_id": "zls", "mode": "iot", "admitted_on": "2026-01-01", "elevators": []});
+    let (s, b) = api.call(Method::PUT, "/api/v1/projects/haibin", Some(REG), Some(haibin)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let dongcheng = json!({"name": "dongcheng", "firm_id": "other", "mode": "iot", "admitted_on": "2026-01-01",
+        "elevators": [{"device_code": EB}, {"device_code": EA, "since": "2026-12-01"}]});
+    let (s, b) = api.call(Method::PUT, "/api/v1/projects/dongcheng", Some(REG), Some(dongcheng)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let el = |rest: &str| format!("/api/v1/elevators/{EA}{rest}");
+    for path in [el("/kpis?at=2026-11-28"), el("/faults"), el("/faults/f1"), el("/visits"), el("/entrapments/e1")] {
+        let (s, b) = api.call(Method::GET, &path, Some(&token_b), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {b}");
+        assert!(b["message"].as_str().is_some_and(|m| !m.contains("2026-12-01")), "reveals nothing: {b}");
+    }
+    let (s, _) = api.call(Method::POST, &el("/visits"), Some(&token_b), Some(visit("2026-11-28"))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let cause = json!({"cause": "usage", "reason": "passenger held the door"});
+    let (s, _) = api.call(Method::PUT, &el("/faults/f1/cause"), Some(&token_b), Some(cause)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

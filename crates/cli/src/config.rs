@@ -21,8 +21,11 @@ pub const DEFAULT_EMBEDDED_MQTT_LISTEN: &str = "127.0.0.1:1883";
 pub const DEFAULT_DATA_DIR: &str = "./liftwatch-data";
 /// IANA zone of the local days (rollups, KPI windows): the core's default.
 pub const DEFAULT_TIMEZONE: &str = liftwatch_core::DEFAULT_TIMEZONE_NAME;
-/// Database connections: the store's default.
-pub const DEFAULT_DB_POOL_SIZE: usize = liftwatch_store::postgres::DEFAULT_POOL_SIZE;
+/// Database connections of the HTTP API's pool: the store's default.
+pub const DEFAULT_DB_POOL_SIZE_API: usize = liftwatch_store::postgres::DEFAULT_POOL_SIZE;
+/// Database connections of the ingest pool: one per batch in flight, and two
+/// to spare (a dead letter written while the other batches commit).
+pub const DEFAULT_DB_POOL_SIZE_INGEST: usize = DEFAULT_MAX_INFLIGHT_BATCHES + 2;
 /// Use TimescaleDB hypertables when the extension is available: the store's default.
 pub const DEFAULT_TIMESCALEDB: bool = liftwatch_store::postgres::DEFAULT_TIMESCALEDB;
 
@@ -98,9 +101,16 @@ pub struct ServeArgs {
     #[arg(long, env = "LIFTWATCH_MAX_INFLIGHT_BATCHES", help = help(
         "Store transactions (batches) in flight at once", DEFAULT_MAX_INFLIGHT_BATCHES))]
     pub max_inflight_batches: Option<usize>,
-    /// Database connections.
-    #[arg(long, env = "LIFTWATCH_DB_POOL_SIZE", help = help("Database connections", DEFAULT_DB_POOL_SIZE))]
-    pub db_pool_size: Option<usize>,
+    /// Database connections of the ingest pool (the gateway's; at least --max-inflight-batches).
+    #[arg(long, env = "LIFTWATCH_DB_POOL_SIZE_INGEST", help = help(
+        "Database connections of the ingest pool (the gateway's; at least --max-inflight-batches)",
+        DEFAULT_DB_POOL_SIZE_INGEST))]
+    pub db_pool_size_ingest: Option<usize>,
+    /// Database connections of the HTTP API's pool (separate: requests never take ingest's).
+    #[arg(long, env = "LIFTWATCH_DB_POOL_SIZE_API", help = help(
+        "Database connections of the HTTP API's pool (separate: requests never take ingest's)",
+        DEFAULT_DB_POOL_SIZE_API))]
+    pub db_pool_size_api: Option<usize>,
     /// Use TimescaleDB hypertables when the extension is available.
     #[arg(long, env = "LIFTWATCH_TIMESCALEDB", help = help(
         "Use TimescaleDB hypertables when the extension is available", DEFAULT_TIMESCALEDB))]
@@ -151,7 +161,8 @@ struct FileConfig {
     batch_max_messages: Option<usize>,
     batch_linger_ms: Option<u64>,
     max_inflight_batches: Option<usize>,
-    db_pool_size: Option<usize>,
+    db_pool_size_ingest: Option<usize>,
+    db_pool_size_api: Option<usize>,
     timescaledb: Option<bool>,
     spool: Option<bool>,
     spool_dir: Option<PathBuf>,
@@ -188,8 +199,10 @@ pub struct Config {
     pub timezone: chrono_tz::Tz,
     /// Gateway settings.
     pub gateway: liftwatch_gateway::GatewayConfig,
-    /// Pool size.
-    pub db_pool_size: usize,
+    /// Connections of the ingest pool (the gateway's).
+    pub db_pool_size_ingest: usize,
+    /// Connections of the HTTP API's pool (also used by the one-shot commands).
+    pub db_pool_size_api: usize,
     /// TimescaleDB wanted.
     pub timescaledb: bool,
     /// The gateway's spool; `None` when turned off.
@@ -258,7 +271,8 @@ impl fmt::Debug for ServeArgs {
             batch_max_messages,
             batch_linger_ms,
             max_inflight_batches,
-            db_pool_size,
+            db_pool_size_ingest,
+            db_pool_size_api,
             timescaledb,
             spool,
             no_spool,
@@ -283,7 +297,8 @@ impl fmt::Debug for ServeArgs {
             .field("batch_max_messages", batch_max_messages)
             .field("batch_linger_ms", batch_linger_ms)
             .field("max_inflight_batches", max_inflight_batches)
-            .field("db_pool_size", db_pool_size)
+            .field("db_pool_size_ingest", db_pool_size_ingest)
+            .field("db_pool_size_api", db_pool_size_api)
             .field("timescaledb", timescaledb)
             .field("spool", spool)
             .field("no_spool", no_spool)
@@ -306,7 +321,8 @@ impl fmt::Debug for Config {
             regulator_token,
             timezone,
             gateway,
-            db_pool_size,
+            db_pool_size_ingest,
+            db_pool_size_api,
             timescaledb,
             spool,
             rules_interval,
@@ -322,7 +338,8 @@ impl fmt::Debug for Config {
             .field("regulator_token", &secret(regulator_token))
             .field("timezone", timezone)
             .field("gateway", gateway) // masks its own MQTT password
-            .field("db_pool_size", db_pool_size)
+            .field("db_pool_size_ingest", db_pool_size_ingest)
+            .field("db_pool_size_api", db_pool_size_api)
             .field("timescaledb", timescaledb)
             .field("spool", spool)
             .field("rules_interval", rules_interval)
@@ -421,15 +438,18 @@ impl ServeArgs {
             }
             gateway.max_inflight_batches = v.max(1);
         }
-        let db_pool_size = self.db_pool_size.or(file.db_pool_size).unwrap_or(DEFAULT_DB_POOL_SIZE);
-        if db_pool_size < gateway.max_inflight_batches + 1 {
+        let db_pool_size_ingest =
+            self.db_pool_size_ingest.or(file.db_pool_size_ingest).unwrap_or(DEFAULT_DB_POOL_SIZE_INGEST);
+        if db_pool_size_ingest < gateway.max_inflight_batches {
             errors.push(format!(
-                "db_pool_size {db_pool_size} must exceed max_inflight_batches {} (the API needs connections too)",
+                "db_pool_size_ingest {db_pool_size_ingest} must be at least max_inflight_batches {} (each batch in \
+                 flight holds one connection of the ingest pool)",
                 gateway.max_inflight_batches
             ));
         }
-        if db_pool_size == 0 {
-            errors.push("db_pool_size must be at least 1".into());
+        let db_pool_size_api = self.db_pool_size_api.or(file.db_pool_size_api).unwrap_or(DEFAULT_DB_POOL_SIZE_API);
+        if db_pool_size_api == 0 {
+            errors.push("db_pool_size_api must be at least 1".into());
         }
         let robustness_file = RobustnessArgs {
             store_attempts: file.store_attempts,
@@ -465,7 +485,8 @@ impl ServeArgs {
             regulator_token: self.regulator_token.or(file.regulator_token),
             timezone,
             gateway,
-            db_pool_size,
+            db_pool_size_ingest,
+            db_pool_size_api,
             timescaledb: self.timescaledb.or(file.timescaledb).unwrap_or(DEFAULT_TIMESCALEDB),
             spool,
             dead_letters,

@@ -11,25 +11,47 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 
-/// Opens the configured store (migrated).
+/// Opens the configured store (migrated), with the API's pool size (the
+/// one-shot commands use this one).
 pub async fn open_store(cfg: &Config) -> anyhow::Result<PgStore> {
+    let store = connect(cfg, cfg.db_pool_size_api).await?;
+    let ts = store.migrate().await.context("applying migrations")?;
+    tracing::info!(timescaledb = ts, "store ready (migrations applied)");
+    Ok(store)
+}
+
+/// The store of `serve`, twice: one database through two pools, so HTTP
+/// requests can never take the connections ingest needs (nor the reverse).
+pub struct Stores {
+    /// The gateway's (`--db-pool-size-ingest` connections).
+    pub ingest: PgStore,
+    /// The HTTP API's (`--db-pool-size-api` connections).
+    pub api: PgStore,
+}
+
+/// Opens both pools of `serve` (migrating once).
+pub async fn open_stores(cfg: &Config) -> anyhow::Result<Stores> {
+    let api = open_store(cfg).await?;
+    let ingest = connect(cfg, cfg.db_pool_size_ingest).await?;
+    Ok(Stores { ingest, api })
+}
+
+/// A pool of `pool_size` connections on the configured database.
+async fn connect(cfg: &Config, pool_size: usize) -> anyhow::Result<PgStore> {
     let Some(url) = &cfg.database_url else {
         bail!(
             "LIFTWATCH_DATABASE_URL / --database-url is not set, and the embedded store is not available in this \
              build yet: point liftwatch at PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/liftwatch)"
         );
     };
-    let opts = PgOptions { tz: cfg.timezone, pool_size: cfg.db_pool_size, timescaledb: cfg.timescaledb };
-    let store = PgStore::connect(url, opts).await.context("connecting to the database")?;
-    let ts = store.migrate().await.context("applying migrations")?;
-    tracing::info!(timescaledb = ts, "store ready (migrations applied)");
-    Ok(store)
+    let opts = PgOptions { tz: cfg.timezone, pool_size, timescaledb: cfg.timescaledb };
+    PgStore::connect(url, opts).await.context("connecting to the database")
 }
 
 /// Runs until SIGTERM / SIGINT, then drains: stop taking messages, commit,
 /// ack, disconnect, stop HTTP.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
-    let store = open_store(&cfg).await?;
+    let stores = open_stores(&cfg).await?;
     tracing::info!(
         regulator_token_set = cfg.regulator_token.is_some(),
         data_dir = %cfg.data_dir.display(),
@@ -64,18 +86,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     })?;
     let mut alerts_mqtt = alerts_mqtt;
     alerts_mqtt.set_clean_session(true);
-    let gateway = Gateway::start(gateway_cfg, store.clone(), spool, shutdown_rx.clone())?;
+    let gateway = Gateway::start(gateway_cfg, stores.ingest.clone(), spool, shutdown_rx.clone())?;
     let stats = gateway.stats.clone();
     let pruner = tokio::spawn(liftwatch_gateway::pruner::run(
-        std::sync::Arc::new(store.clone()),
+        std::sync::Arc::new(stores.api.clone()),
         cfg.dead_letters.retention,
         cfg.dead_letters.max_bytes,
         stats.clone(),
         shutdown_rx.clone(),
     ));
     let mut metrics = liftwatch_api::metrics::Metrics::new();
-    let port: std::sync::Arc<dyn liftwatch_store::Store> = std::sync::Arc::new(store.clone());
-    metrics.register_store(port.clone());
+    let port: std::sync::Arc<dyn liftwatch_store::Store> = std::sync::Arc::new(stores.api.clone());
+    metrics.register_store_pools(vec![("api", port.clone()), ("ingest", std::sync::Arc::new(stores.ingest.clone()))]);
     let clock: liftwatch_api::Clock = std::sync::Arc::new(Timestamp::now);
     metrics.register_telemetry(port.clone(), liftwatch_api::metrics::DEFAULT_SILENT_AFTER, clock.clone());
     metrics.register_collector(gateway.stats.clone());
@@ -87,7 +109,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         ingest_ready: std::sync::Arc::new(move || ingest_ready(&stats)),
     };
     let app = liftwatch_api::app_with_metrics(state, std::sync::Arc::new(metrics));
-    let engine = start_engine(&cfg, &store, alerts_mqtt, shutdown_rx.clone());
+    let engine = start_engine(&cfg, &stores.api, alerts_mqtt, shutdown_rx.clone());
     tracing::info!(listen = %cfg.listen, "HTTP listening");
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
@@ -197,5 +219,57 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use liftwatch_store::prelude::*;
+    use liftwatch_testkit::{fleet_events, messages, project, register, wait_until, TestDb};
+
+    use super::*;
+    use crate::config::ServeArgs;
+
+    /// Ingest has its own pool: with every connection of the API's pool
+    /// held by a request (one blocked behind a registry lock), a batch still
+    /// commits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_saturated_api_pool_does_not_block_ingest() {
+        let db = TestDb::new("pools").await;
+        let args = ServeArgs {
+            database_url: Some(db.url.clone()),
+            db_pool_size_api: Some(1),
+            db_pool_size_ingest: Some(1),
+            max_inflight_batches: Some(1),
+            timescaledb: Some(false),
+            ..Default::default()
+        };
+        let stores = open_stores(&args.resolve().unwrap()).await.unwrap();
+        let devs = register(&stores.api, 1).await;
+        // Another registry writer holds the registry lock: the API's request
+        // waits for it holding the API pool's only connection.
+        let admin = db.client().await;
+        admin.execute("SELECT pg_advisory_lock(7460001)", &[]).await.unwrap();
+        let api = stores.api.clone();
+        let request = tokio::spawn(async move { project(&api, "late", "zls", &[]).await });
+        wait_until("the API pool is saturated", Duration::from_secs(60), || async {
+            stores.api.pool_status().is_some_and(|p| p.size == 1 && p.available == 0)
+        })
+        .await;
+        let events = fleet_events(&devs, 5, 1);
+        let batch = messages(&events, 100);
+        // The timeout only detects a hang; it is no threshold on speed.
+        let report = tokio::time::timeout(Duration::from_secs(300), stores.ingest.ingest(&batch))
+            .await
+            .expect("ingest waits for the API's pool")
+            .unwrap();
+        assert_eq!(report.new_events, events.len() as u64);
+        assert!(!request.is_finished(), "the API request was still holding its connection");
+        admin.execute("SELECT pg_advisory_unlock(7460001)", &[]).await.unwrap();
+        request.await.unwrap();
     }
 }

@@ -328,6 +328,14 @@ impl EntrapmentRecord {
         self.arrived_at = counting(&self.arrivals, self.alarm.as_ref().map(|a| a.ts));
     }
 
+    /// The local day the entrapment belongs to, for who may see and change
+    /// it ([`crate::tenancy`]): its alarm's; before the alarm arrives, its
+    /// first reported arrival's, else its release's.
+    pub fn local_day(&self, tz: Tz) -> Option<NaiveDate> {
+        let first = self.alarm.as_ref().map(|a| a.ts).or(self.arrivals.first().copied()).or(self.released_at);
+        first.map(|t| t.local_day(tz))
+    }
+
     /// The earliest arrival stamped before the alarm: rejected (it is not
     /// the rescue), kept for audit.
     pub fn early_arrival(&self) -> Option<Timestamp> {

@@ -13,7 +13,8 @@
 //! Beside the telemetry, the regulatory domain: [`registry`] (firms,
 //! projects, elevators), [`records`] (what firms and regulators record),
 //! [`pilot`] (each rule of the pilot notice, once), [`rules`] (the rules as
-//! findings: catalogue, pure evaluation over a snapshot, lifecycle) and
+//! findings: catalogue, pure evaluation over a snapshot, lifecycle),
+//! [`tenancy`] (which days of an elevator's records a firm reaches) and
 //! [`validation`] (typed errors naming the field, the value and the rule).
 
 pub mod validation;
@@ -29,6 +30,7 @@ pub mod records;
 pub mod registry;
 pub mod rollup;
 pub mod rules;
+pub mod tenancy;
 pub mod window;
 
 /// The zone of local days when none is configured: the pilot is in Zhoushan.

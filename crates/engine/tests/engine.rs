@@ -111,7 +111,7 @@ async fn a_missed_onsite_visit_opens_one_finding_that_resolves_after_the_visit_w
         ended_at: t("2026-05-10T12:00:00+08:00"),
         technician: "T-1".into(),
     };
-    store.add_visit(dev(0), &visit, "firm:zls").await.unwrap();
+    store.add_visit(liftwatch_store::records::Scope::All, dev(0), &visit, "firm:zls").await.unwrap();
     let after = t("2026-05-10T12:30:00+08:00");
     engine.evaluate_once(after).await.unwrap();
     assert_eq!(store.finding(&id).await.unwrap().unwrap().state, "open", "clearing, not resolved yet");
@@ -182,7 +182,7 @@ async fn alerts_of_the_engine_reach_a_webhook_signed_once_across_a_leader_change
         ended_at: t("2026-05-10T09:00:00+08:00"),
         technician: "T-1".into(),
     };
-    store.add_visit(dev(0), &visit, "firm:zls").await.unwrap();
+    store.add_visit(liftwatch_store::records::Scope::All, dev(0), &visit, "firm:zls").await.unwrap();
     let (stop_b, b) = start(store_b.clone(), engine_b, "b");
     wait_until("the new leader has evaluated", Duration::from_secs(30), || {
         let s = store_b.clone();

@@ -14,9 +14,14 @@ pub enum StoreError {
     /// A registry request that conflicts with what is stored (HTTP 409).
     #[error("{0}")]
     Conflict(String),
-    /// Something referenced does not exist (HTTP 404).
+    /// Something referenced does not exist, or the caller may not see it
+    /// (HTTP 404: another firm's elevator is answered as if it did not exist).
     #[error("{0}")]
     NotFound(String),
+    /// The caller sees the thing but may not change it (HTTP 403): a firm
+    /// writing a record outside the days it maintains the elevator.
+    #[error("{0}")]
+    Forbidden(String),
     /// Bad configuration (URL, migrations).
     #[error("store configuration: {0}")]
     Config(String),

@@ -26,10 +26,12 @@ pub use port::{
 pub use postgres::{PgOptions, PgStore};
 
 /// The capability traits, to call store methods on an `Arc<dyn Store>`:
-/// `use liftwatch_store::prelude::*;`.
+/// `use liftwatch_store::prelude::*;` (and the [`records::Scope`] their calls take).
 pub mod prelude {
     pub use crate::port::{
         Alerts, DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Leadership, Lease, Registry,
         RegulatorRecords, RuleInputs, Store, Telemetry,
     };
+    /// Every firm-record and elevator-KPI call takes one.
+    pub use crate::records::Scope;
 }

@@ -30,7 +30,7 @@ use liftwatch_core::window::Window;
 use crate::alerts::{Delivery, NewAlert, OutboxStatus, Outcome, Webhook, WebhookSpec};
 use crate::dead_letters::{DeadLetterFilter, DeadLetterPolicy, DeadLetterRecord, PruneReport, ReplayReport};
 use crate::findings::{Applied, Finding, FindingFilter, FindingNote};
-use crate::records::{EntrapmentView, FaultView, Reclassification, RecordFilter};
+use crate::records::{EntrapmentView, FaultView, Reclassification, RecordFilter, Scope};
 use crate::registry::ProjectFilter;
 use crate::{Inbound, IngestReport, StoreError};
 
@@ -146,27 +146,24 @@ pub trait Registry: Send + Sync {
     /// The firm of a project, if the project exists.
     async fn project_firm(&self, project_id: &str) -> Result<Option<String>, StoreError>;
 
-    /// The firm currently responsible for an elevator (through its current
-    /// project), if the elevator is registered; `Some(None)` when it is in no project.
-    async fn elevator_firm(&self, device: &str) -> Result<Option<Option<String>>, StoreError>;
-
     /// Projects with filters and pagination.
     async fn projects(&self, f: &ProjectFilter) -> Result<Vec<ProjectRecord>, StoreError>;
 
     /// One project as stored.
     async fn project(&self, id: &str) -> Result<Option<ProjectRecord>, StoreError>;
-
-    /// The firm responsible for an elevator on a local day: the firm of the
-    /// project it belonged to that day, if any. Decides which firm may act on
-    /// an incident of that day (a firm that takes an elevator over must not
-    /// rewrite the previous firm's history).
-    async fn elevator_firm_on(&self, device: &str, day: NaiveDate) -> Result<Option<String>, StoreError>;
 }
 
 /// What a maintenance firm records, and the incidents it may act on:
 /// fault-cause corrections, rescue arrivals, maintenance visits. Corrections
 /// and arrivals change the incident and its rollup contribution in one
 /// transaction, so the KPIs follow at once.
+///
+/// Every call takes a [`Scope`]: a firm reaches only the days of its
+/// tenures ([`liftwatch_core::tenancy::FirmAccess`]). An elevator it may not
+/// see is `NotFound` with the words of an unregistered one, a record of a
+/// day it may not read is as absent as one never received, and a write of a
+/// day it may not write is `Forbidden` — checked in the write's transaction
+/// with the elevator's membership rows locked `FOR SHARE`.
 #[async_trait]
 pub trait FirmRecords: Send + Sync {
     /// Corrects a fault's cause (by a firm or a regulator, with a reason), in
@@ -178,8 +175,12 @@ pub trait FirmRecords: Send + Sync {
     /// force (it documents who confirmed what, and pins the cause), and one
     /// that does not change the cause changes no KPI. `NotFound` when the
     /// elevator is not registered or the box has not reported the fault.
+    // The scope, the fault, and the fields of the correction (as the core's
+    // `FaultRecord::correct` takes them).
+    #[allow(clippy::too_many_arguments)]
     async fn correct_fault_cause(
         &self,
+        scope: Scope<'_>,
         device: DeviceCode,
         fault_id: &str,
         cause: Cause,
@@ -190,12 +191,18 @@ pub trait FirmRecords: Send + Sync {
 
     /// One fault with its cause history; `NotFound` when the elevator is not
     /// registered, `None` when the box has not reported the fault.
-    async fn fault(&self, device: DeviceCode, fault_id: &str) -> Result<Option<FaultView>, StoreError>;
+    async fn fault(
+        &self,
+        scope: Scope<'_>,
+        device: DeviceCode,
+        fault_id: &str,
+    ) -> Result<Option<FaultView>, StoreError>;
 
     /// An elevator's faults that began on the local days `from..=to` (either
     /// bound optional), newest first.
     async fn faults(
         &self,
+        scope: Scope<'_>,
         device: DeviceCode,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
@@ -207,7 +214,8 @@ pub trait FirmRecords: Send + Sync {
     /// arrival reported (by API or by the box) counts. Allowed before the
     /// box's alarm has arrived: the incident row is created and pairs with
     /// the alarm when it comes. One transaction, the row locked, the rollup
-    /// change added. `NotFound` when the elevator is not registered.
+    /// change added. `NotFound` when the elevator is not registered. The
+    /// platform's own report (every day; recorded as by `api`).
     async fn report_arrival(
         &self,
         device: DeviceCode,
@@ -219,6 +227,7 @@ pub trait FirmRecords: Send + Sync {
     /// `regulator`), kept when this report becomes the earliest.
     async fn report_arrival_by(
         &self,
+        scope: Scope<'_>,
         device: DeviceCode,
         incident_id: &str,
         at: Timestamp,
@@ -226,16 +235,28 @@ pub trait FirmRecords: Send + Sync {
     ) -> Result<EntrapmentView, StoreError>;
 
     /// One entrapment as known (`None` when nothing of it was received or reported).
-    async fn entrapment(&self, device: DeviceCode, incident_id: &str) -> Result<Option<EntrapmentView>, StoreError>;
+    async fn entrapment(
+        &self,
+        scope: Scope<'_>,
+        device: DeviceCode,
+        incident_id: &str,
+    ) -> Result<Option<EntrapmentView>, StoreError>;
 
     /// Records a maintenance visit. `Permanent` when invalid ([`NewVisit::validate`]),
     /// `NotFound` when the elevator is not registered.
-    async fn add_visit(&self, device: DeviceCode, v: &NewVisit, by: &str) -> Result<Visit, StoreError>;
+    async fn add_visit(
+        &self,
+        scope: Scope<'_>,
+        device: DeviceCode,
+        v: &NewVisit,
+        by: &str,
+    ) -> Result<Visit, StoreError>;
 
     /// An elevator's visits that started on the local days `from..=to`
     /// (either bound optional), oldest first.
     async fn visits(
         &self,
+        scope: Scope<'_>,
         device: DeviceCode,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
@@ -331,16 +352,15 @@ pub trait Kpis: Send + Sync {
     /// they belonged. `None` when the project does not exist.
     async fn project_kpis(&self, project_id: &str, w: Window) -> Result<Option<KpiReport>, StoreError>;
 
-    /// One elevator's KPIs over a window (all its days). `None` when unknown.
-    async fn elevator_kpis(&self, device: DeviceCode, w: Window) -> Result<Option<KpiReport>, StoreError>;
-
-    /// One elevator's KPIs over the days it belonged to one of `firm_id`'s
-    /// projects (what a firm may see). `None` when it never did.
-    async fn elevator_kpis_for_firm(
+    /// One elevator's KPIs over a window, on the days `scope` reads (all its
+    /// days for [`Scope::All`]; a firm's tenures begun by its today, with the
+    /// box's telemetry only while it holds the elevator). `None` when
+    /// unknown, or when the firm may not see it.
+    async fn elevator_kpis(
         &self,
+        scope: Scope<'_>,
         device: DeviceCode,
         w: Window,
-        firm_id: &str,
     ) -> Result<Option<KpiReport>, StoreError>;
 
     /// All rollup rows (with fault counts by code), for reconciliation and tests.

@@ -9,10 +9,35 @@
 //! [`EntrapmentView`]), the reclassification share computed over the
 //! rollups, and the filters of the lists.
 
+use chrono::NaiveDate;
 use liftwatch_core::incident::{CauseCorrection, EntrapmentRecord};
 use liftwatch_core::protocol::{Cause, Timestamp};
 use liftwatch_core::window::Window;
 use serde::{Deserialize, Serialize};
+
+// ---------------------------------------------------------------------------
+// Who reaches which days
+// ---------------------------------------------------------------------------
+
+/// Whose view of an elevator's records a store call takes (docs/api.md
+/// "Tenancy"). The store applies it inside the call — for a write, in the
+/// write's own transaction, with the elevator's membership rows locked — so
+/// no registry change can slip between the check and the write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// Every day of every elevator (regulators, the platform's own tools).
+    All,
+    /// A maintenance firm on `today`: the days of
+    /// [`liftwatch_core::tenancy::FirmAccess`]. An elevator it may not see
+    /// is `NotFound` as if it were not registered; a write outside its days
+    /// is `Forbidden`.
+    Firm {
+        /// The firm.
+        firm_id: &'a str,
+        /// Today in the zone of local days.
+        today: NaiveDate,
+    },
+}
 
 // ---------------------------------------------------------------------------
 // Faults: cause corrections

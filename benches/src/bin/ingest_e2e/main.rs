@@ -61,7 +61,7 @@ struct Opts {
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// Gateway settings for (E), EVENTS:MESSAGES:POOL[:nospool]
-    /// (`--batch-max-events`, `--batch-max-messages`, `--db-pool-size`, and
+    /// (`--batch-max-events`, `--batch-max-messages`, `--db-pool-size-ingest`, and
     /// `--no-spool` with `:nospool`), comma-separated; the first one is the
     /// headline figure (the defaults: spool on).
     #[arg(long, value_delimiter = ',', default_value = "50000:1000:8,50000:1000:8:nospool,10000:1000:8,50000:1000:3")]

@@ -108,9 +108,11 @@ async fn start_serve(
 ) -> anyhow::Result<(Service, u16)> {
     let http_port = free_port();
     let mut args = serve_args(db_url, mqtt_url, http_port, "bench-gateway", "bench");
-    for (flag, v) in
-        [("--batch-max-events", g.max_events), ("--batch-max-messages", g.max_messages), ("--db-pool-size", g.pool)]
-    {
+    for (flag, v) in [
+        ("--batch-max-events", g.max_events),
+        ("--batch-max-messages", g.max_messages),
+        ("--db-pool-size-ingest", g.pool),
+    ] {
         args.extend([flag.to_owned(), v.to_string()]);
     }
     if !g.spool {

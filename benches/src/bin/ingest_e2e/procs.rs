@@ -46,7 +46,7 @@ pub struct GatewaySetting {
     pub max_events: usize,
     /// `--batch-max-messages`.
     pub max_messages: usize,
-    /// `--db-pool-size`.
+    /// `--db-pool-size-ingest` (the gateway's pool).
     pub pool: usize,
     /// The gateway's durable spool (`--no-spool` when false).
     pub spool: bool,

@@ -2,9 +2,12 @@
 //! corrections, rescuer arrivals at entrapments, maintenance visits.
 //!
 //! Firms record for the elevators of their own projects, a regulator may
-//! too. A firm reads and changes an incident only if the elevator belonged
-//! to one of its projects on the incident's day; otherwise 404, as if it did
-//! not exist. The rules are the core's: what a correction does
+//! too. A firm reaches an elevator's records only on the days of its
+//! tenures ([`liftwatch_core::tenancy`], docs/api.md "Tenancy"): the store
+//! applies the caller's [`crate::auth::Caller::scope`] in each call — for a
+//! write, in the write's transaction. An elevator or record the firm may not
+//! see answers 404 as if it did not exist; a write of a day it may not write
+//! answers 403. The rules are the core's: what a correction does
 //! ([`liftwatch_core::pilot::decide_correction`]), when an arrival may be
 //! reported ([`check_reported_arrival`]), the rescue minutes
 //! ([`liftwatch_core::pilot::rescue_minutes`]).
@@ -13,9 +16,8 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::NaiveDate;
 use liftwatch_core::pilot::check_reported_arrival;
-use liftwatch_core::protocol::{Cause, DeviceCode};
+use liftwatch_core::protocol::Cause;
 use liftwatch_core::records::{NewCauseCorrection, NewVisit, Visit, VisitKind};
 use liftwatch_core::validation::check_incident_id;
 use liftwatch_store::records::{EntrapmentView, FaultView};
@@ -24,7 +26,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::kpis::visible_elevator;
 use super::params::{device, past_time, DayRangeQuery};
 use crate::auth::Caller;
 use crate::error::{write_refused, ApiError, ApiResult, ErrorBody};
@@ -39,28 +40,6 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(put_arrival))
         .routes(routes!(get_entrapment))
         .routes(routes!(post_visit, list_visits))
-}
-
-/// A firm may read or change an incident only if the elevator belonged to one
-/// of its projects on the incident's day (its start, alarm or reported
-/// arrival); otherwise 404, as if it did not exist. Regulators pass.
-async fn own_incident(s: &ApiState, caller: &Caller, code: &str, what: &str, day: NaiveDate) -> ApiResult<()> {
-    let Caller::Firm(f) = caller else { return Ok(()) };
-    match s.store.elevator_firm_on(code, day).await? {
-        Some(owner) if owner == *f => Ok(()),
-        _ => Err(ApiError::not_found(format!("{what} of elevator {code} does not exist"))),
-    }
-}
-
-/// A registered elevator (404 otherwise); who may see its incidents is
-/// decided per incident by [`own_incident`].
-async fn registered_elevator(s: &ApiState, code: &str) -> ApiResult<DeviceCode> {
-    let d = device(code)?;
-    s.store
-        .elevator_firm(code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("elevator {code} is not registered")))?;
-    Ok(d)
 }
 
 // ---------------------------------------------------------------------------
@@ -96,18 +75,15 @@ async fn put_fault_cause(
     body: Result<Json<CauseBody>, JsonRejection>,
 ) -> ApiResult<Json<FaultView>> {
     let Path((code, fault_id)) = path?;
-    let d = registered_elevator(&s, &code).await?;
+    let d = device(&code)?;
     check_incident_id("fault_id", &fault_id)?;
     let Json(b) = body?;
     let c = NewCauseCorrection { cause: b.cause.parse::<Cause>()?, reason: b.reason };
     c.validate()?;
-    let known = s.store.fault(d, &fault_id).await?.ok_or_else(|| {
-        ApiError::not_found(format!("fault {fault_id} of elevator {code} has not been reported by the box"))
-    })?;
-    own_incident(&s, &caller, &code, &format!("fault {fault_id}"), known.started_at.local_day(s.tz)).await?;
+    let scope = caller.scope(s.today());
     let f = s
         .store
-        .correct_fault_cause(d, &fault_id, c.cause, &caller.audit_name(), &c.reason, (s.clock)())
+        .correct_fault_cause(scope, d, &fault_id, c.cause, &caller.audit_name(), &c.reason, (s.clock)())
         .await
         .map_err(write_refused)?;
     Ok(Json(f))
@@ -123,11 +99,10 @@ async fn get_fault(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<FaultView>> {
     let Path((code, fault_id)) = path?;
-    let d = registered_elevator(&s, &code).await?;
-    let f = s.store.fault(d, &fault_id).await?.ok_or_else(|| {
+    let d = device(&code)?;
+    let f = s.store.fault(caller.scope(s.today()), d, &fault_id).await?.ok_or_else(|| {
         ApiError::not_found(format!("fault {fault_id} of elevator {code} has not been reported by the box"))
     })?;
-    own_incident(&s, &caller, &code, &format!("fault {fault_id}"), f.started_at.local_day(s.tz)).await?;
     Ok(Json(f))
 }
 
@@ -143,8 +118,8 @@ async fn list_faults(
 ) -> ApiResult<Json<Vec<FaultView>>> {
     let Query(q) = q?;
     let (from, to, limit, offset) = q.get()?;
-    let d = visible_elevator(&s, &caller, &code).await?;
-    Ok(Json(s.store.faults(d, from, to, limit, offset).await?))
+    let d = device(&code)?;
+    Ok(Json(s.store.faults(caller.scope(s.today()), d, from, to, limit, offset).await?))
 }
 
 // ---------------------------------------------------------------------------
@@ -173,15 +148,14 @@ async fn put_arrival(
     body: Result<Json<ArrivalBody>, JsonRejection>,
 ) -> ApiResult<Json<EntrapmentView>> {
     let Path((code, incident_id)) = path?;
-    let d = registered_elevator(&s, &code).await?;
+    let d = device(&code)?;
     check_incident_id("incident_id", &incident_id)?;
     let Json(b) = body?;
     let at = past_time(&s, "arrived_at", &b.arrived_at)?;
-    let alarm = s.store.entrapment(d, &incident_id).await?.and_then(|e| e.alarm_at);
+    let scope = caller.scope(s.today());
+    let alarm = s.store.entrapment(scope, d, &incident_id).await?.and_then(|e| e.alarm_at);
     check_reported_arrival(alarm, at)?;
-    let day = alarm.unwrap_or(at).local_day(s.tz);
-    own_incident(&s, &caller, &code, &format!("entrapment {incident_id}"), day).await?;
-    let e = s.store.report_arrival_by(d, &incident_id, at, &caller.audit_name()).await.map_err(write_refused)?;
+    let e = s.store.report_arrival_by(scope, d, &incident_id, at, &caller.audit_name()).await.map_err(write_refused)?;
     Ok(Json(e))
 }
 
@@ -195,14 +169,12 @@ async fn get_entrapment(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<EntrapmentView>> {
     let Path((code, incident_id)) = path?;
-    let d = registered_elevator(&s, &code).await?;
+    let d = device(&code)?;
     let e = s
         .store
-        .entrapment(d, &incident_id)
+        .entrapment(caller.scope(s.today()), d, &incident_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("entrapment {incident_id} of elevator {code} is not known")))?;
-    let day = e.alarm_at.or(e.arrived_at).map_or_else(|| s.today(), |t| t.local_day(s.tz));
-    own_incident(&s, &caller, &code, &format!("entrapment {incident_id}"), day).await?;
     Ok(Json(e))
 }
 
@@ -238,7 +210,7 @@ async fn post_visit(
     Path(code): Path<String>,
     body: Result<Json<VisitBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Visit>)> {
-    let d = visible_elevator(&s, &caller, &code).await?;
+    let d = device(&code)?;
     let Json(b) = body?;
     let v = NewVisit {
         kind: b.kind.parse::<VisitKind>()?,
@@ -247,7 +219,7 @@ async fn post_visit(
         technician: b.technician,
     };
     v.validate()?;
-    let v = s.store.add_visit(d, &v, &caller.audit_name()).await.map_err(write_refused)?;
+    let v = s.store.add_visit(caller.scope(s.today()), d, &v, &caller.audit_name()).await.map_err(write_refused)?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -263,6 +235,6 @@ async fn list_visits(
 ) -> ApiResult<Json<Vec<Visit>>> {
     let Query(q) = q?;
     let (from, to, limit, offset) = q.get()?;
-    let d = visible_elevator(&s, &caller, &code).await?;
-    Ok(Json(s.store.visits(d, from, to, limit, offset).await?))
+    let d = device(&code)?;
+    Ok(Json(s.store.visits(caller.scope(s.today()), d, from, to, limit, offset).await?))
 }

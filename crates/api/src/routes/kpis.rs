@@ -244,24 +244,9 @@ async fn project_kpis(
     Ok(Json(out))
 }
 
-/// Checks that the caller may see the elevator (its current firm); 404 otherwise.
-pub async fn visible_elevator(
-    s: &ApiState,
-    caller: &Caller,
-    code: &str,
-) -> ApiResult<liftwatch_core::protocol::DeviceCode> {
-    let d = device(code)?;
-    let not_found = || ApiError::not_found(format!("elevator {code} is not registered"));
-    let firm = s.store.elevator_firm(code).await?.ok_or_else(not_found)?;
-    match (caller, firm) {
-        (Caller::Regulator, _) => Ok(d),
-        (Caller::Firm(f), Some(owner)) if *f == owner => Ok(d),
-        _ => Err(not_found()),
-    }
-}
-
 /// One elevator's KPIs (same parameters and shape as a project's). For a firm,
-/// over the days the elevator belonged to one of its projects.
+/// over the days the elevator belonged to one of its projects (begun by today),
+/// with the box's telemetry only while it holds the elevator.
 #[utoipa::path(get, path = "/api/v1/elevators/{device_code}/kpis", tag = "kpis",
     params(("device_code" = String, Path, description = "device code"), WindowQuery),
     responses((status = 200, body = KpiOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -277,10 +262,7 @@ async fn elevator_kpis(
     let not_found = || ApiError::not_found(format!("elevator {code} is not registered"));
     // A firm sees the elevator's figures on the days it maintained it, and
     // only those (it may have taken the elevator over, or handed it on).
-    let k = match &caller {
-        Caller::Regulator => s.store.elevator_kpis(d, w).await?,
-        Caller::Firm(f) => s.store.elevator_kpis_for_firm(d, w, f).await?,
-    };
+    let k = s.store.elevator_kpis(caller.scope(s.today()), d, w).await?;
     Ok(Json(KpiOut::new(k.ok_or_else(not_found)?, (s.clock)())))
 }
 

@@ -9,10 +9,15 @@ use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::rollup::DayRollup;
 use liftwatch_core::window::Window;
 
+use crate::postgres::records::{Scoped, FIRST_DAY, LAST_DAY};
+use crate::postgres::registry::project_commitment_on;
+use crate::postgres::telemetry::device_telemetry_on;
 use crate::postgres::telemetry::{span_sums, PROJECT_SPANS, PROJECT_SPANS_WHERE, SPAN_SUMS};
 use crate::postgres::ts;
+use crate::records::Scope;
 use crate::{PgStore, StoreError};
 use liftwatch_core::completeness::Completeness;
+use tokio_postgres::GenericClient;
 
 const SUMS: &str = "coalesce(sum(r.runs),0)::int8, coalesce(sum(r.faults),0)::int8, coalesce(sum(r.equipment_faults),0)::int8, \
     coalesce(sum(r.reported_equipment_faults),0)::int8, coalesce(sum(r.reclassified_from_equipment),0)::int8, \
@@ -31,8 +36,11 @@ fn totals(r: &tokio_postgres::Row) -> DayRollup {
 #[async_trait]
 impl Kpis for PgStore {
     async fn project_kpis(&self, project_id: &str, w: Window) -> Result<Option<KpiReport>, StoreError> {
-        let Some(commitment) = self.project_commitment(project_id).await? else { return Ok(None) };
+        // One pooled connection for the whole answer: a request never holds
+        // one while waiting for another (N such requests on a pool of N
+        // would wait on each other until the pool's timeout).
         let c = self.pool.get().await?;
+        let Some(commitment) = project_commitment_on(&**c, project_id).await? else { return Ok(None) };
         let sql = format!(
             "SELECT {SUMS} FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
              AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
@@ -55,83 +63,49 @@ impl Kpis for PgStore {
             .await?;
         let mut k = KpiReport::new(Subject::Project(project_id.to_owned()), w, n as usize, &t, commitment);
         k.completeness = Completeness::new(span_sums(&spans, 0));
-        self.fill_open_ages(&mut k, Some(project_id), None, None, w).await?;
+        fill_open_ages(&**c, &mut k, Some(project_id), None, (&[FIRST_DAY], &[LAST_DAY]), w).await?;
         Ok(Some(k))
     }
 
-    async fn elevator_kpis(&self, device: DeviceCode, w: Window) -> Result<Option<KpiReport>, StoreError> {
-        let c = self.pool.get().await?;
-        let Some(id) = c.query_opt("SELECT id FROM elevators WHERE device_code = $1", &[&device.as_str()]).await?
-        else {
-            return Ok(None);
-        };
-        let id: i32 = id.get(0);
-        let sql = format!("SELECT {SUMS} FROM rollups r WHERE r.elevator_id = $1 AND r.day BETWEEN $2 AND $3");
-        let t = totals(&c.query_one(sql.as_str(), &[&id, &w.from, &w.to]).await?);
-        let spans = c
-            .query_one(
-                format!("SELECT {SPAN_SUMS} FROM counter_readings c WHERE c.elevator_id = $1 AND c.prev_day >= $2 AND c.day <= $3")
-                    .as_str(),
-                &[&id, &w.from, &w.to],
-            )
-            .await?;
-        drop(c);
-        let mut k = KpiReport::new(Subject::Elevator(device.to_string()), w, 1, &t, None);
-        k.completeness = Completeness::new(span_sums(&spans, 0));
-        k.telemetry = self.device_telemetry(device).await?;
-        self.fill_open_ages(&mut k, None, Some(id), None, w).await?;
-        Ok(Some(k))
-    }
-
-    async fn elevator_kpis_for_firm(
+    async fn elevator_kpis(
         &self,
+        scope: Scope<'_>,
         device: DeviceCode,
         w: Window,
-        firm_id: &str,
     ) -> Result<Option<KpiReport>, StoreError> {
         let c = self.pool.get().await?;
-        let Some(id) = c
-            .query_opt(
-                "SELECT e.id FROM elevators e WHERE e.device_code = $1 AND EXISTS (SELECT 1 FROM memberships m \
-                 JOIN projects p ON p.id = m.project_id WHERE m.elevator_id = e.id AND p.firm_id = $2)",
-                &[&device.as_str(), &firm_id],
-            )
-            .await?
-        else {
-            return Ok(None);
+        let el = match Scoped::load(&**c, scope, device, false).await {
+            Ok(el) => el,
+            Err(StoreError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
         };
-        let id: i32 = id.get(0);
+        // The days the scope reads (every day for a regulator): its spans
+        // never overlap (an elevator belongs to one project on any day).
+        let (first, last) = el.read_days();
         let sql = format!(
-            "SELECT {SUMS} FROM memberships m JOIN projects p ON p.id = m.project_id \
-             JOIN rollups r ON r.elevator_id = m.elevator_id AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
-             WHERE m.elevator_id = $1 AND p.firm_id = $4 AND r.day BETWEEN $2 AND $3"
+            "SELECT {SUMS} FROM rollups r JOIN unnest($4::date[], $5::date[]) AS s(first, last) \
+             ON r.day BETWEEN s.first AND s.last WHERE r.elevator_id = $1 AND r.day BETWEEN $2 AND $3"
         );
-        let t = totals(&c.query_one(sql.as_str(), &[&id, &w.from, &w.to, &firm_id]).await?);
-        let n: i64 = c
-            .query_one(
-                "SELECT count(*) FROM memberships m JOIN projects p ON p.id = m.project_id WHERE m.elevator_id = $1 \
-                 AND p.firm_id = $4 AND m.since <= $3 AND (m.until IS NULL OR m.until >= $2)",
-                &[&id, &w.from, &w.to, &firm_id],
-            )
-            .await?
-            .get(0);
+        let t = totals(&c.query_one(sql.as_str(), &[&el.eid, &w.from, &w.to, &first, &last]).await?);
         let spans = c
             .query_one(
                 format!(
-                    "SELECT {SPAN_SUMS} FROM memberships m JOIN projects p ON p.id = m.project_id \
-                     JOIN counter_readings c ON c.elevator_id = m.elevator_id AND c.prev_day >= m.since \
-                     AND (m.until IS NULL OR c.day <= m.until) \
-                     WHERE m.elevator_id = $1 AND p.firm_id = $4 AND c.prev_day >= $2 AND c.day <= $3"
+                    "SELECT {SPAN_SUMS} FROM counter_readings c JOIN unnest($4::date[], $5::date[]) AS s(first, last) \
+                     ON c.prev_day >= s.first AND c.day <= s.last \
+                     WHERE c.elevator_id = $1 AND c.prev_day >= $2 AND c.day <= $3"
                 )
                 .as_str(),
-                &[&id, &w.from, &w.to, &firm_id],
+                &[&el.eid, &w.from, &w.to, &first, &last],
             )
             .await?;
-        drop(c);
-        let mut k = KpiReport::new(Subject::Elevator(device.to_string()), w, usize::from(n > 0), &t, None);
+        let member = first.iter().zip(&last).any(|(f, l)| *f <= w.to && *l >= w.from);
+        let mut k = KpiReport::new(Subject::Elevator(device.to_string()), w, usize::from(member), &t, None);
         k.completeness = Completeness::new(span_sums(&spans, 0));
-        k.telemetry = self.device_telemetry(device).await?;
-        self.fill_open_ages(&mut k, None, Some(id), Some(firm_id), w).await?;
+        // What the box says now is the present holder's (and a regulator's).
+        if el.holds() {
+            k.telemetry = device_telemetry_on(&**c, device).await?;
+        }
+        fill_open_ages(&**c, &mut k, None, Some(el.eid), (&first, &last), w).await?;
         Ok(Some(k))
     }
 
@@ -232,41 +206,38 @@ impl Kpis for PgStore {
         }))
     }
 }
-impl PgStore {
-    /// Fills the ages of open stoppages and entrapments awaiting arrival
-    /// (MISSION.md: reported beside the means "with count and age"): the
-    /// start of the oldest one begun in the window, on a member day.
-    async fn fill_open_ages(
-        &self,
-        k: &mut KpiReport,
-        project_id: Option<&str>,
-        elevator_id: Option<i32>,
-        firm_id: Option<&str>,
-        w: Window,
-    ) -> Result<(), StoreError> {
-        if k.downtime.open == 0 && k.rescue.awaiting_arrival == 0 {
-            return Ok(());
-        }
-        let c = self.pool.get().await?;
-        // Same selection as the rollups: local start day (stored with the
-        // incident) in the window and, for a project, on a day the elevator
-        // belonged to it.
-        let scope = "(($4::text IS NOT NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = $4 \
-              AND m.elevator_id = x.elevator_id AND x.day >= m.since AND (m.until IS NULL OR x.day <= m.until))) \
-             OR ($3::int4 IS NOT NULL AND x.elevator_id = $3)) \
-             AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM memberships m JOIN projects p ON p.id = m.project_id \
-              WHERE p.firm_id = $5 AND m.elevator_id = x.elevator_id AND x.day >= m.since \
-              AND (m.until IS NULL OR x.day <= m.until))) \
-             AND x.day BETWEEN $1 AND $2";
-        let sql = format!(
-            "SELECT (SELECT min(x.t) FROM (SELECT elevator_id, start_ts AS t, start_day AS day FROM faults \
-                 WHERE stops_service AND cause = 'equipment' AND cleared_at IS NULL AND start_ts IS NOT NULL) x WHERE {scope}), \
-                    (SELECT min(x.t) FROM (SELECT elevator_id, alarm_ts AS t, alarm_day AS day FROM entrapments \
-                 WHERE arrived_at IS NULL AND alarm_ts IS NOT NULL) x WHERE {scope})"
-        );
-        let r = c.query_one(sql.as_str(), &[&w.from, &w.to, &elevator_id, &project_id, &firm_id]).await?;
-        k.downtime.oldest_open_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0).map(ts);
-        k.rescue.oldest_awaiting_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(1).map(ts);
-        Ok(())
+
+/// Fills the ages of open stoppages and entrapments awaiting arrival
+/// (MISSION.md: reported beside the means "with count and age"): the
+/// start of the oldest one begun in the window, on a member day.
+async fn fill_open_ages<C: GenericClient>(
+    c: &C,
+    k: &mut KpiReport,
+    project_id: Option<&str>,
+    elevator_id: Option<i32>,
+    (first, last): (&[NaiveDate], &[NaiveDate]),
+    w: Window,
+) -> Result<(), StoreError> {
+    if k.downtime.open == 0 && k.rescue.awaiting_arrival == 0 {
+        return Ok(());
     }
+    // Same selection as the rollups: local start day (stored with the
+    // incident) in the window and, for a project, on a day the elevator
+    // belonged to it.
+    let scope = "(($4::text IS NOT NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = $4 \
+          AND m.elevator_id = x.elevator_id AND x.day >= m.since AND (m.until IS NULL OR x.day <= m.until))) \
+         OR ($3::int4 IS NOT NULL AND x.elevator_id = $3)) \
+         AND EXISTS (SELECT 1 FROM unnest($5::date[], $6::date[]) AS s(first, last) \
+          WHERE x.day BETWEEN s.first AND s.last) \
+         AND x.day BETWEEN $1 AND $2";
+    let sql = format!(
+        "SELECT (SELECT min(x.t) FROM (SELECT elevator_id, start_ts AS t, start_day AS day FROM faults \
+             WHERE stops_service AND cause = 'equipment' AND cleared_at IS NULL AND start_ts IS NOT NULL) x WHERE {scope}), \
+                (SELECT min(x.t) FROM (SELECT elevator_id, alarm_ts AS t, alarm_day AS day FROM entrapments \
+             WHERE arrived_at IS NULL AND alarm_ts IS NOT NULL) x WHERE {scope})"
+    );
+    let r = c.query_one(sql.as_str(), &[&w.from, &w.to, &elevator_id, &project_id, &first, &last]).await?;
+    k.downtime.oldest_open_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(0).map(ts);
+    k.rescue.oldest_awaiting_since = r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(1).map(ts);
+    Ok(())
 }

@@ -7,6 +7,7 @@ use crate::port::*;
 use crate::registry::ProjectFilter;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashSet};
+use tokio_postgres::GenericClient;
 
 use chrono::NaiveDate;
 use liftwatch_core::kpi::{Commitment, Membership};
@@ -15,6 +16,15 @@ use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::registry::{ElevatorSpec, Firm, FirmRecord, ProjectRecord, ProjectSpec};
 
 use crate::{PgStore, StoreError};
+
+/// [`Registry::project_commitment`] on the caller's connection.
+pub(crate) async fn project_commitment_on<C: GenericClient>(
+    c: &C,
+    project_id: &str,
+) -> Result<Option<Option<Commitment>>, StoreError> {
+    let row = c.query_opt("SELECT commitment FROM projects WHERE id = $1", &[&project_id]).await?;
+    Ok(row.map(|r| r.get::<_, Option<serde_json::Value>>(0).and_then(|v| serde_json::from_value(v).ok())))
+}
 
 #[async_trait]
 impl Registry for PgStore {
@@ -185,8 +195,7 @@ impl Registry for PgStore {
 
     async fn project_commitment(&self, project_id: &str) -> Result<Option<Option<Commitment>>, StoreError> {
         let c = self.pool.get().await?;
-        let row = c.query_opt("SELECT commitment FROM projects WHERE id = $1", &[&project_id]).await?;
-        Ok(row.map(|r| r.get::<_, Option<serde_json::Value>>(0).and_then(|v| serde_json::from_value(v).ok())))
+        project_commitment_on(&**c, project_id).await
     }
 
     async fn set_firm_token_hash(&self, firm_id: &str, hash: &str) -> Result<(), StoreError> {
@@ -230,23 +239,6 @@ impl Registry for PgStore {
     async fn project_firm(&self, project_id: &str) -> Result<Option<String>, StoreError> {
         let c = self.pool.get().await?;
         Ok(c.query_opt("SELECT firm_id FROM projects WHERE id = $1", &[&project_id]).await?.map(|r| r.get(0)))
-    }
-
-    async fn elevator_firm(&self, device: &str) -> Result<Option<Option<String>>, StoreError> {
-        let c = self.pool.get().await?;
-        let Some(row) = c.query_opt("SELECT id FROM elevators WHERE device_code = $1", &[&device]).await? else {
-            return Ok(None);
-        };
-        let id: i32 = row.get(0);
-        let firm = c
-            .query_opt(
-                "SELECT p.firm_id FROM memberships m JOIN projects p ON p.id = m.project_id \
-                 WHERE m.elevator_id = $1 ORDER BY m.until IS NULL DESC, m.until DESC LIMIT 1",
-                &[&id],
-            )
-            .await?
-            .map(|r| r.get(0));
-        Ok(Some(firm))
     }
 
     async fn projects(&self, f: &ProjectFilter) -> Result<Vec<ProjectRecord>, StoreError> {
@@ -318,18 +310,5 @@ impl Registry for PgStore {
             open_findings: r.get(9),
             memberships: self.memberships(id).await?,
         }))
-    }
-
-    async fn elevator_firm_on(&self, device: &str, day: NaiveDate) -> Result<Option<String>, StoreError> {
-        let c = self.pool.get().await?;
-        let row = c
-            .query_opt(
-                "SELECT p.firm_id FROM memberships m JOIN projects p ON p.id = m.project_id \
-                 JOIN elevators e ON e.id = m.elevator_id \
-                 WHERE e.device_code = $1 AND m.since <= $2 AND (m.until IS NULL OR m.until >= $2) LIMIT 1",
-                &[&device, &day],
-            )
-            .await?;
-        Ok(row.map(|r| r.get(0)))
     }
 }

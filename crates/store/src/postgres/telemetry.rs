@@ -20,7 +20,7 @@ use liftwatch_core::completeness::{
 use liftwatch_core::ingest::{self, Changes};
 use liftwatch_core::protocol::{DeviceCode, Timestamp};
 use liftwatch_core::window::Window;
-use tokio_postgres::Transaction;
+use tokio_postgres::{GenericClient, Transaction};
 
 use super::{dt, ts};
 use crate::port::Telemetry;
@@ -196,21 +196,30 @@ fn code(s: &str) -> Result<DeviceCode, StoreError> {
     DeviceCode::parse(s).map_err(|e| StoreError::Permanent(e.to_string()))
 }
 
+/// One device's telemetry read on the caller's connection (a KPI answer
+/// reads it beside its sums without taking a second pooled connection).
+pub(crate) async fn device_telemetry_on<C: GenericClient>(
+    c: &C,
+    device: DeviceCode,
+) -> Result<Option<DeviceTelemetry>, StoreError> {
+    let r = c
+        .query_opt(
+            format!(
+                "SELECT {TELEMETRY_COLUMNS} FROM device_telemetry t JOIN elevators e ON e.id = t.elevator_id \
+                 WHERE e.device_code = $1"
+            )
+            .as_str(),
+            &[&device.as_str()],
+        )
+        .await?;
+    Ok(r.map(|r| telemetry_row(&r, 0)))
+}
+
 #[async_trait]
 impl Telemetry for PgStore {
     async fn device_telemetry(&self, device: DeviceCode) -> Result<Option<DeviceTelemetry>, StoreError> {
         let c = self.pool.get().await?;
-        let r = c
-            .query_opt(
-                format!(
-                    "SELECT {TELEMETRY_COLUMNS} FROM device_telemetry t JOIN elevators e ON e.id = t.elevator_id \
-                     WHERE e.device_code = $1"
-                )
-                .as_str(),
-                &[&device.as_str()],
-            )
-            .await?;
-        Ok(r.map(|r| telemetry_row(&r, 0)))
+        device_telemetry_on(&**c, device).await
     }
 
     async fn silent_devices(

@@ -258,7 +258,7 @@ pub async fn arrivals_and_clearings_before_their_start_never_count<F: Factory>(f
     ingest(&s, &mut l, &[alarm]).await;
     let k = s.project_kpis("haibin", window()).await.unwrap().unwrap();
     assert_eq!((k.rescue.count, k.rescue.awaiting_arrival), (0, 1), "not a 0-minute rescue");
-    let v = s.entrapment(d, "e1").await.unwrap().unwrap();
+    let v = s.entrapment(Scope::All, d, "e1").await.unwrap().unwrap();
     assert_eq!((v.arrived_at, v.rescue_minutes), (None, None));
     assert_rollups_match(&s, &l).await;
     ingest(&s, &mut l, &[ev(d, 2, "2026-11-20T10:12:00+08:00", Body::RescueArrived { incident_id: "e1".into() })])

@@ -53,7 +53,7 @@ pub async fn runs_withheld_between_counters_give_the_share<F: Factory>(f: &F) {
     ingest(&s, &events, 4).await;
     let c = project_completeness(&s).await;
     assert_eq!((c.runs_reported, c.runs_by_odometer, c.runs_share, c.counter_pairs), (7, 10, Some(0.7), 1));
-    let e = s.elevator_kpis(d[0], window()).await.unwrap().unwrap();
+    let e = s.elevator_kpis(Scope::All, d[0], window()).await.unwrap().unwrap();
     assert_eq!(e.completeness, c);
     let per = s.project_elevator_completeness("haibin", window()).await.unwrap();
     assert_eq!(per, vec![(d[0], c)], "only elevators with a counter pair");
@@ -98,7 +98,7 @@ pub async fn an_elevator_without_counters_is_null_not_complete<F: Factory>(f: &F
     assert_eq!((k.completeness.runs_share, k.completeness.counter_pairs), (None, 0));
     let json = serde_json::to_value(&k).unwrap();
     assert!(json["completeness"]["runs_share"].is_null(), "null, never 1.0: {json}");
-    let e = s.elevator_kpis(d[0], window()).await.unwrap().unwrap();
+    let e = s.elevator_kpis(Scope::All, d[0], window()).await.unwrap().unwrap();
     assert_eq!(e.completeness.runs_share, None);
     assert!(s.project_elevator_completeness("haibin", window()).await.unwrap().is_empty());
     assert_matches_ledger(&s, &ledger_of(&events), 2).await;

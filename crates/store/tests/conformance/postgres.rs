@@ -88,3 +88,123 @@ async fn v7_backfill_equals_what_ingest_maintains() {
         assert_eq!(s.device_telemetry(*d).await.unwrap(), t);
     }
 }
+
+/// A KPI answer takes one pooled connection at a time. Sixteen concurrent
+/// project and elevator KPI requests on a pool of two, with open equipment
+/// stoppages (whose age is a further query), all answer. Before, a project's
+/// answer held its connection while asking for a second: two requests took
+/// the pool and waited for each other until the pool's timeout, and every
+/// other user of the pool (ingest among them) waited behind them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_kpi_answers_never_wait_on_their_own_pool() {
+    use liftwatch_core::protocol::{Body, Event, FaultCode};
+    use liftwatch_core::window::Window;
+    use liftwatch_store::prelude::*;
+    use liftwatch_testkit::{day, t};
+
+    let db = TestDb::new("kpipool").await;
+    let s =
+        PgStore::connect(&db.url, PgOptions { pool_size: 2, timescaledb: false, ..Default::default() }).await.unwrap();
+    s.migrate().await.unwrap();
+    let devs = liftwatch_testkit::register(&s, 2).await;
+    let open = |d| Event {
+        device: d,
+        seq: 1,
+        ts: t("2026-11-20T10:00:00+08:00"),
+        ts_offset: 8 * 3600,
+        body: Body::Fault {
+            fault_id: "f1".into(),
+            code: FaultCode::parse("brake_fault"),
+            stops_service: true,
+            cause: None,
+        },
+    };
+    let events: Vec<Event> = devs.iter().map(|d| open(*d)).collect();
+    s.ingest(&liftwatch_testkit::messages(&events, 9)).await.unwrap();
+    let w = Window::rolling(day("2026-11-28")).unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let (s, d) = (s.clone(), devs[i % 2]);
+        calls.spawn(async move {
+            let k =
+                if i % 2 == 0 { s.project_kpis("haibin", w).await } else { s.elevator_kpis(Scope::All, d, w).await };
+            k.map(|k| k.map(|k| (k.downtime.open, k.downtime.oldest_open_since)))
+        });
+    }
+    // The timeout only detects a hang; it is no threshold on speed.
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(600), calls.join_all())
+        .await
+        .expect("KPI answers hang on their own pool");
+    for (i, a) in answers.into_iter().enumerate() {
+        let (open, since) = a.unwrap_or_else(|e| panic!("request {i}: {e}")).unwrap();
+        assert!(open > 0 && since == Some(t("2026-11-20T10:00:00+08:00")), "request {i}: {open} {since:?}");
+    }
+}
+
+/// A firm's write checks its tenure in its own transaction, holding the
+/// elevator's membership rows `FOR SHARE`: a registry change that ends the
+/// membership meanwhile waits for the write to commit (and a write after
+/// the change is refused). No check-then-write race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_firms_write_and_its_tenure_check_are_one_transaction() {
+    use liftwatch_core::protocol::{Body, Cause, Event, FaultCode};
+    use liftwatch_store::prelude::*;
+    use liftwatch_store::StoreError;
+    use liftwatch_testkit::{day, t, wait_until};
+    use std::time::Duration;
+
+    let db = TestDb::new("tenuretx").await;
+    let s = db.store(false).await;
+    let d = liftwatch_testkit::register(&s, 1).await[0];
+    let fault = Body::Fault {
+        fault_id: "f1".into(),
+        code: FaultCode::parse("door_open_fault"),
+        stops_service: true,
+        cause: None,
+    };
+    let e = Event { device: d, seq: 1, ts: t("2026-11-20T10:00:00+08:00"), ts_offset: 8 * 3600, body: fault };
+    s.ingest(&liftwatch_testkit::messages(&[e], 1)).await.unwrap();
+    let today = day("2026-11-28");
+    let zls = Scope::Firm { firm_id: "zls", today };
+    // Hold the fault row: the correction takes its tenure lock, then waits here.
+    let mut holder = db.client().await;
+    let tx = holder.transaction().await.unwrap();
+    tx.execute("SELECT 1 FROM faults WHERE fault_id = 'f1' FOR UPDATE", &[]).await.unwrap();
+    let waiting = |n: i64| {
+        let db = &db;
+        move || async move {
+            let c = db.client().await;
+            let q =
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+            c.query_one(q, &[]).await.unwrap().get::<_, i64>(0) == n
+        }
+    };
+    let s2 = s.clone();
+    let correction = tokio::spawn(async move {
+        s2.correct_fault_cause(
+            zls,
+            d,
+            "f1",
+            Cause::Usage,
+            "firm:zls",
+            "passenger held the door",
+            t("2026-11-28T10:00:00+08:00"),
+        )
+        .await
+    });
+    wait_until("the correction waits for the fault row", Duration::from_secs(60), waiting(1)).await;
+    // The registry drops the elevator from zls's project: it waits for the correction.
+    let s3 = s.clone();
+    let spec = liftwatch_testkit::fixtures::project_spec("haibin", "zls", vec![]);
+    let drop = tokio::spawn(async move { s3.put_project(&spec, today).await });
+    wait_until("the registry change waits for the correction", Duration::from_secs(60), waiting(2)).await;
+    tx.rollback().await.unwrap();
+    let v = correction.await.unwrap().unwrap();
+    assert_eq!(v.cause, Cause::Usage, "checked and written while zls held the elevator");
+    drop.await.unwrap().unwrap();
+    // After the change, zls reads its days but writes nothing more.
+    let late =
+        s.correct_fault_cause(zls, d, "f1", Cause::External, "firm:zls", "grid", t("2026-11-28T11:00:00+08:00")).await;
+    assert!(matches!(&late, Err(StoreError::Forbidden(m)) if m.contains("read-only")), "{late:?}");
+    assert_eq!(s.fault(zls, d, "f1").await.unwrap().unwrap().cause, Cause::Usage);
+}

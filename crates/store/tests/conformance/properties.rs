@@ -135,7 +135,7 @@ async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCa
                 let (device, id, cause) = (devs[usize::from(*d)], format!("i{i}"), Cause::ALL[usize::from(*c)]);
                 let now = at(MINUTES + 60);
                 let l = ledger.correct_cause(device, &id, cause, "firm:zls", "grid outage", now);
-                let st = s.correct_fault_cause(device, &id, cause, "firm:zls", "grid outage", now).await;
+                let st = s.correct_fault_cause(Scope::All, device, &id, cause, "firm:zls", "grid outage", now).await;
                 prop_assert_eq!(
                     l.is_ok(),
                     st.is_ok(),

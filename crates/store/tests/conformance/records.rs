@@ -104,8 +104,10 @@ pub async fn cause_correction_changes_project_kpis_at_once_and_keeps_history<F: 
 
     // Equipment → external: no longer an equipment fault nor an equipment stoppage.
     let t1 = t("2026-11-05T09:00:00+08:00");
-    let v =
-        s.correct_fault_cause(d, "f1", Cause::External, "firm:zls", "grid outage, utility notice", t1).await.unwrap();
+    let v = s
+        .correct_fault_cause(Scope::All, d, "f1", Cause::External, "firm:zls", "grid outage, utility notice", t1)
+        .await
+        .unwrap();
     l.correct_cause(d, "f1", Cause::External, "firm:zls", "grid outage, utility notice", t1).unwrap();
     assert_eq!((v.cause, v.original_cause, v.code.as_str()), (Cause::External, Cause::Equipment, "brake_fault"));
     assert_eq!(
@@ -121,7 +123,7 @@ pub async fn cause_correction_changes_project_kpis_at_once_and_keeps_history<F: 
     // Back to equipment: restored.
     let t2 = t("2026-11-06T09:00:00+08:00");
     let v = s
-        .correct_fault_cause(d, "f1", Cause::Equipment, "regulator", "the outage was after the fault", t2)
+        .correct_fault_cause(Scope::All, d, "f1", Cause::Equipment, "regulator", "the outage was after the fault", t2)
         .await
         .unwrap();
     l.correct_cause(d, "f1", Cause::Equipment, "regulator", "the outage was after the fault", t2).unwrap();
@@ -139,17 +141,18 @@ pub async fn cause_correction_changes_project_kpis_at_once_and_keeps_history<F: 
             (t2, "regulator", Cause::External, Cause::Equipment, "the outage was after the fault"),
         ]
     );
-    assert_eq!(s.fault(d, "f1").await.unwrap().unwrap(), v);
+    assert_eq!(s.fault(Scope::All, d, "f1").await.unwrap().unwrap(), v);
 
     // Repeating the latest correction is kept in the history (who confirmed
     // what, and when) and changes no KPI (pilot::decide_correction).
     // (A firm's confirmation is refused: the regulator's correction stands.)
     assert!(matches!(
-        s.correct_fault_cause(d, "f1", Cause::Equipment, "firm:zls", "retry", now()).await,
+        s.correct_fault_cause(Scope::All, d, "f1", Cause::Equipment, "firm:zls", "retry", now()).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(l.correct_cause(d, "f1", Cause::Equipment, "firm:zls", "retry", now()).is_err());
-    let again = s.correct_fault_cause(d, "f1", Cause::Equipment, "regulator", "retry", now()).await.unwrap();
+    let again =
+        s.correct_fault_cause(Scope::All, d, "f1", Cause::Equipment, "regulator", "retry", now()).await.unwrap();
     let o = l.correct_cause(d, "f1", Cause::Equipment, "regulator", "retry", now()).unwrap();
     assert!(!o.cause_changed);
     assert_eq!(again.corrections[..2], v.corrections[..]);
@@ -165,15 +168,15 @@ pub async fn cause_correction_changes_project_kpis_at_once_and_keeps_history<F: 
     let mut l2 = l.clone();
     let late = vec![cleared(d, 102, "2026-11-01T10:20:00+08:00", "f1")];
     ingest(&s, &mut l2, &late).await;
-    let v = s.fault(d, "f1").await.unwrap().unwrap();
+    let v = s.fault(Scope::All, d, "f1").await.unwrap().unwrap();
     assert_eq!((v.corrections.len(), v.cleared_at), (3, Some(t("2026-11-01T10:20:00+08:00"))));
     assert_eq!(s.project_kpis("haibin", window()).await.unwrap().unwrap().downtime.mean_minutes, Some(20.0));
     assert_rollups_match(&s, &l2).await;
 
     // Listing by local day.
-    let all = s.faults(d, Some(day("2026-11-01")), Some(day("2026-11-01")), 100, 0).await.unwrap();
+    let all = s.faults(Scope::All, d, Some(day("2026-11-01")), Some(day("2026-11-01")), 100, 0).await.unwrap();
     assert_eq!(all.len(), 1);
-    assert!(s.faults(d, Some(day("2026-11-02")), None, 100, 0).await.unwrap().is_empty());
+    assert!(s.faults(Scope::All, d, Some(day("2026-11-02")), None, 100, 0).await.unwrap().is_empty());
 }
 
 pub async fn correction_refusals<F: Factory>(f: &F) {
@@ -192,25 +195,30 @@ pub async fn correction_refusals<F: Factory>(f: &F) {
         ],
     )
     .await;
-    assert!(nf(&s.correct_fault_cause(d, "nope", Cause::External, "regulator", "x", now()).await));
-    assert!(nf(&s.correct_fault_cause(d, "f2", Cause::External, "regulator", "x", now()).await));
-    assert!(nf(&s.correct_fault_cause(dev(9), "f1", Cause::External, "regulator", "x", now()).await));
-    assert!(nf(&s.fault(dev(9), "f1").await));
-    assert_eq!(s.fault(d, "f2").await.unwrap(), None);
-    assert_eq!(s.fault(d, "nope").await.unwrap(), None);
-    assert!(perm(&s.correct_fault_cause(d, "f1", Cause::External, "regulator", "  ", now()).await));
-    assert!(perm(&s.correct_fault_cause(d, &"x".repeat(65), Cause::External, "regulator", "r", now()).await));
-    assert!(perm(&s.correct_fault_cause(d, "f1", Cause::External, "regulator", "a\0b", now()).await));
+    assert!(nf(&s.correct_fault_cause(Scope::All, d, "nope", Cause::External, "regulator", "x", now()).await));
+    assert!(nf(&s.correct_fault_cause(Scope::All, d, "f2", Cause::External, "regulator", "x", now()).await));
+    assert!(nf(&s.correct_fault_cause(Scope::All, dev(9), "f1", Cause::External, "regulator", "x", now()).await));
+    assert!(nf(&s.fault(Scope::All, dev(9), "f1").await));
+    assert_eq!(s.fault(Scope::All, d, "f2").await.unwrap(), None);
+    assert_eq!(s.fault(Scope::All, d, "nope").await.unwrap(), None);
+    assert!(perm(&s.correct_fault_cause(Scope::All, d, "f1", Cause::External, "regulator", "  ", now()).await));
+    assert!(perm(
+        &s.correct_fault_cause(Scope::All, d, &"x".repeat(65), Cause::External, "regulator", "r", now()).await
+    ));
+    assert!(perm(&s.correct_fault_cause(Scope::All, d, "f1", Cause::External, "regulator", "a\0b", now()).await));
     // Nothing changed.
-    assert!(s.fault(d, "f1").await.unwrap().unwrap().corrections.is_empty());
+    assert!(s.fault(Scope::All, d, "f1").await.unwrap().unwrap().corrections.is_empty());
     assert_rollups_match(&s, &l).await;
     // Confirming the box's own cause is kept (it pins the cause); so is
     // repeating it, which changes no KPI.
-    let v = s.correct_fault_cause(d, "f1", Cause::Equipment, "firm:zls", "confirmed on site", now()).await.unwrap();
+    let v = s
+        .correct_fault_cause(Scope::All, d, "f1", Cause::Equipment, "firm:zls", "confirmed on site", now())
+        .await
+        .unwrap();
     l.correct_cause(d, "f1", Cause::Equipment, "firm:zls", "confirmed on site", now()).unwrap();
     assert_eq!(v.corrections.len(), 1);
     assert_eq!((v.corrections[0].from, v.corrections[0].to), (Cause::Equipment, Cause::Equipment));
-    let v = s.correct_fault_cause(d, "f1", Cause::Equipment, "firm:zls", "again", now()).await.unwrap();
+    let v = s.correct_fault_cause(Scope::All, d, "f1", Cause::Equipment, "firm:zls", "again", now()).await.unwrap();
     l.correct_cause(d, "f1", Cause::Equipment, "firm:zls", "again", now()).unwrap();
     assert_eq!(v.corrections.len(), 2);
     assert_eq!((v.corrections[1].from, v.corrections[1].to), (Cause::Equipment, Cause::Equipment));
@@ -246,7 +254,7 @@ pub async fn arrival_earliest_wins_and_pairs_with_a_later_alarm<F: Factory>(f: &
     .await;
     let k = s.project_kpis("haibin", window()).await.unwrap().unwrap();
     assert_eq!((k.rescue.count, k.rescue.mean_minutes, k.rescue.awaiting_arrival), (1, Some(12.0), 0));
-    let v = s.entrapment(d, "e1").await.unwrap().unwrap();
+    let v = s.entrapment(Scope::All, d, "e1").await.unwrap().unwrap();
     assert_eq!((v.rescue_minutes, v.fault_id.as_deref()), (Some(12.0), Some("f9")));
 
     // A later arrival changes nothing; an earlier one wins.
@@ -259,7 +267,7 @@ pub async fn arrival_earliest_wins_and_pairs_with_a_later_alarm<F: Factory>(f: &
     // The box's own arrival, earlier still, wins too.
     ingest(&s, &mut l, &[ev(d, 2, "2026-11-20T10:03:00+08:00", Body::RescueArrived { incident_id: "e1".into() })])
         .await;
-    assert_eq!(s.entrapment(d, "e1").await.unwrap().unwrap().rescue_minutes, Some(3.0));
+    assert_eq!(s.entrapment(Scope::All, d, "e1").await.unwrap().unwrap().rescue_minutes, Some(3.0));
 
     // An entrapment awaiting arrival, then reported.
     ingest(
@@ -278,7 +286,7 @@ pub async fn arrival_earliest_wins_and_pairs_with_a_later_alarm<F: Factory>(f: &
 
     assert!(matches!(s.report_arrival(dev(9), "e1", now()).await, Err(StoreError::NotFound(_))));
     assert!(matches!(s.report_arrival(d, "", now()).await, Err(StoreError::Permanent(_))));
-    assert_eq!(s.entrapment(d, "never").await.unwrap(), None);
+    assert_eq!(s.entrapment(Scope::All, d, "never").await.unwrap(), None);
 }
 
 pub async fn visits_are_validated_and_listed_by_local_day<F: Factory>(f: &F) {
@@ -296,26 +304,29 @@ pub async fn visits_are_validated_and_listed_by_local_day<F: Factory>(f: &F) {
     let bad = v(VisitKind::Onsite, "2026-11-01T10:00:00+08:00", "2026-11-01T09:00:00+08:00", " ");
     let msg = bad.validate().unwrap_err().to_string();
     assert!(msg.contains("ended_at") && msg.contains("technician"), "{msg}");
-    assert!(matches!(s.add_visit(d, &bad, "firm:zls").await, Err(StoreError::Permanent(_))));
+    assert!(matches!(s.add_visit(Scope::All, d, &bad, "firm:zls").await, Err(StoreError::Permanent(_))));
     let long = v(VisitKind::Onsite, "2026-11-01T10:00:00+08:00", "2026-11-01T11:00:00+08:00", &"T".repeat(101));
     assert!(long.validate().is_err());
     let ok = v(VisitKind::Onsite, "2026-11-01T23:30:00+08:00", "2026-11-02T00:10:00+08:00", "T-0042");
-    assert!(matches!(s.add_visit(dev(9), &ok, "firm:zls").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.add_visit(Scope::All, dev(9), &ok, "firm:zls").await, Err(StoreError::NotFound(_))));
 
-    let a = s.add_visit(d, &ok, "firm:zls").await.unwrap();
+    let a = s.add_visit(Scope::All, d, &ok, "firm:zls").await.unwrap();
     assert_eq!((a.kind.as_str(), a.technician.as_str(), a.recorded_by.as_str()), ("onsite", "T-0042", "firm:zls"));
     assert_eq!((a.started_at, a.ended_at), (ok.started_at, ok.ended_at));
     // Same start and end is a valid (instant) remote check; it is on 2026-11-02 local (2026-11-01 UTC).
     let rc = v(VisitKind::RemoteCheck, "2026-11-02T00:30:00+08:00", "2026-11-02T00:30:00+08:00", "T-7");
-    let b = s.add_visit(d, &rc, "regulator").await.unwrap();
+    let b = s.add_visit(Scope::All, d, &rc, "regulator").await.unwrap();
     assert!(b.id > a.id);
 
     let ids = |vs: Vec<Visit>| vs.into_iter().map(|v| v.id).collect::<Vec<_>>();
-    assert_eq!(ids(s.visits(d, None, None, 100, 0).await.unwrap()), vec![a.id, b.id]);
-    assert_eq!(ids(s.visits(d, Some(day("2026-11-02")), Some(day("2026-11-02")), 100, 0).await.unwrap()), vec![b.id]);
-    assert_eq!(ids(s.visits(d, None, Some(day("2026-11-01")), 100, 0).await.unwrap()), vec![a.id]);
-    assert_eq!(ids(s.visits(d, None, None, 1, 1).await.unwrap()), vec![b.id]);
-    assert!(s.visits(d, Some(day("2026-11-03")), None, 100, 0).await.unwrap().is_empty());
+    assert_eq!(ids(s.visits(Scope::All, d, None, None, 100, 0).await.unwrap()), vec![a.id, b.id]);
+    assert_eq!(
+        ids(s.visits(Scope::All, d, Some(day("2026-11-02")), Some(day("2026-11-02")), 100, 0).await.unwrap()),
+        vec![b.id]
+    );
+    assert_eq!(ids(s.visits(Scope::All, d, None, Some(day("2026-11-01")), 100, 0).await.unwrap()), vec![a.id]);
+    assert_eq!(ids(s.visits(Scope::All, d, None, None, 1, 1).await.unwrap()), vec![b.id]);
+    assert!(s.visits(Scope::All, d, Some(day("2026-11-03")), None, 100, 0).await.unwrap().is_empty());
 }
 
 pub async fn reclassification_share_per_firm_over_member_days<F: Factory>(f: &F) {
@@ -348,7 +359,7 @@ pub async fn reclassification_share_per_firm_over_member_days<F: Factory>(f: &F)
         (dev(1), "f5", Cause::External, "firm:zls"),
         (dev(2), "g1", Cause::External, "firm:abc"),
     ] {
-        s.correct_fault_cause(d, f, c, by, "checked on site", now()).await.unwrap();
+        s.correct_fault_cause(Scope::All, d, f, c, by, "checked on site", now()).await.unwrap();
         l.correct_cause(d, f, c, by, "checked on site", now()).unwrap();
     }
     assert_rollups_match(&s, &l).await;
@@ -385,42 +396,46 @@ pub async fn a_regulator_correction_is_not_the_firms_reclassification_and_stands
     .await;
     let share = || async { s.firm_reclassification("zls", window()).await.unwrap().unwrap() };
     // A regulator reclassifies f1 away from equipment: not the firm's doing.
-    s.correct_fault_cause(d, "f1", Cause::External, "regulator", "grid outage, utility notice", now()).await.unwrap();
+    s.correct_fault_cause(Scope::All, d, "f1", Cause::External, "regulator", "grid outage, utility notice", now())
+        .await
+        .unwrap();
     l.correct_cause(d, "f1", Cause::External, "regulator", "grid outage, utility notice", now()).unwrap();
     let r = share().await;
     assert_eq!((r.faults_first_equipment, r.reclassified_away, r.share), (3, 0, Some(0.0)));
     assert_rollups_match(&s, &l).await;
     // The firm reclassifies f2: counted.
-    s.correct_fault_cause(d, "f2", Cause::External, "firm:zls", "vandalism", now()).await.unwrap();
+    s.correct_fault_cause(Scope::All, d, "f2", Cause::External, "firm:zls", "vandalism", now()).await.unwrap();
     l.correct_cause(d, "f2", Cause::External, "firm:zls", "vandalism", now()).unwrap();
     assert_eq!(share().await.reclassified_away, 1);
     assert_rollups_match(&s, &l).await;
     // The firm cannot override the regulator on f1 (nor confirm it): refused, nothing recorded.
     for c in [Cause::Equipment, Cause::External, Cause::Usage] {
-        let e = s.correct_fault_cause(d, "f1", c, "firm:zls", "we disagree", now()).await.unwrap_err();
+        let e = s.correct_fault_cause(Scope::All, d, "f1", c, "firm:zls", "we disagree", now()).await.unwrap_err();
         assert!(matches!(&e, StoreError::Conflict(m) if m.contains("regulator")), "{e:?}");
         assert!(l.correct_cause(d, "f1", c, "firm:zls", "we disagree", now()).is_err());
     }
-    let v = s.fault(d, "f1").await.unwrap().unwrap();
+    let v = s.fault(Scope::All, d, "f1").await.unwrap().unwrap();
     assert_eq!((v.cause, v.corrections.len(), v.corrections[0].by.as_str()), (Cause::External, 1, "regulator"));
     // A regulator confirming the firm's reclassification of f2 makes the
     // decision the regulator's: out of the firm's share, cause unchanged.
-    s.correct_fault_cause(d, "f2", Cause::External, "regulator", "confirmed", now()).await.unwrap();
+    s.correct_fault_cause(Scope::All, d, "f2", Cause::External, "regulator", "confirmed", now()).await.unwrap();
     let o = l.correct_cause(d, "f2", Cause::External, "regulator", "confirmed", now()).unwrap();
     assert!(!o.cause_changed);
     assert_eq!(share().await.reclassified_away, 0);
     assert_rollups_match(&s, &l).await;
     // The firm reclassifies f3, then a regulator moves it to another
     // non-equipment cause: the regulator's decision, not counted.
-    s.correct_fault_cause(d, "f3", Cause::Usage, "firm:zls", "passenger", now()).await.unwrap();
+    s.correct_fault_cause(Scope::All, d, "f3", Cause::Usage, "firm:zls", "passenger", now()).await.unwrap();
     l.correct_cause(d, "f3", Cause::Usage, "firm:zls", "passenger", now()).unwrap();
     assert_eq!(share().await.reclassified_away, 1);
-    s.correct_fault_cause(d, "f3", Cause::External, "regulator", "it was the grid", now()).await.unwrap();
+    s.correct_fault_cause(Scope::All, d, "f3", Cause::External, "regulator", "it was the grid", now()).await.unwrap();
     l.correct_cause(d, "f3", Cause::External, "regulator", "it was the grid", now()).unwrap();
     assert_eq!(share().await.reclassified_away, 0);
     assert_rollups_match(&s, &l).await;
     // A regulator may change its own correction; the KPIs follow.
-    s.correct_fault_cause(d, "f1", Cause::Equipment, "regulator", "the outage came after", now()).await.unwrap();
+    s.correct_fault_cause(Scope::All, d, "f1", Cause::Equipment, "regulator", "the outage came after", now())
+        .await
+        .unwrap();
     l.correct_cause(d, "f1", Cause::Equipment, "regulator", "the outage came after", now()).unwrap();
     assert_eq!(s.project_kpis("haibin", window()).await.unwrap().unwrap().equipment_faults, 1);
     assert_rollups_match(&s, &l).await;
@@ -662,7 +677,7 @@ pub async fn corrections_and_arrivals_concurrent_with_ingest_keep_rollups_exact<
     let correct_task = tokio::spawn(async move {
         for (d, f, c, at) in plan2 {
             loop {
-                match s2.correct_fault_cause(d, &f, c, "firm:zls", "on-site check", at).await {
+                match s2.correct_fault_cause(Scope::All, d, &f, c, "firm:zls", "on-site check", at).await {
                     Ok(_) => break,
                     Err(e) if e.is_transient() => continue,
                     Err(e) => panic!("{e}"),
@@ -700,7 +715,7 @@ pub async fn corrections_and_arrivals_concurrent_with_ingest_keep_rollups_exact<
     }
     assert_rollups_match(&s, &l).await;
     for (d, f) in &started {
-        let v = s.fault(*d, f).await.unwrap().unwrap();
+        let v = s.fault(Scope::All, *d, f).await.unwrap().unwrap();
         assert_eq!(Some(v.cause), l.faults[&(*d, f.clone())].cause(), "{d} {f}");
     }
 }

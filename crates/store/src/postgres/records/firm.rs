@@ -4,18 +4,22 @@
 //! incident row locked as the ingest path locks it, so the KPIs follow at
 //! once and concurrent ingest never loses an update. What a correction does
 //! is the core's decision ([`liftwatch_core::pilot::decide_correction`]).
+//!
+//! Every call is scoped ([`Scoped`]): a firm's reads filter on the days it
+//! reads, and its writes check the record's day in the write's transaction,
+//! under the `FOR SHARE` lock of the elevator's membership rows.
 
 use crate::port::*;
-use crate::records::{EntrapmentView, FaultView};
+use crate::records::{EntrapmentView, FaultView, Scope};
 use async_trait::async_trait;
 
 use chrono::NaiveDate;
-use liftwatch_core::incident::{EntrapmentRecord, FaultRecord, IncidentError};
+use liftwatch_core::incident::{EntrapmentRecord, FaultRecord, Incident, IncidentError};
 use liftwatch_core::protocol::{Cause, DeviceCode, Timestamp};
 use liftwatch_core::records::{NewVisit, Visit};
 use liftwatch_core::validation::{check_incident_id, check_text, MAX_TEXT_CHARS};
 
-use super::{client, day_start, elevator_id};
+use super::{client, day_start, Scoped};
 use crate::postgres::{change_one, dt, entrapment_from_row, fault_from_row, ts};
 use crate::{PgStore, StoreError};
 
@@ -53,10 +57,16 @@ fn unknown_fault(device: DeviceCode, fault_id: &str) -> StoreError {
     StoreError::NotFound(format!("fault {fault_id} of elevator {device} has not been reported by the box"))
 }
 
+fn unknown_entrapment(device: DeviceCode, incident_id: &str) -> StoreError {
+    StoreError::NotFound(format!("entrapment {incident_id} of elevator {device} is not known"))
+}
+
 #[async_trait]
 impl FirmRecords for PgStore {
+    #[allow(clippy::too_many_arguments)]
     async fn correct_fault_cause(
         &self,
+        scope: Scope<'_>,
         device: DeviceCode,
         fault_id: &str,
         cause: Cause,
@@ -68,17 +78,25 @@ impl FirmRecords for PgStore {
         check_text("reason", reason, MAX_TEXT_CHARS, true)?;
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
-        let eid = elevator_id(&*tx, device).await?;
+        let el = Scoped::load(&*tx, scope, device, true).await?;
+        let eid = el.eid;
+        let tz = self.tz;
         // The core decides (pilot::decide_correction, through
         // FaultRecord::correct): the history always grows (or the request
         // is refused); the rollups follow the contribution. One incident-change path
-        // (change_one) with ingest and arrivals.
-        let (outcome, _) = change_one::<FaultRecord, _>(&tx, self.tz, (eid, fault_id), false, by, |rec| {
-            rec.correct(fault_id, cause, by, reason, at)
+        // (change_one) with ingest and arrivals. Whose the fault is, is
+        // decided on the locked row (its start day can move).
+        let (outcome, _) = change_one::<FaultRecord, _>(&tx, tz, (eid, fault_id), false, by, |rec| {
+            match rec.local_start_day(tz) {
+                Some(day) if el.reads(day) => el.check_write(day)?,
+                _ => return Err(unknown_fault(device, fault_id)),
+            }
+            rec.correct(fault_id, cause, by, reason, at).map_err(incident_error)
         })
         .await?
         .ok_or_else(|| unknown_fault(device, fault_id))?;
-        outcome.map_err(incident_error)?;
+        // Refused: the transaction rolls back (nothing written).
+        outcome?;
         let row = tx
             .query_one(
                 &format!("SELECT {FAULT_COLS} FROM faults WHERE elevator_id = $1 AND fault_id = $2"),
@@ -90,23 +108,31 @@ impl FirmRecords for PgStore {
         Ok(view)
     }
 
-    async fn fault(&self, device: DeviceCode, fault_id: &str) -> Result<Option<FaultView>, StoreError> {
+    async fn fault(
+        &self,
+        scope: Scope<'_>,
+        device: DeviceCode,
+        fault_id: &str,
+    ) -> Result<Option<FaultView>, StoreError> {
         let c = self.pool.get().await?;
-        let eid = elevator_id(client(&c), device).await?;
+        let el = Scoped::load(client(&c), scope, device, false).await?;
         let row = c
             .query_opt(
-                &format!("SELECT {FAULT_COLS} FROM faults WHERE elevator_id = $1 AND fault_id = $2"),
-                &[&eid, &fault_id],
+                &format!("SELECT {FAULT_COLS}, start_day FROM faults WHERE elevator_id = $1 AND fault_id = $2"),
+                &[&el.eid, &fault_id],
             )
             .await?;
         match row {
-            Some(r) => fault_view(device.as_str(), &r),
-            None => Ok(None),
+            Some(r) if r.get::<_, Option<NaiveDate>>("start_day").is_some_and(|d| el.reads(d)) => {
+                fault_view(device.as_str(), &r)
+            }
+            _ => Ok(None),
         }
     }
 
     async fn faults(
         &self,
+        scope: Scope<'_>,
         device: DeviceCode,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
@@ -114,17 +140,20 @@ impl FirmRecords for PgStore {
         offset: i64,
     ) -> Result<Vec<FaultView>, StoreError> {
         let c = self.pool.get().await?;
-        let eid = elevator_id(client(&c), device).await?;
+        let el = Scoped::load(client(&c), scope, device, false).await?;
         let lo = from.map(|d| day_start(self.tz, d));
         let hi = to.and_then(|d| d.succ_opt()).map(|d| day_start(self.tz, d));
+        let (first, last) = el.read_days();
         let rows = c
             .query(
                 &format!(
                     "SELECT {FAULT_COLS} FROM faults WHERE elevator_id = $1 AND start_ts IS NOT NULL \
                      AND ($2::timestamptz IS NULL OR start_ts >= $2) AND ($3::timestamptz IS NULL OR start_ts < $3) \
+                     AND EXISTS (SELECT 1 FROM unnest($6::date[], $7::date[]) AS s(first, last) \
+                                 WHERE start_day BETWEEN s.first AND s.last) \
                      ORDER BY start_ts DESC, fault_id LIMIT $4 OFFSET $5"
                 ),
-                &[&eid, &lo, &hi, &limit, &offset],
+                &[&el.eid, &lo, &hi, &limit, &offset, &first, &last],
             )
             .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -142,11 +171,12 @@ impl FirmRecords for PgStore {
         incident_id: &str,
         at: Timestamp,
     ) -> Result<EntrapmentView, StoreError> {
-        self.report_arrival_by(device, incident_id, at, "api").await
+        self.report_arrival_by(Scope::All, device, incident_id, at, "api").await
     }
 
     async fn report_arrival_by(
         &self,
+        scope: Scope<'_>,
         device: DeviceCode,
         incident_id: &str,
         at: Timestamp,
@@ -155,20 +185,32 @@ impl FirmRecords for PgStore {
         check_incident_id("incident_id", incident_id)?;
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
-        let eid = elevator_id(&*tx, device).await?;
-        let (before, rec) = change_one::<EntrapmentRecord, _>(&tx, self.tz, (eid, incident_id), true, by, |rec| {
+        let el = Scoped::load(&*tx, scope, device, true).await?;
+        let tz = self.tz;
+        // The entrapment's day (if anything of it is known) and the
+        // arrival's day must both be the caller's to write.
+        let (before, rec) = change_one::<EntrapmentRecord, _>(&tx, tz, (el.eid, incident_id), true, by, |rec| {
+            if let Some(day) = rec.local_day(tz) {
+                if !el.reads(day) {
+                    return Err(unknown_entrapment(device, incident_id));
+                }
+                el.check_write(day)?;
+            }
+            el.check_write(at.local_day(tz))?;
             let before = rec.arrived_at;
             rec.report_arrival(at);
-            before
+            Ok(before)
         })
         .await?
         .ok_or_else(|| StoreError::Permanent("entrapment row vanished inside its transaction".into()))?;
+        // Refused: the transaction rolls back (nor is the row created).
+        let before = before?;
         let reported_by: Option<String> = if rec.arrived_at != before {
             Some(by.to_owned())
         } else {
             tx.query_one(
                 "SELECT arrival_reported_by FROM entrapments WHERE elevator_id = $1 AND incident_id = $2",
-                &[&eid, &incident_id],
+                &[&el.eid, &incident_id],
             )
             .await?
             .get(0)
@@ -179,39 +221,58 @@ impl FirmRecords for PgStore {
         Ok(view)
     }
 
-    async fn entrapment(&self, device: DeviceCode, incident_id: &str) -> Result<Option<EntrapmentView>, StoreError> {
+    async fn entrapment(
+        &self,
+        scope: Scope<'_>,
+        device: DeviceCode,
+        incident_id: &str,
+    ) -> Result<Option<EntrapmentView>, StoreError> {
         let c = self.pool.get().await?;
-        let eid = elevator_id(client(&c), device).await?;
+        let el = Scoped::load(client(&c), scope, device, false).await?;
         let row = c
             .query_opt(
                 &format!("SELECT {ENTRAPMENT_COLS} FROM entrapments WHERE elevator_id = $1 AND incident_id = $2"),
-                &[&eid, &incident_id],
+                &[&el.eid, &incident_id],
             )
             .await?;
-        Ok(row.map(|r| {
-            let mut view = EntrapmentView::of(device.as_str(), incident_id, &entrapment_from_row(&r));
+        Ok(row.and_then(|r| {
+            let rec = entrapment_from_row(&r);
+            rec.local_day(self.tz).filter(|d| el.reads(*d))?;
+            let mut view = EntrapmentView::of(device.as_str(), incident_id, &rec);
             view.arrival_reported_by = r.get("arrival_reported_by");
-            view
+            Some(view)
         }))
     }
 
-    async fn add_visit(&self, device: DeviceCode, v: &NewVisit, by: &str) -> Result<Visit, StoreError> {
+    async fn add_visit(
+        &self,
+        scope: Scope<'_>,
+        device: DeviceCode,
+        v: &NewVisit,
+        by: &str,
+    ) -> Result<Visit, StoreError> {
         v.validate()?;
-        let c = self.pool.get().await?;
-        let eid = elevator_id(client(&c), device).await?;
-        let r = c
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let el = Scoped::load(&*tx, scope, device, true).await?;
+        el.check_write(v.started_at.local_day(self.tz))?;
+        el.check_write(v.ended_at.local_day(self.tz))?;
+        let r = tx
             .query_one(
                 "INSERT INTO visits (elevator_id, kind, started_at, ended_at, technician, recorded_by) \
                  VALUES ($1, $2, $3, $4, $5, $6) \
                  RETURNING id, kind, started_at, ended_at, technician, recorded_by, recorded_at",
-                &[&eid, &v.kind.as_str(), &dt(v.started_at), &dt(v.ended_at), &v.technician, &by],
+                &[&el.eid, &v.kind.as_str(), &dt(v.started_at), &dt(v.ended_at), &v.technician, &by],
             )
             .await?;
-        visit_of(device.as_str(), &r)
+        let visit = visit_of(device.as_str(), &r)?;
+        tx.commit().await?;
+        Ok(visit)
     }
 
     async fn visits(
         &self,
+        scope: Scope<'_>,
         device: DeviceCode,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
@@ -219,15 +280,22 @@ impl FirmRecords for PgStore {
         offset: i64,
     ) -> Result<Vec<Visit>, StoreError> {
         let c = self.pool.get().await?;
-        let eid = elevator_id(client(&c), device).await?;
+        let el = Scoped::load(client(&c), scope, device, false).await?;
         let lo = from.map(|d| day_start(self.tz, d));
         let hi = to.and_then(|d| d.succ_opt()).map(|d| day_start(self.tz, d));
+        // The spans of days read, as instants (visits keep no local day).
+        let (first, last) = el.read_days();
+        let first: Vec<_> = first.into_iter().map(|d| day_start(self.tz, d)).collect();
+        let end: Vec<_> = last.into_iter().map(|d| day_start(self.tz, d.succ_opt().unwrap_or(d))).collect();
         let rows = c
             .query(
                 "SELECT id, kind, started_at, ended_at, technician, recorded_by, recorded_at FROM visits \
                  WHERE elevator_id = $1 AND ($2::timestamptz IS NULL OR started_at >= $2) \
-                 AND ($3::timestamptz IS NULL OR started_at < $3) ORDER BY started_at, id LIMIT $4 OFFSET $5",
-                &[&eid, &lo, &hi, &limit, &offset],
+                 AND ($3::timestamptz IS NULL OR started_at < $3) \
+                 AND EXISTS (SELECT 1 FROM unnest($6::timestamptz[], $7::timestamptz[]) AS s(first, stop) \
+                             WHERE started_at >= s.first AND started_at < s.stop) \
+                 ORDER BY started_at, id LIMIT $4 OFFSET $5",
+                &[&el.eid, &lo, &hi, &limit, &offset, &first, &end],
             )
             .await?;
         rows.iter().map(|r| visit_of(device.as_str(), r)).collect()
