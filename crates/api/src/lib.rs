@@ -35,6 +35,11 @@ pub struct ApiState {
     /// Whether ingest is up, for `/readyz`: `Err` says why not (e.g. the
     /// broker subscription is not acknowledged yet, or the spool is full).
     pub ingest_ready: Arc<dyn Fn() -> Result<(), NotReady> + Send + Sync>,
+    /// The pilot rules' thresholds (admission checks the bans with them).
+    pub rules: Arc<liftwatch_core::rules::RulesConfig>,
+    /// Wakes the rule engine after a successful write (a record, a
+    /// registration, a correction), so its findings follow at once.
+    pub kick: Arc<tokio::sync::Notify>,
 }
 
 /// Why ingest is not ready: `/readyz` answers 503 with
@@ -116,8 +121,24 @@ pub fn app_with_metrics(state: ApiState, metrics: Arc<metrics::Metrics>) -> Rout
         .merge(routes::health::router())
         .merge(metrics::router(metrics.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.kick.clone(), kick_after_writes))
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .with_state(state)
+}
+
+/// After a successful write, wakes the rule engine.
+async fn kick_after_writes(
+    axum::extract::State(kick): axum::extract::State<Arc<tokio::sync::Notify>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let write =
+        !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS);
+    let resp = next.run(req).await;
+    if write && resp.status().is_success() {
+        kick.notify_one();
+    }
+    resp
 }
 
 /// The OpenAPI document (for tests and `liftwatch openapi`).

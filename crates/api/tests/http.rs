@@ -40,6 +40,8 @@ impl Api {
             tz: chrono_tz::Asia::Shanghai,
             clock: Arc::new(now),
             ingest_ready: Arc::new(|| Ok(())),
+            rules: Arc::default(),
+            kick: Arc::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -584,7 +586,9 @@ async fn client_mistakes_get_4xx_with_a_message() {
     let api = Api::start("api_err").await;
     api.world().await;
     let conflict = format!(
-        r#"{{"name":"p","firm_id":"zls","mode":"iot","admitted_on":"2026-01-01","elevators":[{{"device_code":"{EB}"}}]}}"#
+        r#"{{"name":"p","firm_id":"zls","mode":"iot","admitted_on":"2026-01-01",
+            "commitment":{{"fault_rate_per_10k":5.0,"downtime_minutes":60,"rescue_minutes":20}},
+            "elevators":[{{"device_code":"{EB}","insured_until":"2027-06-30"}}]}}"#
     );
     let cases: Vec<(Method, &str, Option<&str>, StatusCode)> = vec![
         (Method::PUT, "/api/v1/firms/zls", Some("{not json"), StatusCode::BAD_REQUEST),
@@ -957,4 +961,50 @@ async fn findings_filter_acknowledge_and_annotate_and_a_firm_sees_only_its_own()
     assert_eq!(ns[0]["note"], "site visit booked");
     let (s, _) = api.call(Method::GET, "/api/v1/findings/f-1/notes", Some(&token_b), None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn admission_is_refused_with_every_reason_and_a_ban_with_the_day_it_ends() {
+    let api = Api::start("api_admission").await;
+    api.world().await;
+    // A new project with neither insurance nor a commitment: every reason at once.
+    let bare = json!({"name": "Bare", "firm_id": "zls", "mode": "iot", "admitted_on": "2026-11-01",
+        "elevators": [{"device_code": "31103302002018100009"}]});
+    let (s, b) = api.call(Method::PUT, "/api/v1/projects/bare", Some(REG), Some(bare.clone())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let m = b["message"].as_str().unwrap();
+    assert!(m.contains("insurance") && m.contains("commitment"), "{m}");
+    assert!(m.contains("A1 §I.(一)") && m.contains("A1 §II.(一)"), "clauses named: {m}");
+    let (s, _) = api.call(Method::GET, "/api/v1/projects/bare", Some(REG), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "nothing was registered");
+    let mut ok = bare.clone();
+    ok["commitment"] = json!({"fault_rate_per_10k": 5.0, "downtime_minutes": 60, "rescue_minutes": 20});
+    ok["elevators"][0]["insured_until"] = json!("2027-10-31");
+    let (s, b) = api.call(Method::PUT, "/api/v1/projects/bare", Some(REG), Some(ok)).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+
+    // haibin left the pilot on 2026-06-01 with zls (as the engine records an exit).
+    let (c, conn) = tokio_postgres::connect(&api._db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(&format!(
+        "INSERT INTO pilot_exits (project_id, firm_id, on_day, devices, reason) \
+         VALUES ('haibin', 'zls', '2026-06-01', ARRAY['{EA}'], 'A1-IV-1-1-rectification-overdue'); \
+         UPDATE projects SET status = 'exited' WHERE id = 'haibin'"
+    ))
+    .await
+    .unwrap();
+    let body = |firm: &str| {
+        json!({"name": "Haibin", "firm_id": firm, "owner": "o", "mode": "iot", "admitted_on": "2026-12-01",
+            "commitment": {"fault_rate_per_10k": 5.0, "downtime_minutes": 60, "rescue_minutes": 20},
+            "elevators": [{"device_code": EA, "insured_until": "2027-06-30", "since": "2026-12-01"}]})
+    };
+    let (s, b) = api.call(Method::PUT, "/api/v1/projects/haibin", Some(REG), Some(body("zls"))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("possible from 2028-06-01"), "{b}");
+    // The same elevators under a new project id with the same firm: still barred.
+    let (s, b) = api.call(Method::PUT, "/api/v1/projects/haibin2", Some(REG), Some(body("zls"))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    // (Another firm may bring it back at once, A1 §IV.(一) ¶last: core test
+    // `a1_iv_1_last_exit_ban_two_years`; the registry keeps a change of firm
+    // as a new project id.)
 }

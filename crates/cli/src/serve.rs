@@ -101,7 +101,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let clock: liftwatch_api::Clock = std::sync::Arc::new(Timestamp::now);
     metrics.register_telemetry(port.clone(), liftwatch_api::metrics::DEFAULT_SILENT_AFTER, clock.clone());
     metrics.register_collector(gateway.stats.clone());
+    let kick = std::sync::Arc::new(tokio::sync::Notify::new());
     let state = liftwatch_api::ApiState {
+        rules: std::sync::Arc::new(cfg.rules.clone()),
+        kick: kick.clone(),
         store: port,
         regulator_token: cfg.regulator_token.clone(),
         tz: cfg.timezone,
@@ -109,7 +112,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         ingest_ready: std::sync::Arc::new(move || ingest_ready(&stats)),
     };
     let app = liftwatch_api::app_with_metrics(state, std::sync::Arc::new(metrics));
-    let engine = start_engine(&cfg, &stores.api, alerts_mqtt, shutdown_rx.clone());
+    let watcher = tokio::spawn(kick_on_incidents(gateway.stats.clone(), kick.clone(), shutdown_rx.clone()));
+    let engine = start_engine(&cfg, &stores.api, alerts_mqtt, kick, shutdown_rx.clone());
     tracing::info!(listen = %cfg.listen, "HTTP listening");
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
@@ -127,6 +131,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = shutdown_tx.send(true);
     gateway.join().await;
     let _ = engine.await;
+    let _ = watcher.await;
     let _ = pruner.await;
     let _ = http.await;
     if let Some(why) = failed {
@@ -146,6 +151,7 @@ fn start_engine(
     cfg: &Config,
     store: &PgStore,
     mqtt: rumqttc::MqttOptions,
+    kick: std::sync::Arc<tokio::sync::Notify>,
     shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     use std::sync::Arc;
@@ -161,7 +167,35 @@ fn start_engine(
         },
     );
     let run = liftwatch_engine::RunConfig { interval: cfg.rules_interval, clock: Arc::new(Timestamp::now) };
-    tokio::spawn(liftwatch_engine::run(engine, dispatcher, Arc::new(tokio::sync::Notify::new()), run, shutdown))
+    tokio::spawn(liftwatch_engine::run(engine, dispatcher, kick, run, shutdown))
+}
+
+/// The event types whose arrival can open or close a finding at once
+/// (faults, entrapments, rescues, box maintenance).
+const INCIDENT_TYPES: [&str; 6] = ["fault", "fault_cleared", "entrapment", "rescue_arrived", "released", "maintenance"];
+
+/// Wakes the rule engine within a second of a committed event that matters
+/// (the gateway counts new events by type; the engine itself runs on the
+/// leader, which may be another process: there its schedule applies).
+async fn kick_on_incidents(
+    stats: std::sync::Arc<Stats>,
+    kick: std::sync::Arc<tokio::sync::Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let count =
+        || -> u64 { INCIDENT_TYPES.iter().map(|t| stats.events_by_type.get_or_create(&[("type", *t)]).get()).sum() };
+    let mut seen = count();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let now = count();
+        if now != seen {
+            seen = now;
+            kick.notify_one();
+        }
+    }
 }
 
 /// Ingest readiness for `/readyz`: a dead pipeline first, then a halted ingest (the store refuses

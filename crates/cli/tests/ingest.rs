@@ -204,6 +204,7 @@ async fn register_over_http_publish_over_mqtt_read_kpis_over_http() {
     let project = serde_json::json!({"name": "Haibin Garden", "firm_id": "zls", "owner": "Haibin Property Mgmt",
         "mode": "iot", "admitted_on": "2026-01-01",
         "commitment": {"fault_rate_per_10k": 5.0, "downtime_minutes": 60, "rescue_minutes": 20},
+        "insured_until": "2027-06-30",
         "elevators": devs.iter().map(|d| serde_json::json!({"device_code": d.as_str(), "kind": "traction"})).collect::<Vec<_>>()});
     let (code, body) =
         http(port, "PUT", "/api/v1/projects/haibin", Some("reg-e2e"), Some(&project.to_string())).unwrap();

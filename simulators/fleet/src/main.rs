@@ -57,9 +57,14 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!((1..=1000).contains(&args.per_message), "--per-message must be 1 to 1000");
     let devices = scenario.devices()?;
     if let Some(firm) = args.print_project {
+        // Insured from the start for three years: admission needs every
+        // elevator insured (A1 §I.(一).2).
+        let insured_until = scenario.start.checked_add_months(chrono::Months::new(36)).unwrap_or(scenario.start);
         let body = serde_json::json!({
             "name": "Simulated fleet", "firm_id": firm, "owner": "Simulated owner", "mode": "iot",
             "admitted_on": scenario.start.to_string(),
+            "insurer": "Simulated insurer", "insured_from": scenario.start.to_string(),
+            "insured_until": insured_until.to_string(),
             "commitment": {"fault_rate_per_10k": 5.0, "downtime_minutes": 60, "rescue_minutes": 20},
             "elevators": devices.iter().map(|d| serde_json::json!({"device_code": d.as_str(), "kind": "traction"})).collect::<Vec<_>>(),
         });

@@ -341,7 +341,8 @@ impl From<ProjectRecord> for ProjectOut {
     request_body = ProjectBody,
     responses((status = 201, body = ProjectOut), (status = 200, body = ProjectOut), (status = 400, body = ErrorBody),
                (status = 404, description = "unknown firm", body = ErrorBody),
-               (status = 409, description = "an elevator belongs to another project on an overlapping day", body = ErrorBody)))]
+               (status = 409, description = "an elevator belongs to another project on an overlapping day, or a 2-year ban (A1 §IV) bars the project until the date in the message", body = ErrorBody),
+               (status = 422, description = "the entry conditions are not met (every reason, with its clause)", body = ErrorBody)))]
 async fn put_project(
     State(s): State<ApiState>,
     caller: Caller,
@@ -396,10 +397,46 @@ async fn put_project(
         problems.0.extend(es.0);
     }
     problems.into_result()?;
+    admission(&s, &spec).await?;
     let created = s.store.put_project(&spec, s.today()).await?;
     let rec =
         s.store.project(&project_id).await?.ok_or_else(|| ApiError::not_found(format!("project {project_id}")))?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(rec.into())))
+}
+
+/// The entry conditions (A1 §I.(一), §II.(一)) and the 2-year bans (A1
+/// §IV) when a project enters the pilot: a new project, or an exited one
+/// admitted again. Unmet conditions: 422 with every reason; a ban: 409 with
+/// the first day the project may enter. Updates of a project in the pilot
+/// are not admissions: its lapses are the rule engine's findings.
+async fn admission(s: &ApiState, spec: &ProjectSpec) -> ApiResult<()> {
+    use liftwatch_core::registry::ProjectStatus;
+    use liftwatch_core::rules::{admission_check, FirmFacts};
+    let existing = s.store.project(&spec.id).await?;
+    let admitting =
+        existing.as_ref().is_none_or(|p| p.status == ProjectStatus::Exited && spec.admitted_on > p.spec.admitted_on);
+    if !admitting {
+        return Ok(());
+    }
+    let firm = s
+        .store
+        .firm(&spec.firm_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("firm {} does not exist", spec.firm_id)))?;
+    let grades = s.store.firm_grades(&spec.firm_id).await?.unwrap_or_default();
+    let (exits, dq) = s.store.pilot_history().await?;
+    let facts = FirmFacts { firm: firm.firm, grades };
+    let refusals = admission_check(spec, &facts, &exits, &dq, spec.admitted_on, &s.rules);
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let reasons: Vec<String> =
+        refusals.iter().map(|r| format!("{} ({}): {}", r.condition, r.clause, r.summary.en)).collect();
+    let message = format!("project {} may not enter the pilot: {}", spec.id, reasons.join("; "));
+    match refusals.iter().filter_map(|r| r.possible_from).max() {
+        Some(from) => Err(ApiError::conflict(format!("{message} (possible from {from})"))),
+        None => Err(ApiError::unprocessable(message)),
+    }
 }
 
 /// One project with its status and open findings (regulator, or its firm).
