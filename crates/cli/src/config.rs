@@ -28,6 +28,13 @@ pub const DEFAULT_TIMESCALEDB: bool = liftwatch_store::postgres::DEFAULT_TIMESCA
 /// The gateway's spool is on unless turned off.
 pub const DEFAULT_SPOOL: bool = true;
 
+// --- Security (issue 9, items 11–14): database connection ---
+/// Seconds to wait for a database connection: the store's default.
+pub const DEFAULT_DB_CONNECT_TIMEOUT_SECS: u64 = liftwatch_store::postgres::DEFAULT_CONNECT_TIMEOUT_SECS;
+/// Seconds a statement may run (0: no limit): the store's default.
+pub const DEFAULT_DB_STATEMENT_TIMEOUT_SECS: u64 = liftwatch_store::postgres::DEFAULT_STATEMENT_TIMEOUT_SECS;
+// --- end security ---
+
 /// A flag's help text ending in its default, e.g. `… [default: 50000]`: the
 /// flags are `Option`s (so that the TOML file can fill what no flag set),
 /// which is why clap's own `default_value_t` cannot be used.
@@ -118,6 +125,22 @@ pub struct ServeArgs {
     #[arg(long, env = "LIFTWATCH_SPOOL_MAX_BYTES", help = help(
         "Bytes the spool may hold before the gateway stops taking messages", DEFAULT_SPOOL_MAX_BYTES))]
     pub spool_max_bytes: Option<u64>,
+
+    // --- Security (issue 9, items 11–14) ---
+    /// PEM file of the root certificates the database's certificate must chain to
+    /// (sslmode=verify-ca/verify-full; the URL's sslrootcert wins) [default: the system's roots].
+    #[arg(long, env = "LIFTWATCH_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<PathBuf>,
+    /// Seconds to wait for a database connection.
+    #[arg(long, env = "LIFTWATCH_DB_CONNECT_TIMEOUT_SECS", help = help(
+        "Seconds to wait for a database connection", DEFAULT_DB_CONNECT_TIMEOUT_SECS))]
+    pub db_connect_timeout_secs: Option<u64>,
+    /// Seconds a database statement may run before the server cancels it (0: no limit).
+    #[arg(long, env = "LIFTWATCH_DB_STATEMENT_TIMEOUT_SECS", help = help(
+        "Seconds a database statement may run before the server cancels it (0: no limit)",
+        DEFAULT_DB_STATEMENT_TIMEOUT_SECS))]
+    pub db_statement_timeout_secs: Option<u64>,
+    // --- end security ---
 }
 
 /// The same keys, from the TOML file (no `Debug`: it holds secrets).
@@ -143,6 +166,11 @@ struct FileConfig {
     spool: Option<bool>,
     spool_dir: Option<PathBuf>,
     spool_max_bytes: Option<u64>,
+    // --- security ---
+    database_ca_file: Option<PathBuf>,
+    db_connect_timeout_secs: Option<u64>,
+    db_statement_timeout_secs: Option<u64>,
+    // --- end security ---
 }
 
 /// The validated configuration of `serve`. `Debug` masks the secrets (URL
@@ -171,6 +199,10 @@ pub struct Config {
     pub timescaledb: bool,
     /// The gateway's spool; `None` when turned off.
     pub spool: Option<liftwatch_gateway::SpoolConfig>,
+    // --- Security (issue 9, items 11–14) ---
+    /// Database TLS roots and timeouts (the TLS mode is the URL's `sslmode`).
+    pub db_connect: liftwatch_store::postgres::ConnectOptions,
+    // --- end security ---
 }
 
 /// Stands in for an address that did not parse (never used: resolve fails).
@@ -234,6 +266,9 @@ impl fmt::Debug for ServeArgs {
             no_spool,
             spool_dir,
             spool_max_bytes,
+            database_ca_file,
+            db_connect_timeout_secs,
+            db_statement_timeout_secs,
         } = self;
         f.debug_struct("ServeArgs")
             .field("config", config)
@@ -257,6 +292,9 @@ impl fmt::Debug for ServeArgs {
             .field("no_spool", no_spool)
             .field("spool_dir", spool_dir)
             .field("spool_max_bytes", spool_max_bytes)
+            .field("database_ca_file", database_ca_file)
+            .field("db_connect_timeout_secs", db_connect_timeout_secs)
+            .field("db_statement_timeout_secs", db_statement_timeout_secs)
             .finish()
     }
 }
@@ -275,6 +313,7 @@ impl fmt::Debug for Config {
             db_pool_size,
             timescaledb,
             spool,
+            db_connect,
         } = self;
         f.debug_struct("Config")
             .field("database_url", &url(database_url))
@@ -288,6 +327,7 @@ impl fmt::Debug for Config {
             .field("db_pool_size", db_pool_size)
             .field("timescaledb", timescaledb)
             .field("spool", spool)
+            .field("db_connect", db_connect)
             .finish()
     }
 }
@@ -401,6 +441,23 @@ impl ServeArgs {
             dir: self.spool_dir.or(file.spool_dir).unwrap_or_else(|| data_dir.join(DEFAULT_SPOOL_DIR_NAME)),
             max_bytes: spool_max_bytes,
         });
+        let db_connect = liftwatch_store::postgres::ConnectOptions {
+            connect_timeout: Duration::from_secs(
+                self.db_connect_timeout_secs
+                    .or(file.db_connect_timeout_secs)
+                    .unwrap_or(DEFAULT_DB_CONNECT_TIMEOUT_SECS),
+            ),
+            statement_timeout: Duration::from_secs(
+                self.db_statement_timeout_secs
+                    .or(file.db_statement_timeout_secs)
+                    .unwrap_or(DEFAULT_DB_STATEMENT_TIMEOUT_SECS),
+            ),
+            ca_file: self.database_ca_file.or(file.database_ca_file),
+            ..Default::default()
+        };
+        if db_connect.connect_timeout.is_zero() {
+            errors.push("db_connect_timeout_secs must be at least 1".into());
+        }
         let cfg = Config {
             database_url,
             data_dir,
@@ -413,6 +470,7 @@ impl ServeArgs {
             db_pool_size,
             timescaledb: self.timescaledb.or(file.timescaledb).unwrap_or(DEFAULT_TIMESCALEDB),
             spool,
+            db_connect,
         };
         if errors.is_empty() {
             Ok(cfg)

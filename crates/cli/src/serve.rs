@@ -19,10 +19,17 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<PgStore> {
              build yet: point liftwatch at PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/liftwatch)"
         );
     };
-    let opts = PgOptions { tz: cfg.timezone, pool_size: cfg.db_pool_size, timescaledb: cfg.timescaledb };
+    let opts = PgOptions {
+        tz: cfg.timezone,
+        pool_size: cfg.db_pool_size,
+        timescaledb: cfg.timescaledb,
+        connect: cfg.db_connect.clone(),
+    };
     let store = PgStore::connect(url, opts).await.context("connecting to the database")?;
     let ts = store.migrate().await.context("applying migrations")?;
-    tracing::info!(timescaledb = ts, "store ready (migrations applied)");
+    let session = store.session().await.context("reading the database session")?;
+    tracing::info!(timescaledb = ts, tls = session.tls, statement_timeout = %session.statement_timeout,
+        "store ready (migrations applied)");
     Ok(store)
 }
 

@@ -368,8 +368,18 @@ fn is_root() -> bool {
 }
 
 impl PrivatePg {
-    /// initdb and start a cluster on a free port (trust authentication).
+    /// initdb and start a cluster on a free port (trust authentication, no TLS).
     pub async fn start() -> PrivatePg {
+        Self::start_with(None).await
+    }
+
+    /// [`PrivatePg::start`] with TLS on (`ssl = on`), serving `ca`'s server
+    /// certificate; plain connections are still accepted.
+    pub async fn start_tls(ca: &crate::TestCa) -> PrivatePg {
+        Self::start_with(Some(ca)).await
+    }
+
+    async fn start_with(tls: Option<&crate::TestCa>) -> PrivatePg {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("lw-pg-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -380,7 +390,19 @@ impl PrivatePg {
         let initdb = format!("{PG_BIN}/initdb");
         assert!(as_postgres(&[&initdb, "-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"]).success());
         let pg_ctl = format!("{PG_BIN}/pg_ctl");
-        let opts = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.display());
+        let mut opts = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.display());
+        if let Some(ca) = tls {
+            // The server reads its key as its own user, and only from a private file.
+            let (cert, key) = (dir.join("server.pem"), dir.join("server.key"));
+            std::fs::copy(ca.cert(), &cert).unwrap();
+            std::fs::copy(ca.key(), &key).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if is_root() {
+                Command::new("chown").arg("postgres").arg(&cert).arg(&key).status().unwrap();
+            }
+            opts.push_str(&format!(" -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}", cert.display(), key.display()));
+        }
         let log = dir.join("log");
         assert!(as_postgres(&[
             &pg_ctl,
