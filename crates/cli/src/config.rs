@@ -140,6 +140,16 @@ pub struct ServeArgs {
         "Seconds a database statement may run before the server cancels it (0: no limit)",
         DEFAULT_DB_STATEMENT_TIMEOUT_SECS))]
     pub db_statement_timeout_secs: Option<u64>,
+    /// MQTT user name of the gateway (wins over one in --mqtt-url).
+    #[arg(long, env = "LIFTWATCH_MQTT_USERNAME")]
+    pub mqtt_username: Option<String>,
+    /// MQTT password of the gateway (prefer LIFTWATCH_MQTT_PASSWORD_FILE).
+    #[arg(long, env = "LIFTWATCH_MQTT_PASSWORD", hide_env_values = true)] // secret: not in --help
+    pub mqtt_password: Option<String>,
+    /// PEM file of the root certificates the broker's certificate must chain to (mqtts:// only)
+    /// [default: the system's roots].
+    #[arg(long, env = "LIFTWATCH_MQTT_CA_FILE")]
+    pub mqtt_ca_file: Option<PathBuf>,
     // --- end security ---
 }
 
@@ -170,6 +180,9 @@ struct FileConfig {
     database_ca_file: Option<PathBuf>,
     db_connect_timeout_secs: Option<u64>,
     db_statement_timeout_secs: Option<u64>,
+    mqtt_username: Option<String>,
+    mqtt_password: Option<String>,
+    mqtt_ca_file: Option<PathBuf>,
     // --- end security ---
 }
 
@@ -269,6 +282,9 @@ impl fmt::Debug for ServeArgs {
             database_ca_file,
             db_connect_timeout_secs,
             db_statement_timeout_secs,
+            mqtt_username,
+            mqtt_password,
+            mqtt_ca_file,
         } = self;
         f.debug_struct("ServeArgs")
             .field("config", config)
@@ -295,6 +311,9 @@ impl fmt::Debug for ServeArgs {
             .field("database_ca_file", database_ca_file)
             .field("db_connect_timeout_secs", db_connect_timeout_secs)
             .field("db_statement_timeout_secs", db_statement_timeout_secs)
+            .field("mqtt_username", mqtt_username)
+            .field("mqtt_password", &secret(mqtt_password))
+            .field("mqtt_ca_file", mqtt_ca_file)
             .finish()
     }
 }
@@ -458,6 +477,17 @@ impl ServeArgs {
         if db_connect.connect_timeout.is_zero() {
             errors.push("db_connect_timeout_secs must be at least 1".into());
         }
+        gateway.username = self.mqtt_username.or(file.mqtt_username).filter(|s| !s.is_empty());
+        gateway.password = self.mqtt_password.or(file.mqtt_password);
+        gateway.ca_file = self.mqtt_ca_file.or(file.mqtt_ca_file);
+        if gateway.password.is_some() && gateway.username.is_none() {
+            errors.push("an MQTT password is set but no MQTT user name (--mqtt-username)".into());
+        }
+        if let Some(ca) = &gateway.ca_file {
+            if !mqtt_url.as_deref().is_some_and(|u| u.starts_with("mqtts://")) {
+                errors.push(format!("mqtt_ca_file {} needs an mqtts:// broker URL", ca.display()));
+            }
+        }
         let cfg = Config {
             database_url,
             data_dir,
@@ -591,7 +621,7 @@ mod tests {
     fn help_does_not_print_secret_environment_values() {
         use clap::Args as _;
         let cmd = ServeArgs::augment_args(clap::Command::new("serve"));
-        for id in ["database_url", "mqtt_url", "regulator_token"] {
+        for id in ["database_url", "mqtt_url", "regulator_token", "mqtt_password"] {
             let arg = cmd.get_arguments().find(|a| a.get_id() == id).unwrap();
             assert!(arg.is_hide_env_values_set(), "{id}");
         }

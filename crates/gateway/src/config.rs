@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Broker URL used when none is configured.
@@ -58,6 +59,15 @@ pub struct GatewayConfig {
     pub max_inflight_batches: usize,
     /// MQTT keep-alive.
     pub keep_alive: Duration,
+    // --- Security (issue 9, item 12) ---
+    /// Broker user name (wins over one in `mqtt_url`).
+    pub username: Option<String>,
+    /// Its password (secret: masked in `Debug`).
+    pub password: Option<String>,
+    /// PEM roots the broker's certificate must chain to (`mqtts://` only);
+    /// without one, the system's roots.
+    pub ca_file: Option<PathBuf>,
+    // --- end security ---
 }
 
 impl Default for GatewayConfig {
@@ -74,6 +84,9 @@ impl Default for GatewayConfig {
             queue_messages: DEFAULT_QUEUE_MESSAGES,
             max_inflight_batches: DEFAULT_MAX_INFLIGHT_BATCHES,
             keep_alive: Duration::from_secs(DEFAULT_KEEP_ALIVE_SECS),
+            username: None,
+            password: None,
+            ca_file: None,
         }
     }
 }
@@ -93,6 +106,9 @@ impl fmt::Debug for GatewayConfig {
             queue_messages,
             max_inflight_batches,
             keep_alive,
+            username,
+            password,
+            ca_file,
         } = self;
         f.debug_struct("GatewayConfig")
             .field("mqtt_url", &redact_url(mqtt_url))
@@ -106,6 +122,9 @@ impl fmt::Debug for GatewayConfig {
             .field("queue_messages", queue_messages)
             .field("max_inflight_batches", max_inflight_batches)
             .field("keep_alive", keep_alive)
+            .field("username", username)
+            .field("password", &password.as_ref().map(|_| REDACTED))
+            .field("ca_file", ca_file)
             .finish()
     }
 }
@@ -157,9 +176,15 @@ mod tests {
 
     #[test]
     fn debug_does_not_show_the_mqtt_password() {
-        let cfg = GatewayConfig { mqtt_url: "mqtt://u:pw@h:1883".into(), ..Default::default() };
+        let cfg = GatewayConfig {
+            mqtt_url: "mqtt://u:pw@h:1883".into(),
+            username: Some("gw".into()),
+            password: Some("secret-pass".into()),
+            ..Default::default()
+        };
         let text = format!("{cfg:?}");
-        assert!(!text.contains("pw"), "{text}");
+        assert!(!text.contains("pw") && !text.contains("secret-pass"), "{text}");
+        assert!(text.contains("password: Some(\"***\")"), "{text}");
         assert!(text.contains("mqtt://u:***@h:1883"), "{text}");
         assert!(text.contains("batch_max_events: 50000"), "{text}");
     }

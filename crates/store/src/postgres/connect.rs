@@ -78,9 +78,11 @@ impl FromStr for SslMode {
             "require" => SslMode::Require,
             "verify-ca" => SslMode::VerifyCa,
             "verify-full" => SslMode::VerifyFull,
-            other => return Err(StoreError::Config(format!(
+            other => {
+                return Err(StoreError::Config(format!(
                 "sslmode={other:?} in the database URL is not one of disable, prefer, require, verify-ca, verify-full"
-            ))),
+            )))
+            }
         })
     }
 }
