@@ -4,8 +4,10 @@
 
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod routes;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -35,6 +37,10 @@ pub struct ApiState {
     /// Whether ingest is up, for `/readyz`: `Err` says why not (e.g. the
     /// broker subscription is not acknowledged yet, or the spool is full).
     pub ingest_ready: Arc<dyn Fn() -> Result<(), NotReady> + Send + Sync>,
+    /// Timeouts, concurrency and write-rate limits.
+    pub limits: limits::HttpLimits,
+    /// Recent token lookups (no database round trip per request).
+    pub tokens: auth::TokenCache,
 }
 
 /// Why ingest is not ready: `/readyz` answers 503 with
@@ -115,6 +121,7 @@ pub fn app_with_metrics(state: ApiState, metrics: Arc<metrics::Metrics>) -> Rout
         .merge(routes::health::router())
         .merge(metrics::router(metrics.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(limits::Guard::new(state.limits.clone()), limits::guard))
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .with_state(state)
 }

@@ -33,6 +33,13 @@ pub const DEFAULT_SPOOL: bool = true;
 pub const DEFAULT_DB_CONNECT_TIMEOUT_SECS: u64 = liftwatch_store::postgres::DEFAULT_CONNECT_TIMEOUT_SECS;
 /// Seconds a statement may run (0: no limit): the store's default.
 pub const DEFAULT_DB_STATEMENT_TIMEOUT_SECS: u64 = liftwatch_store::postgres::DEFAULT_STATEMENT_TIMEOUT_SECS;
+/// The regulator's token must be at least this long (a guessable token is the regulator's password).
+pub const MIN_REGULATOR_TOKEN_CHARS: usize = 32;
+use liftwatch_api::auth::DEFAULT_TOKEN_CACHE_TTL_SECS;
+use liftwatch_api::limits::{
+    DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_REQUEST_TIMEOUT_SECS,
+    DEFAULT_WRITES_PER_MINUTE, DEFAULT_WRITE_BURST,
+};
 // --- end security ---
 
 /// A flag's help text ending in its default, e.g. `… [default: 50000]`: the
@@ -150,6 +157,32 @@ pub struct ServeArgs {
     /// [default: the system's roots].
     #[arg(long, env = "LIFTWATCH_MQTT_CA_FILE")]
     pub mqtt_ca_file: Option<PathBuf>,
+    /// Seconds an HTTP request may take before it is answered 503.
+    #[arg(long, env = "LIFTWATCH_HTTP_REQUEST_TIMEOUT_SECS", help = help(
+        "Seconds an HTTP request may take before it is answered 503", DEFAULT_REQUEST_TIMEOUT_SECS))]
+    pub http_request_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's headers before its connection is closed.
+    #[arg(long, env = "LIFTWATCH_HTTP_HEADER_READ_TIMEOUT_SECS", help = help(
+        "Seconds a client has to send a request's headers before its connection is closed",
+        DEFAULT_HEADER_READ_TIMEOUT_SECS))]
+    pub http_header_read_timeout_secs: Option<u64>,
+    /// HTTP requests in flight at once; more are answered 503.
+    #[arg(long, env = "LIFTWATCH_HTTP_MAX_CONCURRENT_REQUESTS", help = help(
+        "HTTP requests in flight at once; more are answered 503", DEFAULT_MAX_CONCURRENT_REQUESTS))]
+    pub http_max_concurrent_requests: Option<usize>,
+    /// Writes per minute and token, sustained; more are answered 429.
+    #[arg(long, env = "LIFTWATCH_HTTP_WRITES_PER_MINUTE", help = help(
+        "Writes per minute and token, sustained; more are answered 429", DEFAULT_WRITES_PER_MINUTE))]
+    pub http_writes_per_minute: Option<u32>,
+    /// Writes a token may make at once.
+    #[arg(long, env = "LIFTWATCH_HTTP_WRITE_BURST", help = help(
+        "Writes a token may make at once", DEFAULT_WRITE_BURST))]
+    pub http_write_burst: Option<u32>,
+    /// Seconds a token lookup is remembered (a revoked token works at most this long on other instances).
+    #[arg(long, env = "LIFTWATCH_TOKEN_CACHE_TTL_SECS", help = help(
+        "Seconds a token lookup is remembered (a revoked token works at most this long on other instances)",
+        DEFAULT_TOKEN_CACHE_TTL_SECS))]
+    pub token_cache_ttl_secs: Option<u64>,
     // --- end security ---
 }
 
@@ -183,6 +216,12 @@ struct FileConfig {
     mqtt_username: Option<String>,
     mqtt_password: Option<String>,
     mqtt_ca_file: Option<PathBuf>,
+    http_request_timeout_secs: Option<u64>,
+    http_header_read_timeout_secs: Option<u64>,
+    http_max_concurrent_requests: Option<usize>,
+    http_writes_per_minute: Option<u32>,
+    http_write_burst: Option<u32>,
+    token_cache_ttl_secs: Option<u64>,
     // --- end security ---
 }
 
@@ -215,6 +254,10 @@ pub struct Config {
     // --- Security (issue 9, items 11–14) ---
     /// Database TLS roots and timeouts (the TLS mode is the URL's `sslmode`).
     pub db_connect: liftwatch_store::postgres::ConnectOptions,
+    /// HTTP timeouts, concurrency and write-rate limits.
+    pub http: liftwatch_api::limits::HttpLimits,
+    /// How long a token lookup is remembered.
+    pub token_cache_ttl: Duration,
     // --- end security ---
 }
 
@@ -285,6 +328,12 @@ impl fmt::Debug for ServeArgs {
             mqtt_username,
             mqtt_password,
             mqtt_ca_file,
+            http_request_timeout_secs,
+            http_header_read_timeout_secs,
+            http_max_concurrent_requests,
+            http_writes_per_minute,
+            http_write_burst,
+            token_cache_ttl_secs,
         } = self;
         f.debug_struct("ServeArgs")
             .field("config", config)
@@ -314,6 +363,12 @@ impl fmt::Debug for ServeArgs {
             .field("mqtt_username", mqtt_username)
             .field("mqtt_password", &secret(mqtt_password))
             .field("mqtt_ca_file", mqtt_ca_file)
+            .field("http_request_timeout_secs", http_request_timeout_secs)
+            .field("http_header_read_timeout_secs", http_header_read_timeout_secs)
+            .field("http_max_concurrent_requests", http_max_concurrent_requests)
+            .field("http_writes_per_minute", http_writes_per_minute)
+            .field("http_write_burst", http_write_burst)
+            .field("token_cache_ttl_secs", token_cache_ttl_secs)
             .finish()
     }
 }
@@ -333,6 +388,8 @@ impl fmt::Debug for Config {
             timescaledb,
             spool,
             db_connect,
+            http,
+            token_cache_ttl,
         } = self;
         f.debug_struct("Config")
             .field("database_url", &url(database_url))
@@ -347,6 +404,8 @@ impl fmt::Debug for Config {
             .field("timescaledb", timescaledb)
             .field("spool", spool)
             .field("db_connect", db_connect)
+            .field("http", http)
+            .field("token_cache_ttl", token_cache_ttl)
             .finish()
     }
 }
@@ -488,19 +547,65 @@ impl ServeArgs {
                 errors.push(format!("mqtt_ca_file {} needs an mqtts:// broker URL", ca.display()));
             }
         }
+        let secs =
+            |flag: Option<u64>, file: Option<u64>, default: u64| Duration::from_secs(flag.or(file).unwrap_or(default));
+        let http = liftwatch_api::limits::HttpLimits {
+            request_timeout: secs(
+                self.http_request_timeout_secs,
+                file.http_request_timeout_secs,
+                DEFAULT_REQUEST_TIMEOUT_SECS,
+            ),
+            header_read_timeout: secs(
+                self.http_header_read_timeout_secs,
+                file.http_header_read_timeout_secs,
+                DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            ),
+            max_concurrent: self
+                .http_max_concurrent_requests
+                .or(file.http_max_concurrent_requests)
+                .unwrap_or(DEFAULT_MAX_CONCURRENT_REQUESTS),
+            writes_per_minute: self
+                .http_writes_per_minute
+                .or(file.http_writes_per_minute)
+                .unwrap_or(DEFAULT_WRITES_PER_MINUTE),
+            write_burst: self.http_write_burst.or(file.http_write_burst).unwrap_or(DEFAULT_WRITE_BURST),
+        };
+        for (name, zero) in [
+            ("http_request_timeout_secs", http.request_timeout.is_zero()),
+            ("http_header_read_timeout_secs", http.header_read_timeout.is_zero()),
+            ("http_max_concurrent_requests", http.max_concurrent == 0),
+            ("http_write_burst", http.write_burst == 0),
+        ] {
+            if zero {
+                errors.push(format!("{name} must be at least 1"));
+            }
+        }
+        let token_cache_ttl = secs(self.token_cache_ttl_secs, file.token_cache_ttl_secs, DEFAULT_TOKEN_CACHE_TTL_SECS);
+        let regulator_token = self.regulator_token.or(file.regulator_token);
+        if let Some(t) = &regulator_token {
+            let n = t.chars().count();
+            if n < MIN_REGULATOR_TOKEN_CHARS {
+                errors.push(format!(
+                    "the regulator token has {n} characters; it must have at least {MIN_REGULATOR_TOKEN_CHARS} \
+                     (generate one with: openssl rand -hex 32)"
+                ));
+            }
+        }
         let cfg = Config {
             database_url,
             data_dir,
             mqtt_url,
             listen,
             embedded_mqtt_listen,
-            regulator_token: self.regulator_token.or(file.regulator_token),
+            regulator_token,
             timezone,
             gateway,
             db_pool_size,
             timescaledb: self.timescaledb.or(file.timescaledb).unwrap_or(DEFAULT_TIMESCALEDB),
             spool,
             db_connect,
+            http,
+            token_cache_ttl,
         };
         if errors.is_empty() {
             Ok(cfg)
@@ -564,7 +669,19 @@ mod tests {
 
     const DB: &str = "postgres://u:pw-db-123@h/db";
     const MQTT: &str = "mqtt://u:pw-mqtt-456@h:1883";
-    const TOKEN: &str = "tok-regulator-789";
+    const TOKEN: &str = "tok-regulator-789-of-at-least-32-characters";
+
+    /// Protects item 13 of issue 9: a short regulator token refuses to
+    /// start, saying how long it must be (and never what it is).
+    #[test]
+    fn a_regulator_token_shorter_than_32_characters_is_refused() {
+        let short = "change-me-now";
+        let errs = ServeArgs { regulator_token: Some(short.into()), ..Default::default() }.resolve().unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(errs[0].contains("at least 32") && !errs[0].contains(short), "{errs:#?}");
+        let ok = "x".repeat(MIN_REGULATOR_TOKEN_CHARS);
+        assert!(ServeArgs { regulator_token: Some(ok), ..Default::default() }.resolve().is_ok());
+    }
 
     fn assert_no_secret(text: &str) {
         for s in ["pw-db-123", "pw-mqtt-456", TOKEN] {

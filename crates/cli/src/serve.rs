@@ -79,17 +79,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         tz: cfg.timezone,
         clock,
         ingest_ready: std::sync::Arc::new(move || ingest_ready(&stats)),
+        limits: cfg.http.clone(),
+        tokens: liftwatch_api::auth::TokenCache::new(cfg.token_cache_ttl),
     };
     let app = liftwatch_api::app_with_metrics(state, std::sync::Arc::new(metrics));
     tracing::info!(listen = %cfg.listen, "HTTP listening");
     let mut http_shutdown = shutdown_rx.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let header_read_timeout = cfg.http.header_read_timeout;
+    let http = tokio::spawn(liftwatch_api::server::serve(listener, app, header_read_timeout, async move {
+        let _ = http_shutdown.wait_for(|s| *s).await;
+    }));
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
