@@ -183,6 +183,15 @@ pub struct ServeArgs {
         "Seconds a token lookup is remembered (a revoked token works at most this long on other instances)",
         DEFAULT_TOKEN_CACHE_TTL_SECS))]
     pub token_cache_ttl_secs: Option<u64>,
+    /// File holding the database URL (instead of --database-url: keeps its password out of `ps`).
+    #[arg(long, env = "LIFTWATCH_DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
+    /// File holding the regulator's token (instead of --regulator-token).
+    #[arg(long, env = "LIFTWATCH_REGULATOR_TOKEN_FILE")]
+    pub regulator_token_file: Option<PathBuf>,
+    /// File holding the gateway's MQTT password (instead of --mqtt-password).
+    #[arg(long, env = "LIFTWATCH_MQTT_PASSWORD_FILE")]
+    pub mqtt_password_file: Option<PathBuf>,
     // --- end security ---
 }
 
@@ -222,6 +231,9 @@ struct FileConfig {
     http_writes_per_minute: Option<u32>,
     http_write_burst: Option<u32>,
     token_cache_ttl_secs: Option<u64>,
+    database_url_file: Option<PathBuf>,
+    regulator_token_file: Option<PathBuf>,
+    mqtt_password_file: Option<PathBuf>,
     // --- end security ---
 }
 
@@ -287,6 +299,25 @@ fn redact_text(text: &str) -> String {
     out
 }
 
+/// A secret given directly (`value`) or in a file (`file`, e.g.
+/// `LIFTWATCH_REGULATOR_TOKEN_FILE`): the file's content without its
+/// trailing line break. Both at once is a mistake; a file that cannot be read
+/// is named, its content never.
+fn secret_from(name: &str, value: Option<String>, file: Option<PathBuf>, errors: &mut Vec<String>) -> Option<String> {
+    let Some(path) = file else { return value };
+    if value.is_some() {
+        errors.push(format!("{name} is given both directly and in the file {}: give one", path.display()));
+    }
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text.trim_end_matches(['\n', '\r']).to_owned()),
+        Err(e) => {
+            errors.push(format!("{name} file {}: {e}", path.display()));
+            None
+        }
+    }
+    .or(value)
+}
+
 /// How an optional secret shows in `Debug`: whether it is set, never its value.
 fn secret(s: &Option<String>) -> Option<&'static str> {
     s.as_ref().map(|_| REDACTED)
@@ -334,6 +365,9 @@ impl fmt::Debug for ServeArgs {
             http_writes_per_minute,
             http_write_burst,
             token_cache_ttl_secs,
+            database_url_file,
+            regulator_token_file,
+            mqtt_password_file,
         } = self;
         f.debug_struct("ServeArgs")
             .field("config", config)
@@ -369,6 +403,9 @@ impl fmt::Debug for ServeArgs {
             .field("http_writes_per_minute", http_writes_per_minute)
             .field("http_write_burst", http_write_burst)
             .field("token_cache_ttl_secs", token_cache_ttl_secs)
+            .field("database_url_file", database_url_file)
+            .field("regulator_token_file", regulator_token_file)
+            .field("mqtt_password_file", mqtt_password_file)
             .finish()
     }
 }
@@ -429,7 +466,10 @@ impl ServeArgs {
             },
             None => FileConfig::default(),
         };
-        let database_url = self.database_url.or(file.database_url).filter(|s| !s.is_empty());
+        let database_url = self.database_url.or(file.database_url);
+        let database_url =
+            secret_from("database_url", database_url, self.database_url_file.or(file.database_url_file), &mut errors);
+        let database_url = database_url.filter(|s| !s.is_empty());
         if let Some(u) = &database_url {
             if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
                 errors.push(format!("database URL {:?} must start with postgres:// or postgresql://", redact_url(u)));
@@ -537,7 +577,13 @@ impl ServeArgs {
             errors.push("db_connect_timeout_secs must be at least 1".into());
         }
         gateway.username = self.mqtt_username.or(file.mqtt_username).filter(|s| !s.is_empty());
-        gateway.password = self.mqtt_password.or(file.mqtt_password);
+        let mqtt_password = self.mqtt_password.or(file.mqtt_password);
+        gateway.password = secret_from(
+            "mqtt_password",
+            mqtt_password,
+            self.mqtt_password_file.or(file.mqtt_password_file),
+            &mut errors,
+        );
         gateway.ca_file = self.mqtt_ca_file.or(file.mqtt_ca_file);
         if gateway.password.is_some() && gateway.username.is_none() {
             errors.push("an MQTT password is set but no MQTT user name (--mqtt-username)".into());
@@ -582,6 +628,12 @@ impl ServeArgs {
         }
         let token_cache_ttl = secs(self.token_cache_ttl_secs, file.token_cache_ttl_secs, DEFAULT_TOKEN_CACHE_TTL_SECS);
         let regulator_token = self.regulator_token.or(file.regulator_token);
+        let regulator_token = secret_from(
+            "regulator_token",
+            regulator_token,
+            self.regulator_token_file.or(file.regulator_token_file),
+            &mut errors,
+        );
         if let Some(t) = &regulator_token {
             let n = t.chars().count();
             if n < MIN_REGULATOR_TOKEN_CHARS {
@@ -730,6 +782,51 @@ mod tests {
         let errs = ServeArgs { config: Some(f), ..Default::default() }.resolve().unwrap_err();
         assert_no_secret(&errs.join("\n"));
         assert!(errs[0].contains("(line 2)"), "{errs:#?}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Protects item 14 of issue 9: each secret can come from a file (its
+    /// trailing line break dropped), which keeps it out of the process list;
+    /// neither `Debug` nor an error shows what the file holds.
+    #[test]
+    fn secrets_are_read_from_files_and_never_shown() {
+        let dir = std::env::temp_dir().join(format!("lw-cfg-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            Some(p)
+        };
+        let a = ServeArgs {
+            database_url_file: write("db", &format!("{DB}\n")),
+            regulator_token_file: write("token", &format!("{TOKEN}\r\n")),
+            mqtt_url: Some("mqtt://h:1883".into()),
+            mqtt_username: Some("liftwatch-gateway".into()),
+            mqtt_password_file: write("mqtt", "pw-mqtt-456\n"),
+            ..Default::default()
+        };
+        assert_no_secret(&format!("{a:?}"));
+        let c = a.resolve().unwrap();
+        assert_eq!(c.database_url.as_deref(), Some(DB));
+        assert_eq!(c.regulator_token.as_deref(), Some(TOKEN));
+        assert_eq!(c.gateway.password.as_deref(), Some("pw-mqtt-456"));
+        assert_no_secret(&format!("{c:?}"));
+        assert_no_secret(&format!("{c:#?}"));
+        // Both ways at once, or a missing file: named, never shown.
+        let both = ServeArgs {
+            regulator_token: Some(TOKEN.into()),
+            regulator_token_file: write("token2", TOKEN),
+            database_url_file: Some(dir.join("missing")),
+            ..Default::default()
+        };
+        let errs = both.resolve().unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(errs.iter().any(|e| e.contains("both directly and in the file")), "{errs:#?}");
+        assert!(errs.iter().any(|e| e.contains("missing")), "{errs:#?}");
+        assert_no_secret(&errs.join("\n"));
+        // A short token from a file is refused as one given directly.
+        let short = ServeArgs { regulator_token_file: write("short", "short\n"), ..Default::default() };
+        assert!(short.resolve().unwrap_err()[0].contains("at least 32"));
         let _ = std::fs::remove_dir_all(dir);
     }
 

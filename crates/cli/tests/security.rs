@@ -30,6 +30,12 @@ impl Dir {
         std::fs::create_dir_all(&d).unwrap();
         Dir(d)
     }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
 }
 
 impl Drop for Dir {
@@ -148,8 +154,9 @@ async fn shipped_broker_config_requires_login_and_confines_each_box_to_its_topic
     assert_eq!(receive(&mut gw_el, 1).await, vec![(topic_for(&b), "B's own".to_owned())]);
 }
 
-/// Protects item 12: `liftwatch serve` logs in to the authenticated
-/// broker over TLS (mqtts://, the CA in a file) and stores what a logged-in box publishes.
+/// Protects items 12 and 14: `liftwatch serve` logs in to the authenticated
+/// broker over TLS (mqtts://, the CA in a file, its password and the
+/// regulator's token read from files) and stores what a logged-in box publishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_logs_in_over_tls_and_ingests_what_a_box_publishes() {
     let dir = Dir::new("gwtls");
@@ -167,13 +174,35 @@ async fn gateway_logs_in_over_tls_and_ingests_what_a_box_publishes() {
     .unwrap();
     let url = format!("mqtts://localhost:{}", broker.tls_port.unwrap());
     let ca_file = ca.ca();
-    let extra =
-        ["--mqtt-username", GATEWAY_USER, "--mqtt-password", GATEWAY_PASSWORD, "--mqtt-ca-file", path(&ca_file)];
-    let _svc = Service::start_with(BIN, &db.url, &url, "gw-sec", "g-sec", &extra).await;
+    let token = "regulator-token-read-from-a-file-0123456789";
+    let token_file = dir.file("regulator.token", &format!("{token}\n"));
+    let pw_file = dir.file("gateway.password", &format!("{GATEWAY_PASSWORD}\n"));
+    let extra = [
+        "--mqtt-username",
+        GATEWAY_USER,
+        "--mqtt-password-file",
+        path(&pw_file),
+        "--mqtt-ca-file",
+        path(&ca_file),
+        "--regulator-token-file",
+        path(&token_file),
+    ];
+    let port = liftwatch_testkit::free_port();
+    let mut args = liftwatch_testkit::procs::serve_args(&db.url, &url, port, "gw-sec", "g-sec");
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let log = dir.0.join("serve.log");
+    let _svc = Service::try_start(Path::new(BIN), args, port, Some(log.clone()), "debug").await.unwrap();
+    // The token from the file is the regulator's.
+    let (status, _) = liftwatch_testkit::procs::http(port, "GET", "/api/v1/firms", Some(token), None).unwrap();
+    assert_eq!(status, 200);
     let events = fleet_events(&devs, 50, 3);
     let box_pw = format!("pw-{}", devs[0]);
     publish_as(broker.port, devs[0].as_str(), Some((devs[0].as_str(), &box_pw)), &events, 10).await;
     db.wait_for_events(events.len()).await;
+    // Neither secret in the process's log (at debug level).
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("store ready"), "{text}");
+    assert!(!text.contains(GATEWAY_PASSWORD) && !text.contains(token), "a secret in the log:\n{text}");
 }
 
 fn path(p: &Path) -> &str {
