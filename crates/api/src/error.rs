@@ -79,8 +79,13 @@ impl From<StoreError> for ApiError {
                 }
             }
             StoreError::Config(m) => {
+                // The detail (which may name tables or settings) goes to the log only.
                 tracing::error!(error = %m, "store configuration");
-                ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal", message: m }
+                ApiError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: "internal",
+                    message: "internal error; the operator finds the cause in the service's log".into(),
+                }
             }
         }
     }

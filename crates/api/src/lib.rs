@@ -4,8 +4,10 @@
 
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod routes;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -40,6 +42,10 @@ pub struct ApiState {
     /// Wakes the rule engine after a successful write (a record, a
     /// registration, a correction), so its findings follow at once.
     pub kick: Arc<tokio::sync::Notify>,
+    /// Timeouts, concurrency and write-rate limits.
+    pub limits: limits::HttpLimits,
+    /// Recent token lookups (no database round trip per request).
+    pub tokens: auth::TokenCache,
 }
 
 /// Why ingest is not ready: `/readyz` answers 503 with
@@ -122,6 +128,7 @@ pub fn app_with_metrics(state: ApiState, metrics: Arc<metrics::Metrics>) -> Rout
         .merge(metrics::router(metrics.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.kick.clone(), kick_after_writes))
+        .layer(axum::middleware::from_fn_with_state(limits::Guard::new(state.limits.clone()), limits::guard))
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .with_state(state)
 }

@@ -35,6 +35,19 @@ pub const DEFAULT_SPOOL: bool = true;
 // --- rule engine (issue 10) ---
 /// Evaluate the pilot rules at least this often (seconds): the engine's default.
 pub const DEFAULT_RULES_INTERVAL_SECS: u64 = liftwatch_engine::DEFAULT_INTERVAL.as_secs();
+// --- Security (issue 9, items 11–14): database connection ---
+/// Seconds to wait for a database connection: the store's default.
+pub const DEFAULT_DB_CONNECT_TIMEOUT_SECS: u64 = liftwatch_store::postgres::DEFAULT_CONNECT_TIMEOUT_SECS;
+/// Seconds a statement may run (0: no limit): the store's default.
+pub const DEFAULT_DB_STATEMENT_TIMEOUT_SECS: u64 = liftwatch_store::postgres::DEFAULT_STATEMENT_TIMEOUT_SECS;
+/// The regulator's token must be at least this long (a guessable token is the regulator's password).
+pub const MIN_REGULATOR_TOKEN_CHARS: usize = 32;
+use liftwatch_api::auth::DEFAULT_TOKEN_CACHE_TTL_SECS;
+use liftwatch_api::limits::{
+    DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_REQUEST_TIMEOUT_SECS,
+    DEFAULT_WRITES_PER_MINUTE, DEFAULT_WRITE_BURST,
+};
+// --- end security ---
 
 /// A flag's help text ending in its default, e.g. `… [default: 50000]`: the
 /// flags are `Option`s (so that the TOML file can fill what no flag set),
@@ -141,6 +154,67 @@ pub struct ServeArgs {
     /// Ingest robustness and dead-letter limits (issue 9; see [`RobustnessArgs`]).
     #[command(flatten)]
     pub robustness: RobustnessArgs,
+
+    // --- Security (issue 9, items 11–14) ---
+    /// PEM file of the root certificates the database's certificate must chain to
+    /// (sslmode=verify-ca/verify-full; the URL's sslrootcert wins) [default: the system's roots].
+    #[arg(long, env = "LIFTWATCH_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<PathBuf>,
+    /// Seconds to wait for a database connection.
+    #[arg(long, env = "LIFTWATCH_DB_CONNECT_TIMEOUT_SECS", help = help(
+        "Seconds to wait for a database connection", DEFAULT_DB_CONNECT_TIMEOUT_SECS))]
+    pub db_connect_timeout_secs: Option<u64>,
+    /// Seconds a database statement may run before the server cancels it (0: no limit).
+    #[arg(long, env = "LIFTWATCH_DB_STATEMENT_TIMEOUT_SECS", help = help(
+        "Seconds a database statement may run before the server cancels it (0: no limit)",
+        DEFAULT_DB_STATEMENT_TIMEOUT_SECS))]
+    pub db_statement_timeout_secs: Option<u64>,
+    /// MQTT user name of the gateway (wins over one in --mqtt-url).
+    #[arg(long, env = "LIFTWATCH_MQTT_USERNAME")]
+    pub mqtt_username: Option<String>,
+    /// MQTT password of the gateway (prefer LIFTWATCH_MQTT_PASSWORD_FILE).
+    #[arg(long, env = "LIFTWATCH_MQTT_PASSWORD", hide_env_values = true)] // secret: not in --help
+    pub mqtt_password: Option<String>,
+    /// PEM file of the root certificates the broker's certificate must chain to (mqtts:// only)
+    /// [default: the system's roots].
+    #[arg(long, env = "LIFTWATCH_MQTT_CA_FILE")]
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// Seconds an HTTP request may take before it is answered 503.
+    #[arg(long, env = "LIFTWATCH_HTTP_REQUEST_TIMEOUT_SECS", help = help(
+        "Seconds an HTTP request may take before it is answered 503", DEFAULT_REQUEST_TIMEOUT_SECS))]
+    pub http_request_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's headers before its connection is closed.
+    #[arg(long, env = "LIFTWATCH_HTTP_HEADER_READ_TIMEOUT_SECS", help = help(
+        "Seconds a client has to send a request's headers before its connection is closed",
+        DEFAULT_HEADER_READ_TIMEOUT_SECS))]
+    pub http_header_read_timeout_secs: Option<u64>,
+    /// HTTP requests in flight at once; more are answered 503.
+    #[arg(long, env = "LIFTWATCH_HTTP_MAX_CONCURRENT_REQUESTS", help = help(
+        "HTTP requests in flight at once; more are answered 503", DEFAULT_MAX_CONCURRENT_REQUESTS))]
+    pub http_max_concurrent_requests: Option<usize>,
+    /// Writes per minute and token, sustained; more are answered 429.
+    #[arg(long, env = "LIFTWATCH_HTTP_WRITES_PER_MINUTE", help = help(
+        "Writes per minute and token, sustained; more are answered 429", DEFAULT_WRITES_PER_MINUTE))]
+    pub http_writes_per_minute: Option<u32>,
+    /// Writes a token may make at once.
+    #[arg(long, env = "LIFTWATCH_HTTP_WRITE_BURST", help = help(
+        "Writes a token may make at once", DEFAULT_WRITE_BURST))]
+    pub http_write_burst: Option<u32>,
+    /// Seconds a token lookup is remembered (a revoked token works at most this long on other instances).
+    #[arg(long, env = "LIFTWATCH_TOKEN_CACHE_TTL_SECS", help = help(
+        "Seconds a token lookup is remembered (a revoked token works at most this long on other instances)",
+        DEFAULT_TOKEN_CACHE_TTL_SECS))]
+    pub token_cache_ttl_secs: Option<u64>,
+    /// File holding the database URL (instead of --database-url: keeps its password out of `ps`).
+    #[arg(long, env = "LIFTWATCH_DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
+    /// File holding the regulator's token (instead of --regulator-token).
+    #[arg(long, env = "LIFTWATCH_REGULATOR_TOKEN_FILE")]
+    pub regulator_token_file: Option<PathBuf>,
+    /// File holding the gateway's MQTT password (instead of --mqtt-password).
+    #[arg(long, env = "LIFTWATCH_MQTT_PASSWORD_FILE")]
+    pub mqtt_password_file: Option<PathBuf>,
+    // --- end security ---
 }
 
 /// The same keys, from the TOML file (no `Debug`: it holds secrets).
@@ -177,6 +251,23 @@ struct FileConfig {
     batch_max_bytes: Option<u64>,
     dead_letter_retention_days: Option<u32>,
     dead_letter_max_bytes: Option<u64>,
+    // --- security ---
+    database_ca_file: Option<PathBuf>,
+    db_connect_timeout_secs: Option<u64>,
+    db_statement_timeout_secs: Option<u64>,
+    mqtt_username: Option<String>,
+    mqtt_password: Option<String>,
+    mqtt_ca_file: Option<PathBuf>,
+    http_request_timeout_secs: Option<u64>,
+    http_header_read_timeout_secs: Option<u64>,
+    http_max_concurrent_requests: Option<usize>,
+    http_writes_per_minute: Option<u32>,
+    http_write_burst: Option<u32>,
+    token_cache_ttl_secs: Option<u64>,
+    database_url_file: Option<PathBuf>,
+    regulator_token_file: Option<PathBuf>,
+    mqtt_password_file: Option<PathBuf>,
+    // --- end security ---
 }
 
 /// The validated configuration of `serve`. `Debug` masks the secrets (URL
@@ -214,6 +305,14 @@ pub struct Config {
     pub rules: liftwatch_core::rules::RulesConfig,
     /// How long and how much dead letters are kept.
     pub dead_letters: DeadLetterLimits,
+    // --- Security (issue 9, items 11–14) ---
+    /// Database TLS roots and timeouts (the TLS mode is the URL's `sslmode`).
+    pub db_connect: liftwatch_store::postgres::ConnectOptions,
+    /// HTTP timeouts, concurrency and write-rate limits.
+    pub http: liftwatch_api::limits::HttpLimits,
+    /// How long a token lookup is remembered.
+    pub token_cache_ttl: Duration,
+    // --- end security ---
 }
 
 /// Stands in for an address that did not parse (never used: resolve fails).
@@ -240,6 +339,25 @@ fn redact_text(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A secret given directly (`value`) or in a file (`file`, e.g.
+/// `LIFTWATCH_REGULATOR_TOKEN_FILE`): the file's content without its
+/// trailing line break. Both at once is a mistake; a file that cannot be read
+/// is named, its content never.
+fn secret_from(name: &str, value: Option<String>, file: Option<PathBuf>, errors: &mut Vec<String>) -> Option<String> {
+    let Some(path) = file else { return value };
+    if value.is_some() {
+        errors.push(format!("{name} is given both directly and in the file {}: give one", path.display()));
+    }
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text.trim_end_matches(['\n', '\r']).to_owned()),
+        Err(e) => {
+            errors.push(format!("{name} file {}: {e}", path.display()));
+            None
+        }
+    }
+    .or(value)
 }
 
 /// How an optional secret shows in `Debug`: whether it is set, never its value.
@@ -280,6 +398,21 @@ impl fmt::Debug for ServeArgs {
             spool_max_bytes,
             rules_interval_secs,
             robustness,
+            database_ca_file,
+            db_connect_timeout_secs,
+            db_statement_timeout_secs,
+            mqtt_username,
+            mqtt_password,
+            mqtt_ca_file,
+            http_request_timeout_secs,
+            http_header_read_timeout_secs,
+            http_max_concurrent_requests,
+            http_writes_per_minute,
+            http_write_burst,
+            token_cache_ttl_secs,
+            database_url_file,
+            regulator_token_file,
+            mqtt_password_file,
         } = self;
         f.debug_struct("ServeArgs")
             .field("config", config)
@@ -306,6 +439,21 @@ impl fmt::Debug for ServeArgs {
             .field("spool_max_bytes", spool_max_bytes)
             .field("rules_interval_secs", rules_interval_secs)
             .field("robustness", robustness)
+            .field("database_ca_file", database_ca_file)
+            .field("db_connect_timeout_secs", db_connect_timeout_secs)
+            .field("db_statement_timeout_secs", db_statement_timeout_secs)
+            .field("mqtt_username", mqtt_username)
+            .field("mqtt_password", &secret(mqtt_password))
+            .field("mqtt_ca_file", mqtt_ca_file)
+            .field("http_request_timeout_secs", http_request_timeout_secs)
+            .field("http_header_read_timeout_secs", http_header_read_timeout_secs)
+            .field("http_max_concurrent_requests", http_max_concurrent_requests)
+            .field("http_writes_per_minute", http_writes_per_minute)
+            .field("http_write_burst", http_write_burst)
+            .field("token_cache_ttl_secs", token_cache_ttl_secs)
+            .field("database_url_file", database_url_file)
+            .field("regulator_token_file", regulator_token_file)
+            .field("mqtt_password_file", mqtt_password_file)
             .finish()
     }
 }
@@ -328,6 +476,9 @@ impl fmt::Debug for Config {
             rules_interval,
             rules,
             dead_letters,
+            db_connect,
+            http,
+            token_cache_ttl,
         } = self;
         f.debug_struct("Config")
             .field("database_url", &url(database_url))
@@ -345,6 +496,9 @@ impl fmt::Debug for Config {
             .field("rules_interval", rules_interval)
             .field("rules", rules)
             .field("dead_letters", dead_letters)
+            .field("db_connect", db_connect)
+            .field("http", http)
+            .field("token_cache_ttl", token_cache_ttl)
             .finish()
     }
 }
@@ -368,7 +522,10 @@ impl ServeArgs {
             },
             None => FileConfig::default(),
         };
-        let database_url = self.database_url.or(file.database_url).filter(|s| !s.is_empty());
+        let database_url = self.database_url.or(file.database_url);
+        let database_url =
+            secret_from("database_url", database_url, self.database_url_file.or(file.database_url_file), &mut errors);
+        let database_url = database_url.filter(|s| !s.is_empty());
         if let Some(u) = &database_url {
             if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
                 errors.push(format!("database URL {:?} must start with postgres:// or postgresql://", redact_url(u)));
@@ -474,6 +631,90 @@ impl ServeArgs {
         if rules_interval_secs == 0 {
             errors.push("rules_interval_secs must be at least 1".into());
         }
+        let db_connect = liftwatch_store::postgres::ConnectOptions {
+            connect_timeout: Duration::from_secs(
+                self.db_connect_timeout_secs
+                    .or(file.db_connect_timeout_secs)
+                    .unwrap_or(DEFAULT_DB_CONNECT_TIMEOUT_SECS),
+            ),
+            statement_timeout: Duration::from_secs(
+                self.db_statement_timeout_secs
+                    .or(file.db_statement_timeout_secs)
+                    .unwrap_or(DEFAULT_DB_STATEMENT_TIMEOUT_SECS),
+            ),
+            ca_file: self.database_ca_file.or(file.database_ca_file),
+            ..Default::default()
+        };
+        if db_connect.connect_timeout.is_zero() {
+            errors.push("db_connect_timeout_secs must be at least 1".into());
+        }
+        gateway.username = self.mqtt_username.or(file.mqtt_username).filter(|s| !s.is_empty());
+        let mqtt_password = self.mqtt_password.or(file.mqtt_password);
+        gateway.password = secret_from(
+            "mqtt_password",
+            mqtt_password,
+            self.mqtt_password_file.or(file.mqtt_password_file),
+            &mut errors,
+        );
+        gateway.ca_file = self.mqtt_ca_file.or(file.mqtt_ca_file);
+        if gateway.password.is_some() && gateway.username.is_none() {
+            errors.push("an MQTT password is set but no MQTT user name (--mqtt-username)".into());
+        }
+        if let Some(ca) = &gateway.ca_file {
+            if !mqtt_url.as_deref().is_some_and(|u| u.starts_with("mqtts://")) {
+                errors.push(format!("mqtt_ca_file {} needs an mqtts:// broker URL", ca.display()));
+            }
+        }
+        let secs =
+            |flag: Option<u64>, file: Option<u64>, default: u64| Duration::from_secs(flag.or(file).unwrap_or(default));
+        let http = liftwatch_api::limits::HttpLimits {
+            request_timeout: secs(
+                self.http_request_timeout_secs,
+                file.http_request_timeout_secs,
+                DEFAULT_REQUEST_TIMEOUT_SECS,
+            ),
+            header_read_timeout: secs(
+                self.http_header_read_timeout_secs,
+                file.http_header_read_timeout_secs,
+                DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            ),
+            max_concurrent: self
+                .http_max_concurrent_requests
+                .or(file.http_max_concurrent_requests)
+                .unwrap_or(DEFAULT_MAX_CONCURRENT_REQUESTS),
+            writes_per_minute: self
+                .http_writes_per_minute
+                .or(file.http_writes_per_minute)
+                .unwrap_or(DEFAULT_WRITES_PER_MINUTE),
+            write_burst: self.http_write_burst.or(file.http_write_burst).unwrap_or(DEFAULT_WRITE_BURST),
+        };
+        for (name, zero) in [
+            ("http_request_timeout_secs", http.request_timeout.is_zero()),
+            ("http_header_read_timeout_secs", http.header_read_timeout.is_zero()),
+            ("http_max_concurrent_requests", http.max_concurrent == 0),
+            ("http_write_burst", http.write_burst == 0),
+        ] {
+            if zero {
+                errors.push(format!("{name} must be at least 1"));
+            }
+        }
+        let token_cache_ttl = secs(self.token_cache_ttl_secs, file.token_cache_ttl_secs, DEFAULT_TOKEN_CACHE_TTL_SECS);
+        let regulator_token = self.regulator_token.or(file.regulator_token);
+        let regulator_token = secret_from(
+            "regulator_token",
+            regulator_token,
+            self.regulator_token_file.or(file.regulator_token_file),
+            &mut errors,
+        );
+        if let Some(t) = &regulator_token {
+            let n = t.chars().count();
+            if n < MIN_REGULATOR_TOKEN_CHARS {
+                errors.push(format!(
+                    "the regulator token has {n} characters; it must have at least {MIN_REGULATOR_TOKEN_CHARS} \
+                     (generate one with: openssl rand -hex 32)"
+                ));
+            }
+        }
         let cfg = Config {
             rules_interval: Duration::from_secs(rules_interval_secs.max(1)),
             rules: file.rules.unwrap_or_default(),
@@ -482,7 +723,7 @@ impl ServeArgs {
             mqtt_url,
             listen,
             embedded_mqtt_listen,
-            regulator_token: self.regulator_token.or(file.regulator_token),
+            regulator_token,
             timezone,
             gateway,
             db_pool_size_ingest,
@@ -490,6 +731,9 @@ impl ServeArgs {
             timescaledb: self.timescaledb.or(file.timescaledb).unwrap_or(DEFAULT_TIMESCALEDB),
             spool,
             dead_letters,
+            db_connect,
+            http,
+            token_cache_ttl,
         };
         if errors.is_empty() {
             Ok(cfg)
@@ -685,7 +929,19 @@ mod tests {
 
     const DB: &str = "postgres://u:pw-db-123@h/db";
     const MQTT: &str = "mqtt://u:pw-mqtt-456@h:1883";
-    const TOKEN: &str = "tok-regulator-789";
+    const TOKEN: &str = "tok-regulator-789-of-at-least-32-characters";
+
+    /// Protects item 13 of issue 9: a short regulator token refuses to
+    /// start, saying how long it must be (and never what it is).
+    #[test]
+    fn a_regulator_token_shorter_than_32_characters_is_refused() {
+        let short = "change-me-now";
+        let errs = ServeArgs { regulator_token: Some(short.into()), ..Default::default() }.resolve().unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(errs[0].contains("at least 32") && !errs[0].contains(short), "{errs:#?}");
+        let ok = "x".repeat(MIN_REGULATOR_TOKEN_CHARS);
+        assert!(ServeArgs { regulator_token: Some(ok), ..Default::default() }.resolve().is_ok());
+    }
 
     fn assert_no_secret(text: &str) {
         for s in ["pw-db-123", "pw-mqtt-456", TOKEN] {
@@ -737,12 +993,57 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// Protects item 14 of issue 9: each secret can come from a file (its
+    /// trailing line break dropped), which keeps it out of the process list;
+    /// neither `Debug` nor an error shows what the file holds.
+    #[test]
+    fn secrets_are_read_from_files_and_never_shown() {
+        let dir = std::env::temp_dir().join(format!("lw-cfg-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            Some(p)
+        };
+        let a = ServeArgs {
+            database_url_file: write("db", &format!("{DB}\n")),
+            regulator_token_file: write("token", &format!("{TOKEN}\r\n")),
+            mqtt_url: Some("mqtt://h:1883".into()),
+            mqtt_username: Some("liftwatch-gateway".into()),
+            mqtt_password_file: write("mqtt", "pw-mqtt-456\n"),
+            ..Default::default()
+        };
+        assert_no_secret(&format!("{a:?}"));
+        let c = a.resolve().unwrap();
+        assert_eq!(c.database_url.as_deref(), Some(DB));
+        assert_eq!(c.regulator_token.as_deref(), Some(TOKEN));
+        assert_eq!(c.gateway.password.as_deref(), Some("pw-mqtt-456"));
+        assert_no_secret(&format!("{c:?}"));
+        assert_no_secret(&format!("{c:#?}"));
+        // Both ways at once, or a missing file: named, never shown.
+        let both = ServeArgs {
+            regulator_token: Some(TOKEN.into()),
+            regulator_token_file: write("token2", TOKEN),
+            database_url_file: Some(dir.join("missing")),
+            ..Default::default()
+        };
+        let errs = both.resolve().unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(errs.iter().any(|e| e.contains("both directly and in the file")), "{errs:#?}");
+        assert!(errs.iter().any(|e| e.contains("missing")), "{errs:#?}");
+        assert_no_secret(&errs.join("\n"));
+        // A short token from a file is refused as one given directly.
+        let short = ServeArgs { regulator_token_file: write("short", "short\n"), ..Default::default() };
+        assert!(short.resolve().unwrap_err()[0].contains("at least 32"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     /// clap prints an environment variable's value in `--help` unless told not to.
     #[test]
     fn help_does_not_print_secret_environment_values() {
         use clap::Args as _;
         let cmd = ServeArgs::augment_args(clap::Command::new("serve"));
-        for id in ["database_url", "mqtt_url", "regulator_token"] {
+        for id in ["database_url", "mqtt_url", "regulator_token", "mqtt_password"] {
             let arg = cmd.get_arguments().find(|a| a.get_id() == id).unwrap();
             assert!(arg.is_hide_env_values_set(), "{id}");
         }

@@ -16,7 +16,9 @@ use crate::config::Config;
 pub async fn open_store(cfg: &Config) -> anyhow::Result<PgStore> {
     let store = connect(cfg, cfg.db_pool_size_api).await?;
     let ts = store.migrate().await.context("applying migrations")?;
-    tracing::info!(timescaledb = ts, "store ready (migrations applied)");
+    let session = store.session().await.context("reading the database session")?;
+    tracing::info!(timescaledb = ts, tls = session.tls, statement_timeout = %session.statement_timeout,
+        "store ready (migrations applied)");
     Ok(store)
 }
 
@@ -44,7 +46,7 @@ async fn connect(cfg: &Config, pool_size: usize) -> anyhow::Result<PgStore> {
              build yet: point liftwatch at PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/liftwatch)"
         );
     };
-    let opts = PgOptions { tz: cfg.timezone, pool_size, timescaledb: cfg.timescaledb };
+    let opts = PgOptions { tz: cfg.timezone, pool_size, timescaledb: cfg.timescaledb, connect: cfg.db_connect.clone() };
     PgStore::connect(url, opts).await.context("connecting to the database")
 }
 
@@ -110,19 +112,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         tz: cfg.timezone,
         clock,
         ingest_ready: std::sync::Arc::new(move || ingest_ready(&stats)),
+        limits: cfg.http.clone(),
+        tokens: liftwatch_api::auth::TokenCache::new(cfg.token_cache_ttl),
     };
     let app = liftwatch_api::app_with_metrics(state, std::sync::Arc::new(metrics));
     let watcher = tokio::spawn(kick_on_incidents(gateway.stats.clone(), kick.clone(), shutdown_rx.clone()));
     let engine = start_engine(&cfg, &stores.api, alerts_mqtt, kick, shutdown_rx.clone());
     tracing::info!(listen = %cfg.listen, "HTTP listening");
     let mut http_shutdown = shutdown_rx.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let header_read_timeout = cfg.http.header_read_timeout;
+    let http = tokio::spawn(liftwatch_api::server::serve(listener, app, header_read_timeout, async move {
+        let _ = http_shutdown.wait_for(|s| *s).await;
+    }));
     let failed = tokio::select! {
         () = wait_for_signal() => None,
         why = gateway.failed() => Some(why),

@@ -185,14 +185,21 @@ async fn register_over_http_publish_over_mqtt_read_kpis_over_http() {
     let db = TestDb::new("e2e_http").await;
     drop(db.store(true).await); // migrated; the service applies nothing new
     let broker = Broker::start().await;
-    let svc =
-        Service::start_with(BIN, &db.url, &broker.url(), "gw-http", "g-http", &["--regulator-token", "reg-e2e"]).await;
+    let svc = Service::start_with(
+        BIN,
+        &db.url,
+        &broker.url(),
+        "gw-http",
+        "g-http",
+        &["--regulator-token", "reg-e2e-token-of-at-least-32-characters"],
+    )
+    .await;
     let port = svc.http_port;
     let (code, firm) = http(
         port,
         "PUT",
         "/api/v1/firms/zls",
-        Some("reg-e2e"),
+        Some("reg-e2e-token-of-at-least-32-characters"),
         Some(
             r#"{"name":"Zhoushan Lift Service Co.","grade":"A","self_declaration_url":"https://example.org/decl.pdf"}"#,
         ),
@@ -206,8 +213,14 @@ async fn register_over_http_publish_over_mqtt_read_kpis_over_http() {
         "commitment": {"fault_rate_per_10k": 5.0, "downtime_minutes": 60, "rescue_minutes": 20},
         "insured_until": "2027-06-30",
         "elevators": devs.iter().map(|d| serde_json::json!({"device_code": d.as_str(), "kind": "traction"})).collect::<Vec<_>>()});
-    let (code, body) =
-        http(port, "PUT", "/api/v1/projects/haibin", Some("reg-e2e"), Some(&project.to_string())).unwrap();
+    let (code, body) = http(
+        port,
+        "PUT",
+        "/api/v1/projects/haibin",
+        Some("reg-e2e-token-of-at-least-32-characters"),
+        Some(&project.to_string()),
+    )
+    .unwrap();
     assert_eq!(code, 201, "{body}");
     let events = fleet_events(&devs, 1500, 7);
     publish(broker.port, "pub-http", &events, 100).await;

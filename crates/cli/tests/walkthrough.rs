@@ -21,7 +21,7 @@ use liftwatch_testkit::sim::Scenario;
 use liftwatch_testkit::{wait_until, Service, StockBroker, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_liftwatch");
-const TOKEN: &str = "change-me";
+const TOKEN: &str = "demo-token-change-me-before-production";
 
 /// The simulator's binary, built beside `liftwatch` by `cargo test --workspace`
 /// (its own integration tests make cargo build it).

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Broker URL used when none is configured.
@@ -73,6 +74,15 @@ pub struct GatewayConfig {
     pub batch_max_bytes: u64,
     /// Transient store failures of a batch before it is split (at least 1).
     pub store_attempts: u32,
+    // --- Security (issue 9, item 12) ---
+    /// Broker user name (wins over one in `mqtt_url`).
+    pub username: Option<String>,
+    /// Its password (secret: masked in `Debug`).
+    pub password: Option<String>,
+    /// PEM roots the broker's certificate must chain to (`mqtts://` only);
+    /// without one, the system's roots.
+    pub ca_file: Option<PathBuf>,
+    // --- end security ---
 }
 
 impl Default for GatewayConfig {
@@ -92,6 +102,9 @@ impl Default for GatewayConfig {
             queue_max_bytes: DEFAULT_QUEUE_MAX_BYTES,
             batch_max_bytes: DEFAULT_BATCH_MAX_BYTES,
             store_attempts: DEFAULT_STORE_ATTEMPTS,
+            username: None,
+            password: None,
+            ca_file: None,
         }
     }
 }
@@ -114,6 +127,9 @@ impl fmt::Debug for GatewayConfig {
             queue_max_bytes,
             batch_max_bytes,
             store_attempts,
+            username,
+            password,
+            ca_file,
         } = self;
         f.debug_struct("GatewayConfig")
             .field("mqtt_url", &redact_url(mqtt_url))
@@ -130,6 +146,9 @@ impl fmt::Debug for GatewayConfig {
             .field("queue_max_bytes", queue_max_bytes)
             .field("batch_max_bytes", batch_max_bytes)
             .field("store_attempts", store_attempts)
+            .field("username", username)
+            .field("password", &password.as_ref().map(|_| REDACTED))
+            .field("ca_file", ca_file)
             .finish()
     }
 }
@@ -181,9 +200,15 @@ mod tests {
 
     #[test]
     fn debug_does_not_show_the_mqtt_password() {
-        let cfg = GatewayConfig { mqtt_url: "mqtt://u:pw@h:1883".into(), ..Default::default() };
+        let cfg = GatewayConfig {
+            mqtt_url: "mqtt://u:pw@h:1883".into(),
+            username: Some("gw".into()),
+            password: Some("secret-pass".into()),
+            ..Default::default()
+        };
         let text = format!("{cfg:?}");
-        assert!(!text.contains("pw"), "{text}");
+        assert!(!text.contains("pw") && !text.contains("secret-pass"), "{text}");
+        assert!(text.contains("password: Some(\"***\")"), "{text}");
         assert!(text.contains("mqtt://u:***@h:1883"), "{text}");
         assert!(text.contains("batch_max_events: 50000"), "{text}");
     }

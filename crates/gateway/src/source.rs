@@ -48,12 +48,25 @@ pub enum GatewayError {
 }
 
 /// Builds the rumqttc options: persistent session, manual acks, packets up
-/// to [`MAX_PACKET_BYTES`].
+/// to [`MAX_PACKET_BYTES`]; the credentials and, for `mqtts://`, the CA file
+/// of the configuration.
 pub fn mqtt_options(cfg: &GatewayConfig) -> Result<MqttOptions, GatewayError> {
     let sep = if cfg.mqtt_url.contains('?') { '&' } else { '?' };
     let url = format!("{}{sep}client_id={}", cfg.mqtt_url, cfg.client_id);
-    let mut o = MqttOptions::parse_url(url)
-        .map_err(|e| GatewayError::Url { url: redact_url(&cfg.mqtt_url).into_owned(), problem: e.to_string() })?;
+    let problem = |problem: String| GatewayError::Url { url: redact_url(&cfg.mqtt_url).into_owned(), problem };
+    let mut o = MqttOptions::parse_url(url).map_err(|e| problem(e.to_string()))?;
+    if let Some(user) = &cfg.username {
+        o.set_credentials(user.clone(), cfg.password.clone().unwrap_or_default());
+    } else if cfg.password.is_some() {
+        return Err(problem("an MQTT password is set but no user name".into()));
+    }
+    if let Some(ca) = &cfg.ca_file {
+        if !cfg.mqtt_url.starts_with("mqtts://") {
+            return Err(problem(format!("a CA file ({}) is set but the URL is not mqtts://", ca.display())));
+        }
+        let pem = std::fs::read(ca).map_err(|e| problem(format!("CA file {}: {e}", ca.display())))?;
+        o.set_transport(rumqttc::Transport::tls(pem, None, None));
+    }
     o.set_clean_session(false)
         .set_manual_acks(true)
         .set_keep_alive(cfg.keep_alive)
@@ -155,5 +168,40 @@ pub(crate) async fn run(
                 backoff = (backoff * 2).min(RECONNECT_MAX);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_of_the_config_win_over_the_url() {
+        let cfg = GatewayConfig {
+            mqtt_url: "mqtt://url-user:url-pw@h:1883".into(),
+            username: Some("liftwatch-gateway".into()),
+            password: Some("pw".into()),
+            ..Default::default()
+        };
+        let o = mqtt_options(&cfg).unwrap();
+        assert_eq!(o.credentials(), Some(("liftwatch-gateway".into(), "pw".into())));
+        let url_only = GatewayConfig { mqtt_url: "mqtt://url-user:url-pw@h:1883".into(), ..Default::default() };
+        assert_eq!(mqtt_options(&url_only).unwrap().credentials(), Some(("url-user".into(), "url-pw".into())));
+    }
+
+    #[test]
+    fn a_password_without_user_or_a_ca_file_without_tls_is_refused() {
+        let cfg = GatewayConfig { password: Some("secret-pw".into()), ..Default::default() };
+        let e = mqtt_options(&cfg).unwrap_err().to_string();
+        assert!(e.contains("no user name") && !e.contains("secret-pw"), "{e}");
+        let cfg = GatewayConfig { ca_file: Some("/ca.pem".into()), ..Default::default() };
+        let e = mqtt_options(&cfg).unwrap_err().to_string();
+        assert!(e.contains("not mqtts://"), "{e}");
+        let cfg = GatewayConfig {
+            mqtt_url: "mqtts://h:8883".into(),
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..Default::default()
+        };
+        assert!(mqtt_options(&cfg).unwrap_err().to_string().contains("/nonexistent/ca.pem"));
     }
 }

@@ -42,15 +42,31 @@ impl From<tokio_postgres::Error> for StoreError {
     /// mismatch during a rolling deploy — is retried: the messages stay
     /// unacknowledged in the broker meanwhile, so nothing is lost, and the
     /// retry counter in the metrics shows it.
+    ///
+    /// The message of a refusal says what kind of problem it was, never the
+    /// SQLSTATE, table, column or constraint: it reaches HTTP clients and
+    /// dead letters. The database's own words go to the log.
     fn from(e: tokio_postgres::Error) -> Self {
         if let Some(db) = e.as_db_error() {
             let c = db.code().code();
-            let msg = format!("{c}: {}", db.message());
-            return if c.starts_with("22") || c.starts_with("23") || c.starts_with("54") {
-                StoreError::Permanent(msg)
-            } else {
-                StoreError::Transient(msg)
+            let what = match &c[..2] {
+                "22" => "a value is malformed or out of range",
+                "23" => {
+                    "the data breaks an integrity rule (a duplicate, a missing reference or a value outside its set)"
+                }
+                "54" => "a value is too large",
+                _ => {
+                    return StoreError::Transient(format!("{c}: {}", db.message()));
+                }
             };
+            tracing::warn!(
+                sqlstate = c,
+                detail = db.message(),
+                table = db.table(),
+                constraint = db.constraint(),
+                "the database refused data"
+            );
+            return StoreError::Permanent(format!("the database refused the data: {what}"));
         }
         // No SQLSTATE: connection closed, I/O error, timeout.
         StoreError::Transient(e.to_string())

@@ -14,7 +14,8 @@
 //!   synchronisation;
 //! * [`procs`]: a private Mosquitto ([`Broker`]), `liftwatch serve`
 //!   ([`Service`]), a private PostgreSQL cluster, a minimal HTTP client;
-//! * [`mqtt`]: a publisher that behaves like a fleet of boxes.
+//! * [`mqtt`]: a publisher that behaves like a fleet of boxes;
+//! * [`tls`]: a throw-away CA and server certificate ([`TestCa`]).
 
 pub mod codes;
 pub mod db;
@@ -22,6 +23,7 @@ pub mod fixtures;
 pub mod fleet;
 pub mod mqtt;
 pub mod procs;
+pub mod tls;
 pub mod wait;
 
 pub use codes::{day, dev, devs, now, t};
@@ -31,4 +33,5 @@ pub use fleet::fleet_events;
 pub use liftwatch_sim as sim;
 pub use mqtt::publish;
 pub use procs::{free_port, Broker, Service, StockBroker};
+pub use tls::TestCa;
 pub use wait::wait_until;

@@ -12,7 +12,22 @@ use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Outgoing, Packet, Qo
 /// every message and the connection is closed. Publishing runs on its own
 /// task, never on the one polling the event loop (rumqtt #263, #1025).
 pub async fn publish(mqtt_port: u16, client_id: &str, events: &[Event], per_msg: usize) {
+    publish_as(mqtt_port, client_id, None, events, per_msg).await
+}
+
+/// [`publish`] logged in as `credentials` (user name, password), as boxes
+/// do on a broker that requires authentication.
+pub async fn publish_as(
+    mqtt_port: u16,
+    client_id: &str,
+    credentials: Option<(&str, &str)>,
+    events: &[Event],
+    per_msg: usize,
+) {
     let mut o = MqttOptions::new(client_id, "127.0.0.1", mqtt_port);
+    if let Some((user, password)) = credentials {
+        o.set_credentials(user, password);
+    }
     o.set_max_packet_size(1 << 20, 1 << 20).set_keep_alive(Duration::from_secs(30));
     let (client, mut el) = AsyncClient::new(o, 1000);
     let mut by_dev: BTreeMap<DeviceCode, Vec<&Event>> = BTreeMap::new();

@@ -37,6 +37,14 @@ pub struct BrokerOptions {
     pub log: Option<PathBuf>,
     /// Add `log_type all` to the configuration.
     pub verbose: bool,
+    /// Authentication as shipped (`allow_anonymous false`, the shipped ACL
+    /// `deploy/mosquitto/liftwatch.acl`) with this password file (made with
+    /// `mosquitto_passwd`). `None`: anonymous clients allowed, for the tests
+    /// that are not about authentication.
+    pub password_file: Option<PathBuf>,
+    /// Also listen with TLS (on [`Broker::tls_port`]) with this certificate
+    /// and key (PEM).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// A private Mosquitto configured with `deploy/mosquitto/liftwatch.conf`
@@ -44,10 +52,35 @@ pub struct BrokerOptions {
 pub struct Broker {
     /// Its port.
     pub port: u16,
+    /// Its TLS port, when started with [`BrokerOptions::tls`].
+    pub tls_port: Option<u16>,
     child: Child,
     conf: PathBuf,
     opts: BrokerOptions,
     data: Option<PathBuf>,
+    files: Vec<PathBuf>,
+}
+
+/// The shipped configuration with its authentication lines replaced: the
+/// password and ACL files by `auth` (password file, ACL file), or, without
+/// `auth`, anonymous clients allowed.
+fn broker_conf(base: &str, auth: Option<(&Path, &Path)>) -> String {
+    let mut out = String::new();
+    for line in base.lines() {
+        let key = line.split_whitespace().next().unwrap_or("");
+        let line = match (key, auth) {
+            ("allow_anonymous" | "password_file" | "acl_file", None) => continue,
+            ("password_file", Some((p, _))) => format!("password_file {}", p.display()),
+            ("acl_file", Some((_, a))) => format!("acl_file {}", a.display()),
+            _ => line.to_owned(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    if auth.is_none() {
+        out.push_str("allow_anonymous true\n");
+    }
+    out
 }
 
 impl Broker {
@@ -67,7 +100,38 @@ impl Broker {
         let base = std::fs::read_to_string(workspace_root().join("deploy/mosquitto/liftwatch.conf"))?;
         let stem = format!("lw-mosquitto-{}-{port}", std::process::id());
         let conf = std::env::temp_dir().join(format!("{stem}.conf"));
+        // Copies in the temporary folder: Mosquitto started as root reads
+        // them as its own user.
+        let mut files = Vec::new();
+        let mut copy = |from: &Path, ext: &str| -> std::io::Result<PathBuf> {
+            let to = std::env::temp_dir().join(format!("{stem}.{ext}"));
+            std::fs::copy(from, &to)?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644))?;
+            files.push(to.clone());
+            Ok(to)
+        };
+        let auth = match &opts.password_file {
+            Some(p) => {
+                Some((copy(p, "passwd")?, copy(&workspace_root().join("deploy/mosquitto/liftwatch.acl"), "acl")?))
+            }
+            None => None,
+        };
+        let base = broker_conf(&base, auth.as_ref().map(|(p, a)| (p.as_path(), a.as_path())));
         let mut text = format!("{base}\nlistener {port} 127.0.0.1\n");
+        let tls_port = match &opts.tls {
+            Some((cert, key)) => {
+                let tls_port = free_port();
+                let (cert, key) = (copy(cert, "crt")?, copy(key, "key")?);
+                text.push_str(&format!(
+                    "listener {tls_port} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
+                    cert.display(),
+                    key.display()
+                ));
+                Some(tls_port)
+            }
+            None => None,
+        };
         if opts.verbose {
             text.push_str("log_type all\n");
         }
@@ -84,7 +148,7 @@ impl Broker {
         };
         std::fs::write(&conf, text)?;
         let child = Self::spawn(&conf, port, opts.log.as_deref()).await?;
-        Ok(Broker { port, child, conf, opts, data })
+        Ok(Broker { port, tls_port, child, conf, opts, data, files })
     }
 
     async fn spawn(conf: &Path, port: u16, log: Option<&Path>) -> std::io::Result<Child> {
@@ -140,6 +204,9 @@ impl Drop for Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.conf);
+        for f in &self.files {
+            let _ = std::fs::remove_file(f);
+        }
         if let Some(d) = &self.data {
             let _ = std::fs::remove_dir_all(d);
         }
@@ -368,8 +435,18 @@ fn is_root() -> bool {
 }
 
 impl PrivatePg {
-    /// initdb and start a cluster on a free port (trust authentication).
+    /// initdb and start a cluster on a free port (trust authentication, no TLS).
     pub async fn start() -> PrivatePg {
+        Self::start_with(None).await
+    }
+
+    /// [`PrivatePg::start`] with TLS on (`ssl = on`), serving `ca`'s server
+    /// certificate; plain connections are still accepted.
+    pub async fn start_tls(ca: &crate::TestCa) -> PrivatePg {
+        Self::start_with(Some(ca)).await
+    }
+
+    async fn start_with(tls: Option<&crate::TestCa>) -> PrivatePg {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("lw-pg-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -380,7 +457,19 @@ impl PrivatePg {
         let initdb = format!("{PG_BIN}/initdb");
         assert!(as_postgres(&[&initdb, "-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"]).success());
         let pg_ctl = format!("{PG_BIN}/pg_ctl");
-        let opts = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.display());
+        let mut opts = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.display());
+        if let Some(ca) = tls {
+            // The server reads its key as its own user, and only from a private file.
+            let (cert, key) = (dir.join("server.pem"), dir.join("server.key"));
+            std::fs::copy(ca.cert(), &cert).unwrap();
+            std::fs::copy(ca.key(), &key).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if is_root() {
+                Command::new("chown").arg("postgres").arg(&cert).arg(&key).status().unwrap();
+            }
+            opts.push_str(&format!(" -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}", cert.display(), key.display()));
+        }
         let log = dir.join("log");
         assert!(as_postgres(&[
             &pg_ctl,

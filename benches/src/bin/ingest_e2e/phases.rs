@@ -94,7 +94,9 @@ async fn start_broker(ctx: &Ctx, tag: &str) -> anyhow::Result<Broker> {
     let log = broker_log(ctx, tag);
     let _ = std::fs::remove_file(&log);
     let verbose = std::env::var_os("INGEST_E2E_BROKER_VERBOSE").is_some();
-    Broker::try_start(BrokerOptions { persistent: false, log: Some(log), verbose }).await.context("starting mosquitto")
+    Broker::try_start(BrokerOptions { persistent: false, log: Some(log), verbose, ..Default::default() })
+        .await
+        .context("starting mosquitto")
 }
 
 /// Starts `liftwatch serve` with gateway setting `g` (log level info, stderr

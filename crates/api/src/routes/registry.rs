@@ -141,6 +141,8 @@ async fn rotate_token(
         s.store.firm(&firm_id).await?.ok_or_else(|| ApiError::not_found(format!("firm {firm_id} does not exist")))?;
     let t = new_token()?;
     s.store.set_firm_token_hash(&firm_id, &token_hash(&t)).await?;
+    // The old token stops working here at once (other instances: within the cache's TTL).
+    s.tokens.clear();
     Ok(Json(FirmOut::of(rec, Some(t))))
 }
 

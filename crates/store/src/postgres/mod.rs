@@ -5,6 +5,7 @@
 //! (refinery); TimescaleDB is used when the server preloads it.
 
 pub(crate) mod alerts;
+mod connect;
 mod dead_letters;
 mod findings;
 mod health;
@@ -20,11 +21,12 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+pub use connect::{
+    ConnectOptions, SslMode, DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_KEEPALIVE_IDLE_SECS, DEFAULT_STATEMENT_TIMEOUT_SECS,
+};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use liftwatch_core::protocol::{DeviceCode, Timestamp};
-use tokio_postgres::NoTls;
-
 pub(crate) use incidents::{change_one, entrapment_from_row, fault_from_row};
+use liftwatch_core::protocol::{DeviceCode, Timestamp};
 
 use crate::{EventStore, StoreError};
 
@@ -46,6 +48,8 @@ pub struct PgOptions {
     pub pool_size: usize,
     /// Use TimescaleDB when the extension can be created (default true).
     pub timescaledb: bool,
+    /// TLS roots and timeouts (the TLS mode is the URL's `sslmode`).
+    pub connect: ConnectOptions,
 }
 
 impl Default for PgOptions {
@@ -54,8 +58,23 @@ impl Default for PgOptions {
             tz: liftwatch_core::DEFAULT_TIMEZONE,
             pool_size: DEFAULT_POOL_SIZE,
             timescaledb: DEFAULT_TIMESCALEDB,
+            connect: ConnectOptions::default(),
         }
     }
+}
+
+/// Key of the session-level advisory lock held while migrating ("liftwatc"):
+/// two instances starting together migrate one after the other, and the
+/// second finds nothing left to do.
+pub const MIGRATION_LOCK_KEY: i64 = 0x6c69_6674_7761_7463;
+
+/// How a pooled connection is set up (for the start-up log and tests).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Whether the connection is encrypted (TLS).
+    pub tls: bool,
+    /// The session's `statement_timeout`, as PostgreSQL shows it (`0` = none).
+    pub statement_timeout: String,
 }
 
 /// The PostgreSQL store. Cheap to clone (shared pool and caches).
@@ -76,10 +95,12 @@ pub(crate) fn ts(d: DateTime<Utc>) -> Timestamp {
 }
 
 impl PgStore {
-    /// Opens a pool on `url` (`postgres://…`) and checks one connection.
+    /// Opens a pool on `url` (`postgres://…`, TLS as its `sslmode` says)
+    /// and checks one connection.
     pub async fn connect(url: &str, opts: PgOptions) -> Result<PgStore, StoreError> {
-        let cfg: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Config(format!("database URL: {e}")))?;
-        let mgr = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let (cfg, sslmode, ca_file) = connect::config(url, &opts.connect)?;
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(connect::tls_config(sslmode, ca_file.as_deref())?);
+        let mgr = Manager::from_config(cfg, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(mgr)
             .max_size(opts.pool_size.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -90,14 +111,50 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Config(e.to_string()))?;
         let store = PgStore { pool, tz: opts.tz, opts, devices: Arc::default() };
-        store.ping().await?;
+        store.ping().await.map_err(|e| connect::explain(e, sslmode))?;
         Ok(store)
     }
 
+    /// How a pooled connection is set up: encrypted or not, statement timeout.
+    pub async fn session(&self) -> Result<SessionInfo, StoreError> {
+        let c = self.pool.get().await?;
+        let r = c
+            .query_one(
+                "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false), \
+                 current_setting('statement_timeout')",
+                &[],
+            )
+            .await?;
+        Ok(SessionInfo { tls: r.get(0), statement_timeout: r.get(1) })
+    }
+
     /// Applies pending migrations; returns whether TimescaleDB is in use.
+    ///
+    /// Under the advisory lock [`MIGRATION_LOCK_KEY`] and without the
+    /// statement timeout (a migration may take long, and so may waiting for
+    /// another instance's).
     pub async fn migrate(&self) -> Result<bool, StoreError> {
         let mut obj = self.pool.get().await?;
         let client: &mut tokio_postgres::Client = &mut obj;
+        client.batch_execute("SET statement_timeout = 0").await?;
+        client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+        let migrated = self.migrate_locked(client).await;
+        let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
+        let reset = client.batch_execute("RESET statement_timeout").await;
+        if unlocked.is_err() || reset.is_err() {
+            // Never give a connection that may still hold the lock back to the pool.
+            drop(deadpool_postgres::Object::take(obj));
+        } else {
+            drop(obj); // give the connection back before asking the pool again (pool size 1)
+        }
+        migrated?;
+        unlocked?;
+        reset?;
+        self.uses_timescaledb().await
+    }
+
+    /// The migrations and the zone check, with the migration lock held.
+    async fn migrate_locked(&self, client: &mut tokio_postgres::Client) -> Result<(), StoreError> {
         if !self.opts.timescaledb {
             client.batch_execute("SET liftwatch.timescaledb = 'off'").await?;
         }
@@ -110,9 +167,7 @@ impl PgStore {
                 StoreError::Config(format!("migration failed: {e}{cause}"))
             })?;
         client.batch_execute("RESET liftwatch.timescaledb").await?;
-        self.check_timezone(client).await?;
-        drop(obj); // give the connection back before asking the pool again (pool size 1)
-        self.uses_timescaledb().await
+        self.check_timezone(client).await
     }
 
     /// The zone of local days is part of the data: the first start records

@@ -32,10 +32,12 @@ async fn another_time_zone_refuses_to_start() {
     let db = TestDb::new("tz").await;
     let first = db.store(false).await;
     drop(first);
-    let other =
-        PgStore::connect(&db.url, PgOptions { tz: chrono_tz::Europe::Berlin, pool_size: 2, timescaledb: false })
-            .await
-            .unwrap();
+    let other = PgStore::connect(
+        &db.url,
+        PgOptions { tz: chrono_tz::Europe::Berlin, pool_size: 2, timescaledb: false, ..Default::default() },
+    )
+    .await
+    .unwrap();
     let err = other.migrate().await.unwrap_err().to_string();
     assert!(err.contains("Asia/Shanghai") && err.contains("Europe/Berlin"), "{err}");
     assert!(err.contains("--timezone Asia/Shanghai"), "{err}");
@@ -207,4 +209,127 @@ async fn a_firms_write_and_its_tenure_check_are_one_transaction() {
         s.correct_fault_cause(zls, d, "f1", Cause::External, "firm:zls", "grid", t("2026-11-28T11:00:00+08:00")).await;
     assert!(matches!(&late, Err(StoreError::Forbidden(m)) if m.contains("read-only")), "{late:?}");
     assert_eq!(s.fault(zls, d, "f1").await.unwrap().unwrap().cause, Cause::Usage);
+}
+
+/// Options with the default zone and a small pool.
+fn small_pool() -> PgOptions {
+    PgOptions { pool_size: 2, timescaledb: false, ..Default::default() }
+}
+
+/// Two instances starting together on a fresh database: both migrations
+/// succeed and each migration is applied once (without the advisory lock
+/// they raced: two `CREATE TABLE`s of one name, or one recorded twice).
+#[tokio::test]
+async fn two_instances_migrating_together_both_succeed_and_migrate_once() {
+    let db = TestDb::new("migrace").await;
+    let a = PgStore::connect(&db.url, small_pool()).await.unwrap();
+    let b = PgStore::connect(&db.url, small_pool()).await.unwrap();
+    let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
+    ra.unwrap();
+    rb.unwrap();
+    let c = db.client().await;
+    let r = c.query_one("SELECT count(*), count(DISTINCT version) FROM liftwatch_schema_history", &[]).await.unwrap();
+    let (n, distinct): (i64, i64) = (r.get(0), r.get(1));
+    assert_eq!(n, distinct, "a migration was recorded twice");
+    assert!(n >= 8, "{n} migrations recorded");
+}
+
+/// A migration waits for the advisory lock another instance holds, and
+/// touches nothing before it has it.
+#[tokio::test]
+async fn migrate_waits_for_the_migration_lock() {
+    let db = TestDb::new("miglock").await;
+    let holder = db.client().await;
+    holder.execute("SELECT pg_advisory_lock($1)", &[&liftwatch_store::postgres::MIGRATION_LOCK_KEY]).await.unwrap();
+    let s = PgStore::connect(&db.url, small_pool()).await.unwrap();
+    let run = tokio::spawn(async move { s.migrate().await });
+    let observer = db.client().await;
+    liftwatch_testkit::wait_until(
+        "migrate to wait for the advisory lock",
+        std::time::Duration::from_secs(30),
+        || async {
+            let n: i64 = observer
+                .query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", &[])
+                .await
+                .unwrap()
+                .get(0);
+            n == 1
+        },
+    )
+    .await;
+    let history: Option<String> =
+        observer.query_one("SELECT to_regclass('liftwatch_schema_history')::text", &[]).await.unwrap().get(0);
+    assert_eq!(history, None, "migrated before holding the lock");
+    holder.execute("SELECT pg_advisory_unlock($1)", &[&liftwatch_store::postgres::MIGRATION_LOCK_KEY]).await.unwrap();
+    run.await.unwrap().unwrap();
+    // Released afterwards: no advisory lock left behind in the pool.
+    let held: i64 =
+        observer.query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", &[]).await.unwrap().get(0);
+    assert_eq!(held, 0);
+}
+
+/// `sslmode=disable` connects in plain TCP; every pooled connection has the
+/// configured statement timeout as a session setting.
+#[tokio::test]
+async fn sslmode_disable_connects_in_plain_tcp_with_the_statement_timeout() {
+    let db = TestDb::new("plain").await;
+    let mut opts = small_pool();
+    opts.connect.statement_timeout = std::time::Duration::from_secs(7);
+    let s = PgStore::connect(&format!("{}?sslmode=disable", db.url), opts).await.unwrap();
+    let info = s.session().await.unwrap();
+    assert!(!info.tls);
+    assert_eq!(info.statement_timeout, "7s");
+    // Migrations run without it, and leave it in place afterwards.
+    s.migrate().await.unwrap();
+    assert_eq!(s.session().await.unwrap().statement_timeout, "7s");
+}
+
+/// `sslmode=require` against a server without TLS fails at once, and the
+/// error says that TLS is why (not a hang, not a bare I/O error).
+#[tokio::test]
+async fn sslmode_require_without_tls_on_the_server_fails_naming_tls() {
+    let pg = liftwatch_testkit::procs::PrivatePg::start().await;
+    let url = format!("{}?sslmode=require", pg.url("postgres"));
+    let r = tokio::time::timeout(std::time::Duration::from_secs(60), PgStore::connect(&url, small_pool()))
+        .await
+        .expect("connecting hung");
+    let err = r.err().expect("connected without TLS").to_string();
+    assert!(err.contains("TLS") && err.contains("sslmode=require"), "{err}");
+    // The same server in plain TCP.
+    let s = PgStore::connect(&format!("{}?sslmode=disable", pg.url("postgres")), small_pool()).await.unwrap();
+    assert!(!s.session().await.unwrap().tls);
+}
+
+/// Over TLS: `require` encrypts; `verify-ca` checks the chain against the CA
+/// file; `verify-full` also checks the name (the certificate names
+/// `localhost`, not `127.0.0.1`); a chain the roots do not know is refused.
+#[tokio::test]
+async fn tls_modes_encrypt_and_verify_as_libpq_does() {
+    let ca = liftwatch_testkit::TestCa::new("pg");
+    let pg = liftwatch_testkit::procs::PrivatePg::start_tls(&ca).await;
+    let ip = pg.url("postgres");
+    let host = ip.replace("127.0.0.1", "localhost");
+    let root = format!("sslrootcert={}", ca.ca().display());
+    let connect = |url: String| async move { PgStore::connect(&url, small_pool()).await };
+    for url in [
+        format!("{ip}?sslmode=require"),
+        format!("{ip}?sslmode=verify-ca&{root}"),
+        format!("{host}?sslmode=verify-full&{root}"),
+    ] {
+        let s = connect(url.clone()).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(s.session().await.unwrap().tls, "{url}");
+    }
+    // The CA file may come from the options instead of the URL.
+    let mut opts = small_pool();
+    opts.connect.ca_file = Some(ca.ca());
+    let s = PgStore::connect(&format!("{host}?sslmode=verify-full"), opts).await.unwrap();
+    assert!(s.session().await.unwrap().tls);
+    // Name mismatch under verify-full.
+    let err = connect(format!("{ip}?sslmode=verify-full&{root}")).await.err().expect("name not checked").to_string();
+    assert!(err.contains("TLS") && err.contains("verify-full"), "{err}");
+    // A root that did not sign the server's certificate.
+    let other = liftwatch_testkit::TestCa::new("pg-other");
+    let url = format!("{host}?sslmode=verify-ca&sslrootcert={}", other.ca().display());
+    let err = connect(url).await.err().expect("unknown chain accepted").to_string();
+    assert!(err.contains("TLS") && err.contains("verify-ca"), "{err}");
 }
