@@ -180,6 +180,10 @@ pub struct PilotForm {
     /// 电梯责任保险有效期: until.
     #[serde(default)]
     pub insured_until: Option<NaiveDate>,
+    /// The region (county or district, e.g. `daishan`) whose rescue limit
+    /// applies (`[rules.rescue.limit_minutes_by_region]`, docs/rules.md §7).
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 impl PilotForm {
@@ -193,6 +197,7 @@ impl PilotForm {
             ("firm_phone", &self.firm_phone),
             ("manufacturer", &self.manufacturer),
             ("insurer", &self.insurer),
+            ("region", &self.region),
         ] {
             if let Some(v) = v {
                 p.check(check_text(field, v, MAX_TEXT_CHARS, false));

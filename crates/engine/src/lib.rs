@@ -80,7 +80,8 @@ impl Engine {
             for (d, c) in s.project_elevator_completeness(&id, window).await? {
                 snap.completeness.insert(d, c);
             }
-            snap.projects.push(ProjectFacts { record, region: None, kpis });
+            let region = record.spec.pilot_form.region.clone();
+            snap.projects.push(ProjectFacts { record, region, kpis });
         }
         snap.telemetry = s.all_telemetry().await?.into_iter().collect::<BTreeMap<_, _>>();
         let since = Timestamp(now.0.saturating_sub(INCIDENT_LOOKBACK_DAYS * 86_400 * MICROS_PER_SEC));

@@ -208,3 +208,43 @@ async fn alerts_of_the_engine_reach_a_webhook_signed_once_across_a_leader_change
     assert_eq!(n, n_before, "one finding.opened per finding");
     assert!(seen.iter().all(|(_, b)| b["data"]["rule"].is_string() && b["data"]["clause"].is_string()));
 }
+
+#[tokio::test]
+async fn the_rescue_limit_of_the_projects_region_applies() {
+    use liftwatch_core::registry::ProjectSpec;
+    let (_db, store, _) = world("engine_region").await;
+    // Passengers trapped at 10:00; at 10:40 no rescuer yet.
+    let alarm = Event {
+        device: dev(0),
+        seq: 10,
+        ts: t("2026-05-10T10:00:00+08:00"),
+        ts_offset: 8 * 3600,
+        body: Body::Entrapment { incident_id: "e-9".into(), fault_id: None },
+    };
+    store.ingest(&[fixtures::inbound(&dev(0), [&alarm])]).await.unwrap();
+    let now = t("2026-05-10T10:40:00+08:00");
+    let mut rules = RulesConfig::default();
+    rules.rescue.limit_minutes_by_region.insert("daishan".into(), 45);
+    let rescue = |store: PgStore| async move {
+        store
+            .findings(&onsite())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.rule == "TSG-T5002-rescue-arrival" && f.state == "open")
+            .count()
+    };
+    // In Daishan (45 minutes) 40 minutes is within the limit …
+    let p = store.project("haibin").await.unwrap().unwrap();
+    let mut spec: ProjectSpec = p.spec.clone();
+    spec.pilot_form.region = Some("daishan".into());
+    store.put_project(&spec, p.spec.admitted_on).await.unwrap();
+    let engine = Engine::new(Arc::new(store.clone()), rules.clone(), chrono_tz::Asia::Shanghai);
+    engine.evaluate_once(now).await.unwrap();
+    assert_eq!(rescue(store.clone()).await, 0, "within Daishan's 45 minutes");
+    // … elsewhere the default 30 minutes applies.
+    spec.pilot_form.region = None;
+    store.put_project(&spec, p.spec.admitted_on).await.unwrap();
+    engine.evaluate_once(now).await.unwrap();
+    assert_eq!(rescue(store.clone()).await, 1, "past the default 30 minutes");
+}

@@ -222,6 +222,9 @@ pub struct ProjectBody {
     /// Liability insurance period: until.
     #[serde(default)]
     pub insured_until: Option<NaiveDate>,
+    /// Region (county or district) whose rescue limit applies (docs/rules.md §7).
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// One membership interval.
@@ -287,6 +290,9 @@ pub struct ProjectOut {
     /// Liability insurance period: until.
     #[serde(default)]
     pub insured_until: Option<NaiveDate>,
+    /// Region (county or district) whose rescue limit applies (docs/rules.md §7).
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 impl From<ProjectRecord> for ProjectOut {
@@ -303,6 +309,7 @@ impl From<ProjectRecord> for ProjectOut {
             insurer: f.insurer,
             insured_from: f.insured_from,
             insured_until: f.insured_until,
+            region: f.region,
             id: p.spec.id,
             name: p.spec.name,
             firm_id: p.spec.firm_id,
@@ -379,6 +386,7 @@ async fn put_project(
             manufacturer: b.manufacturer,
             insurer: b.insurer,
             insured_from: b.insured_from,
+            region: b.region,
             insured_until: b.insured_until,
         },
         id: project_id.clone(),

@@ -249,7 +249,11 @@ async fn migrate_waits_for_the_migration_lock() {
         std::time::Duration::from_secs(30),
         || async {
             let n: i64 = observer
-                .query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", &[])
+                .query_one(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    &[],
+                )
                 .await
                 .unwrap()
                 .get(0);
@@ -262,9 +266,18 @@ async fn migrate_waits_for_the_migration_lock() {
     assert_eq!(history, None, "migrated before holding the lock");
     holder.execute("SELECT pg_advisory_unlock($1)", &[&liftwatch_store::postgres::MIGRATION_LOCK_KEY]).await.unwrap();
     run.await.unwrap().unwrap();
-    // Released afterwards: no advisory lock left behind in the pool.
-    let held: i64 =
-        observer.query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", &[]).await.unwrap().get(0);
+    // Released afterwards: no advisory lock left behind in the pool (locks
+    // of this test's database only: pg_locks is cluster-wide and other tests
+    // hold theirs, e.g. the rule engine's leadership).
+    let held: i64 = observer
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(held, 0);
 }
 
