@@ -478,7 +478,11 @@ async fn embedded_broker_when_no_mqtt_url_is_given() {
 /// connection reaches the next one: the broker never receives a PUBACK for
 /// a packet id it has not sent on that connection (Mosquitto logs "for an
 /// unknown packet identifier" when it does; a stale ack could acknowledge a
-/// different message that reuses the id before it is stored).
+/// different message that reuses the id before it is stored). The race
+/// itself — an ack queued in rumqttc at the instant the connection breaks —
+/// is rarely hit end to end (this test also passes on the code before the
+/// fix); the unit test `no_ack_queued_in_rumqttc_survives_a_connection_error`
+/// reproduces it deterministically. This one guards the whole reconnect path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_restarts_mid_stream_store_every_event_once_and_send_no_stale_ack() {
     let (db, store, devs) = setup("e2e_reconnect", 4).await;
