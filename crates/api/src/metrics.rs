@@ -446,6 +446,11 @@ mod tests {
             "liftwatch_ingest_store_retries_total 0\n",
             "liftwatch_mqtt_connection_errors_total 0\n",
             "# TYPE liftwatch_mqtt_subscribed gauge\nliftwatch_mqtt_subscribed 1\n",
+            "liftwatch_mqtt_subscribe_failures_total{why=\"refused\"} 0\n",
+            "liftwatch_mqtt_subscribe_failures_total{why=\"timeout\"} 0\n",
+            "liftwatch_mqtt_acks_dropped_total 0\n",
+            "liftwatch_mqtt_session_takeovers_total 0\n",
+            "# TYPE liftwatch_mqtt_client_id_conflict gauge\nliftwatch_mqtt_client_id_conflict 0\n",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

@@ -111,7 +111,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         regulator_token: cfg.regulator_token.clone(),
         tz: cfg.timezone,
         clock,
-        ingest_ready: std::sync::Arc::new(move || ingest_ready(&stats)),
+        ingest_ready: {
+            let client_id = cfg.gateway.client_id.clone();
+            std::sync::Arc::new(move || ingest_ready(&stats, &client_id))
+        },
         limits: cfg.http.clone(),
         tokens: liftwatch_api::auth::TokenCache::new(cfg.token_cache_ttl),
     };
@@ -201,8 +204,8 @@ async fn kick_on_incidents(
 
 /// Ingest readiness for `/readyz`: a dead pipeline first, then a halted ingest (the store refuses
 /// everything), then a full spool (it is why new messages are not taken),
-/// then the broker subscription.
-fn ingest_ready(stats: &Stats) -> Result<(), NotReady> {
+/// then a client-id conflict (it is why the subscription comes and goes), then the broker subscription.
+fn ingest_ready(stats: &Stats, client_id: &str) -> Result<(), NotReady> {
     if let Some(why) = stats.failure() {
         return Err(NotReady {
             error: "ingest_dead",
@@ -229,8 +232,31 @@ fn ingest_ready(stats: &Stats) -> Result<(), NotReady> {
             ),
         });
     }
+    if let Some(takeovers) = stats.client_id_conflict() {
+        return Err(NotReady {
+            error: "client_id_conflict",
+            message: format!(
+                "the broker took this gateway's session over {takeovers} times in the last {} s: another process \
+                 uses the same --mqtt-client-id {client_id:?}; give every gateway its own client id (and the same \
+                 --mqtt-share-group)",
+                liftwatch_gateway::TAKEOVER_WINDOW.as_secs()
+            ),
+        });
+    }
     if !stats.subscribed.load(Ordering::Relaxed) {
-        return Err(NotReady { error: "not_subscribed", message: "the broker subscription is not up yet".into() });
+        let failures: u64 = liftwatch_gateway::SubscribeFailure::ALL
+            .iter()
+            .map(|f| stats.subscribe_failures.get_or_create(&[("why", f.code())]).get())
+            .sum();
+        let message = if failures == 0 {
+            "the broker subscription is not up yet".into()
+        } else {
+            format!(
+                "the broker subscription is not up: {failures} attempts refused or unanswered so far, retrying \
+                 (check the broker's ACL for the gateway's user and the broker's log)"
+            )
+        };
+        return Err(NotReady { error: "not_subscribed", message });
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The acker: acknowledges messages to the broker once their batch is
-//! committed.
+//! committed (or, with the spool, once they are spooled).
 //!
 //! It runs as its own task so that neither the batcher nor the source ever
 //! waits on rumqttc's request channel, which only the source's event-loop
@@ -7,24 +7,30 @@
 //! full queue was a deadlock once a broker delivered more unacked messages
 //! than both buffers hold — Mosquitto 2.0 does not enforce
 //! `max_inflight_messages` once a client acks; test
-//! `a_large_backlog_does_not_stall_the_gateway`.)
+//! `a_large_backlog_does_not_stall_the_gateway`.) It never awaits the
+//! channel either: it offers each ack without waiting, and when the channel
+//! is full it waits for the source to report room (after each event the
+//! event loop yields).
 //!
 //! Rules:
 //! - a message is acked only after the commit of its batch;
-//! - only on the connection it arrived on: after a reconnect the broker
-//!   resends what was unacked, an old packet id might by then name another
-//!   message, and the resent copy is acked instead;
+//! - only on the connection it arrived on, while that connection is up
+//!   ([`Link::offer`], under the link's lock; see [`crate::link`] for why
+//!   and for how no ack survives into the next connection): otherwise the
+//!   ack is dropped and the broker redelivers the message, a duplicate the
+//!   store (or the spool's replay) drops;
 //! - in arrival order: MQTT wants PUBACKs in the order the PUBLISHes came
 //!   (MQTT 3.1.1 §4.6), and with several batches in flight a later batch can
 //!   commit first, so its acks wait for the earlier batch (see [`InOrder`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rumqttc::AsyncClient;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
+use crate::link::{Link, Offer};
 use crate::metrics::Stats;
 use crate::source::Received;
 
@@ -75,17 +81,35 @@ impl<T> InOrder<T> {
     }
 }
 
-/// Acks what the batcher sends until every sender is gone (the batcher ended).
-pub(crate) async fn run(client: AsyncClient, mut rx: mpsc::UnboundedReceiver<AckRequest>, stats: Arc<Stats>) {
+/// Acks what the batcher (or the spool writer) sends until every sender is
+/// gone. `room` is notified by the source after each event of the event
+/// loop (it may have taken a request from rumqttc's channel).
+pub(crate) async fn run(
+    client: AsyncClient,
+    mut rx: mpsc::UnboundedReceiver<AckRequest>,
+    link: Arc<Mutex<Link>>,
+    room: Arc<Notify>,
+    stats: Arc<Stats>,
+) {
     let mut order = InOrder::default();
     while let Some(AckRequest { batch, messages }) = rx.recv().await {
         for r in order.push(batch, messages) {
-            if r.connection != stats.connection.load(Ordering::Relaxed) {
-                // Arrived on an earlier connection: the broker resends it on
-                // this one (a duplicate for the store), and that copy is acked.
-                tracing::debug!(pkid = r.publish.pkid, "gateway: not acking a message of an earlier connection");
-            } else if let Err(e) = client.ack(&r.publish).await {
-                tracing::warn!(error = %e, "gateway: ack not sent (the broker will redeliver)");
+            loop {
+                let offer = lock(&link).offer(r.connection, || client.try_ack(&r.publish).is_ok());
+                match offer {
+                    Offer::Sent => {}
+                    Offer::Dropped => {
+                        // The broker resends it on the next connection (a
+                        // duplicate for the store), and that copy is acked.
+                        stats.acks_dropped.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(pkid = r.publish.pkid, "gateway: not acking a message of a lost connection");
+                    }
+                    Offer::Full => {
+                        room.notified().await;
+                        continue;
+                    }
+                }
+                break;
             }
             stats.acks_pending.fetch_sub(1, Ordering::Relaxed);
         }
@@ -98,6 +122,12 @@ pub(crate) async fn run(client: AsyncClient, mut rx: mpsc::UnboundedReceiver<Ack
         tracing::warn!(messages = held, "gateway: messages left unacked behind a missing batch");
         stats.acks_pending.fetch_sub(held as u64, Ordering::Relaxed);
     }
+}
+
+/// Locks the link (a panic while holding it cannot leave it inconsistent:
+/// its updates are single assignments).
+pub(crate) fn lock(link: &Mutex<Link>) -> std::sync::MutexGuard<'_, Link> {
+    link.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

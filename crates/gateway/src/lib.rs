@@ -17,7 +17,14 @@
 //! - the **batcher** takes what is queued (up to the batch bounds), decodes
 //!   it, stores it in ONE transaction, retrying transient errors and
 //!   splitting a refused batch so only the refused message is dead-lettered;
-//! - the **acker** acks every message of a batch only after its commit.
+//! - the **acker** acks every message of a batch only after its commit, and
+//!   only on the connection it arrived on, while that is up (an ack of a
+//!   lost connection is dropped and the broker redelivers the message; see
+//!   `link.rs` for why and how none survives a reconnect).
+//!
+//! The source also subscribes on every connection and retries a refused or
+//! unanswered subscription with backoff, and reports a client-id conflict
+//! (another process taking the session over again and again; see `link.rs`).
 //!
 //! A crash before the commit loses nothing (the broker redelivers the unacked
 //! messages of the persistent session); a crash after the commit but before
@@ -37,10 +44,12 @@ mod acker;
 mod batcher;
 mod budget;
 mod config;
+mod link;
 mod metrics;
 pub mod pruner;
 mod source;
 pub mod spool;
+mod subscription;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -56,9 +65,13 @@ pub use config::{
     DEFAULT_SHARE_GROUP, REDACTED,
 };
 pub use config::{DEFAULT_BATCH_MAX_BYTES, DEFAULT_QUEUE_MAX_BYTES, DEFAULT_STORE_ATTEMPTS};
+pub use link::{TAKEOVER_THRESHOLD, TAKEOVER_WINDOW};
 pub use metrics::{Label, SpoolStats, Stats};
 pub use source::{mqtt_options, GatewayError};
 pub use spool::{Spool, SpoolConfig, SpoolError, DEFAULT_SPOOL_DIR_NAME, DEFAULT_SPOOL_MAX_BYTES};
+pub use subscription::{
+    Failure as SubscribeFailure, RETRY_FIRST as SUBSCRIBE_RETRY_FIRST, RETRY_MAX as SUBSCRIBE_RETRY_MAX, SUBACK_TIMEOUT,
+};
 
 /// Largest MQTT packet the gateway accepts from the broker: 1 MiB, four times
 /// the protocol's 256 KiB payload limit. rumqttc drops the connection on a
@@ -116,13 +129,16 @@ impl Gateway {
         let stats = Arc::new(Stats::default());
         let budget = budget::ByteBudget::new(cfg.queue_max_bytes);
         *stats.pipeline_bytes.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(budget.clone());
+        let link = Arc::new(std::sync::Mutex::new(link::Link::default()));
+        let room = Arc::new(tokio::sync::Notify::new());
+        let shared = source::Shared { link: link.clone(), room: room.clone() };
         let source = tokio::spawn(source::run(
             cfg.clone(),
-            client.clone(),
-            eventloop,
+            (client.clone(), eventloop),
             tx,
             budget,
             stats.clone(),
+            shared,
             shutdown.clone(),
         ));
         let clock: batcher::Clock = Arc::new(Timestamp::now);
@@ -135,7 +151,7 @@ impl Gateway {
             shutdown: shutdown.clone(),
             known_good: Default::default(),
         };
-        let acker = tokio::spawn(acker::run(client.clone(), ack_rx, stats.clone()));
+        let acker = tokio::spawn(acker::run(client.clone(), ack_rx, link, room, stats.clone()));
         let sink = match spool {
             None => tokio::spawn(async move {
                 // Returns once the queue is closed (shutdown) and every batch is

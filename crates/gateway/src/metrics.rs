@@ -38,11 +38,16 @@ pub struct Stats {
     pub acks_pending: AtomicU64,
     /// Whether the subscription is acknowledged by the broker.
     pub subscribed: AtomicBool,
-    /// Broker connections made so far (each CONNACK adds one). A message is
-    /// acked only on the connection it arrived on: after a reconnect the
-    /// broker resends what was unacked, and an old packet id might by then
-    /// name a different message.
-    pub connection: AtomicU64,
+    /// Acks not sent because the connection their message arrived on was
+    /// lost (the broker redelivers those messages; see `link`).
+    pub acks_dropped: AtomicU64,
+    /// Failed subscription attempts, by why (`refused`, `timeout`); each is retried.
+    pub subscribe_failures: Family<Label, Counter>,
+    /// Session takeovers: the broker closed the session and the gateway got
+    /// it back at once (another client with the same client id).
+    pub session_takeovers: AtomicU64,
+    /// Recent takeovers, for the client-id conflict (see [`Stats::client_id_conflict`]).
+    pub(crate) takeovers: std::sync::Mutex<crate::link::Takeovers>,
     /// Broker connection errors seen.
     pub connection_errors: AtomicU64,
     /// Batches split because the store refused them, or kept failing while
@@ -204,6 +209,10 @@ impl Default for Stats {
         for r in dead_letter_reasons() {
             let _ = dead_letters_by_reason.get_or_create(&[("reason", r)]);
         }
+        let subscribe_failures = Family::<Label, Counter>::default();
+        for f in crate::subscription::Failure::ALL {
+            let _ = subscribe_failures.get_or_create(&[("why", f.code())]);
+        }
         Stats {
             messages: AtomicU64::new(0),
             events_new: AtomicU64::new(0),
@@ -213,7 +222,10 @@ impl Default for Stats {
             store_retries: AtomicU64::new(0),
             acks_pending: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
-            connection: AtomicU64::new(0),
+            acks_dropped: AtomicU64::new(0),
+            subscribe_failures,
+            session_takeovers: AtomicU64::new(0),
+            takeovers: Default::default(),
             connection_errors: AtomicU64::new(0),
             store_splits: AtomicU64::new(0),
             halted: AtomicU64::new(0),
@@ -247,6 +259,15 @@ impl Stats {
     /// Why the pipeline died, if it did.
     pub fn failure(&self) -> Option<String> {
         self.failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// While another client takes this gateway's session over again and
+    /// again (a client-id conflict, see `link::Takeovers`): the takeovers
+    /// within the last `TAKEOVER_WINDOW`; `None` otherwise.
+    pub fn client_id_conflict(&self) -> Option<usize> {
+        let now = std::time::Instant::now();
+        let t = self.takeovers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        t.conflict(now).then(|| t.recent(now))
     }
 
     /// Counts what one stored batch (or part of one) did.
@@ -370,6 +391,37 @@ impl Collector for Stats {
             "1 while the broker has acknowledged the subscription, else 0.",
             None,
             &sub,
+        )?;
+        emit(
+            e,
+            "liftwatch_mqtt_subscribe_failures",
+            "Subscription attempts the broker refused or did not answer, by why (refused, timeout); each is retried.",
+            None,
+            &self.subscribe_failures,
+        )?;
+        let dropped = ConstCounter::new(get(&self.acks_dropped));
+        emit(
+            e,
+            "liftwatch_mqtt_acks_dropped",
+            "Acks not sent because the connection their message came on was lost; the broker redelivers those messages.",
+            None,
+            &dropped,
+        )?;
+        let takeovers = ConstCounter::new(get(&self.session_takeovers));
+        emit(
+            e,
+            "liftwatch_mqtt_session_takeovers",
+            "Times the broker closed the session and the gateway reconnected at once (another client with the same client id).",
+            None,
+            &takeovers,
+        )?;
+        let conflict = ConstGauge::new(i64::from(self.client_id_conflict().is_some()));
+        emit(
+            e,
+            "liftwatch_mqtt_client_id_conflict",
+            "1 while session takeovers repeat (another process uses the same --mqtt-client-id), else 0.",
+            None,
+            &conflict,
         )?;
         if self.spool.enabled.load(Ordering::Relaxed) {
             self.spool.encode(e)?;

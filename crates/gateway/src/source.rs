@@ -6,21 +6,30 @@
 //! can deadlock); subscribing uses `try_subscribe`, acks are sent by the
 //! acker task. When the queue is full the task stops polling, the broker
 //! stops sending (in-flight window), and memory stays bounded.
+//!
+//! It also keeps the connection's state: numbers each connection and marks
+//! it down on an error, removing the acks rumqttc would carry over (see
+//! [`crate::link`]); subscribes on each connection and retries a refused or
+//! unanswered subscription ([`Subscription`]); and counts session takeovers,
+//! reporting a client-id conflict ([`crate::link::Takeovers`]).
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
-use tokio::sync::{mpsc, watch};
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, Publish, QoS, Request, StateError};
+use tokio::sync::{mpsc, watch, Notify};
 
+use crate::acker::lock;
 use crate::budget::{ByteBudget, Held};
 use crate::config::{redact_url, GatewayConfig};
+use crate::link::{Ended, Link, TakeoverSign, TAKEOVER_WINDOW};
 use crate::metrics::Stats;
+use crate::subscription::{Failure, Step, Subscription};
 use crate::MAX_PACKET_BYTES;
 
 /// A message as received, with the number of the connection it came on
-/// (see [`Stats::connection`]): it may be acked only on that connection.
+/// (see [`Link`]): it may be acked only on that connection.
 #[derive(Debug)]
 pub(crate) struct Received {
     /// The packet (topic, payload, packet id for the ack).
@@ -79,23 +88,43 @@ const RECONNECT_FIRST: Duration = Duration::from_millis(100);
 /// Longest wait between reconnection attempts.
 const RECONNECT_MAX: Duration = Duration::from_secs(10);
 
+/// What the source shares with the acker.
+pub(crate) struct Shared {
+    /// The connection's number and state (see [`crate::link`]).
+    pub link: Arc<Mutex<Link>>,
+    /// Notified after each event of the event loop (room in rumqttc's
+    /// request channel), and when the source ends.
+    pub room: Arc<Notify>,
+}
+
 /// Polls the event loop until the connection is closed (after shutdown, once
 /// the acker disconnected) or the queue's receiver is gone.
 pub(crate) async fn run(
     cfg: GatewayConfig,
-    client: AsyncClient,
-    mut eventloop: EventLoop,
+    (client, mut eventloop): (AsyncClient, EventLoop),
     tx: mpsc::Sender<Received>,
     budget: ByteBudget,
     stats: Arc<Stats>,
+    shared: Shared,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // However the source ends, no ack is sent any more and a waiting acker wakes.
+    let _down = LinkDown(&shared);
     let filter = cfg.filter();
     let mut backoff = RECONNECT_FIRST;
     let mut tx = Some(tx);
+    let mut sub = Subscription::default();
+    let mut sign = TakeoverSign::default();
+    let mut up = false;
     loop {
+        let deadline = sub.deadline();
         let ev = tokio::select! {
             ev = eventloop.poll() => ev,
+            () = sleep_until(deadline), if deadline.is_some() => {
+                let s = sub.tick(Instant::now());
+                step(s, &sub, &client, &filter, &stats);
+                continue;
+            }
             _ = shutdown.changed(), if tx.is_some() => {
                 // Stop forwarding: dropping the sender lets the batcher finish
                 // what it has, ack it, and disconnect.
@@ -104,6 +133,7 @@ pub(crate) async fn run(
                 continue;
             }
         };
+        shared.room.notify_one();
         match ev {
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 stats.messages.fetch_add(1, Ordering::Relaxed);
@@ -113,7 +143,7 @@ pub(crate) async fn run(
                     // A full queue (slow or unavailable database) must not
                     // hide a shutdown request: the message is then dropped
                     // unacked and the broker keeps it for the session.
-                    let connection = stats.connection.load(Ordering::Relaxed);
+                    let connection = lock(&shared.link).generation();
                     let bytes = p.topic.len() + p.payload.len();
                     let sent = tokio::select! {
                         r = async {
@@ -135,21 +165,23 @@ pub(crate) async fn run(
                 }
             }
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                stats.connection.fetch_add(1, Ordering::Relaxed);
+                lock(&shared.link).connected();
+                up = true;
                 tracing::info!(session_present = ack.session_present, "gateway: connected to broker");
-                backoff = RECONNECT_FIRST;
-                if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
-                    tracing::error!(error = %e, "gateway: cannot queue subscribe");
+                if sign.connected(ack.session_present) {
+                    // Keep the backoff growing: two gateways fighting over one
+                    // client id take turns ever more slowly.
+                    took_over(&cfg.client_id, &stats);
+                } else {
+                    backoff = RECONNECT_FIRST;
                 }
+                let s = sub.connected(Instant::now());
+                step(s, &sub, &client, &filter, &stats);
             }
             Ok(Event::Incoming(Packet::SubAck(s))) => {
                 let ok = s.return_codes.iter().all(|c| !matches!(c, rumqttc::SubscribeReasonCode::Failure));
-                stats.subscribed.store(ok, Ordering::Relaxed);
-                if ok {
-                    tracing::info!(filter = %filter, "gateway: subscribed");
-                } else {
-                    tracing::error!(filter = %filter, "gateway: broker refused the subscription");
-                }
+                let s = sub.acked(ok, Instant::now());
+                step(s, &sub, &client, &filter, &stats);
             }
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
                 tracing::info!("gateway: disconnected");
@@ -158,6 +190,11 @@ pub(crate) async fn run(
             Ok(_) => {}
             Err(ConnectionError::RequestsDone) => return,
             Err(e) => {
+                lock(&shared.link).lost();
+                let dropped = forget_acks(&mut eventloop);
+                stats.acks_dropped.fetch_add(dropped, Ordering::Relaxed);
+                sign.ended(ended(&e), std::mem::take(&mut up));
+                sub.disconnected();
                 stats.subscribed.store(false, Ordering::Relaxed);
                 stats.connection_errors.fetch_add(1, Ordering::Relaxed);
                 if tx.is_none() {
@@ -169,6 +206,111 @@ pub(crate) async fn run(
             }
         }
     }
+}
+
+/// Marks the link down and wakes the acker when the source ends.
+struct LinkDown<'a>(&'a Shared);
+
+impl Drop for LinkDown<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.link).lost();
+        self.0.room.notify_one();
+    }
+}
+
+/// Sleeps until `deadline` (forever without one).
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Carries out a step of the subscription's state machine (`sub`, after it).
+fn step(step: Step, sub: &Subscription, client: &AsyncClient, filter: &str, stats: &Stats) {
+    match step {
+        Step::Idle => {}
+        Step::Subscribe => {
+            // A full request channel is a SUBACK that does not come: the
+            // timeout retries it.
+            if let Err(e) = client.try_subscribe(filter, QoS::AtLeastOnce) {
+                tracing::error!(error = %e, "gateway: cannot queue subscribe");
+            }
+        }
+        Step::Failed { why, retry_in } => {
+            stats.subscribe_failures.get_or_create(&[("why", why.code())]).inc();
+            let what = match why {
+                Failure::Refused => "the broker refused the subscription (check its ACL for the gateway's user)",
+                Failure::Timeout => "no answer from the broker to the subscription",
+            };
+            tracing::error!(filter = %filter, retry_in = ?retry_in, "gateway: {what}; retrying");
+        }
+        Step::Subscribed => tracing::info!(filter = %filter, "gateway: subscribed"),
+    }
+    stats.subscribed.store(sub.is_up(), Ordering::Relaxed);
+}
+
+/// Counts a session takeover; says so when they amount to a client-id conflict.
+fn took_over(client_id: &str, stats: &Stats) {
+    stats.session_takeovers.fetch_add(1, Ordering::Relaxed);
+    let now = std::time::Instant::now();
+    let (starts, recent) = {
+        let mut t = stats.takeovers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (t.record(now), t.recent(now))
+    };
+    if starts {
+        tracing::error!(
+            client_id,
+            takeovers = recent,
+            window = ?TAKEOVER_WINDOW,
+            "gateway: the broker keeps closing this gateway's session and it gets it back at once: another process \
+             uses the same --mqtt-client-id {client_id:?} (or the broker restarts again and again); give every \
+             gateway its own client id (same share group)"
+        );
+    } else {
+        tracing::warn!(
+            client_id,
+            "gateway: the broker closed the connection and the session was back at once (another client with this client id, or a fast broker restart)"
+        );
+    }
+}
+
+/// Classifies a connection error for takeover detection: the broker ended
+/// the stream (or reset it) — rumqttc reports both as I/O errors of kind
+/// `ConnectionAborted`/`ConnectionReset` — or anything else.
+fn ended(e: &ConnectionError) -> Ended {
+    let io = match e {
+        ConnectionError::Io(io) | ConnectionError::MqttState(StateError::Io(io)) => io,
+        _ => return Ended::Other,
+    };
+    match io.kind() {
+        std::io::ErrorKind::ConnectionAborted
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::BrokenPipe => Ended::ClosedByBroker,
+        _ => Ended::Other,
+    }
+}
+
+/// After a connection error: removes from the event loop every ack and
+/// subscribe it would send first on the next connection; returns the acks
+/// removed.
+///
+/// rumqttc (0.24) keeps the requests of a broken connection for the next
+/// one: `EventLoop::clean`, run on the error, moves the requests still in
+/// its channel into `EventLoop::pending`, which is sent first after the
+/// reconnection. An ack there names a packet id of the old connection, which
+/// on the new one may be another message (sent before it is stored); a
+/// subscribe there duplicates the one sent at the CONNACK. Cleaning again
+/// here (the network is already gone) also takes any ack the acker queued
+/// between rumqttc's clean and [`Link::lost`].
+pub(crate) fn forget_acks(eventloop: &mut EventLoop) -> u64 {
+    eventloop.clean();
+    let before = eventloop.pending.len();
+    eventloop.pending.retain(|r| !matches!(r, Request::PubAck(_) | Request::PubRec(_)));
+    let acks = before - eventloop.pending.len();
+    eventloop.pending.retain(|r| !matches!(r, Request::Subscribe(_)));
+    acks as u64
 }
 
 #[cfg(test)]
@@ -203,5 +345,32 @@ mod tests {
             ..Default::default()
         };
         assert!(mqtt_options(&cfg).unwrap_err().to_string().contains("/nonexistent/ca.pem"));
+    }
+
+    /// Protects issue 9, item 10: an ack queued in rumqttc when its
+    /// connection breaks is not sent on the next connection. rumqttc moves
+    /// what is queued into `EventLoop::pending` (replayed first after the
+    /// reconnection); [`forget_acks`] takes the acks (and the subscribe,
+    /// sent afresh at the CONNACK) out of it, whether they were queued
+    /// before rumqttc's clean-up or after it.
+    #[tokio::test]
+    async fn no_ack_queued_in_rumqttc_survives_a_connection_error() {
+        let opts = MqttOptions::new("gw-unit", "127.0.0.1", 1);
+        let (client, mut eventloop) = AsyncClient::new(opts, 16);
+        let mut p = Publish::new("lift/v1/x/events", QoS::AtLeastOnce, Vec::<u8>::new());
+        let mut ack = |client: &AsyncClient, pkid| {
+            p.pkid = pkid;
+            client.try_ack(&p).unwrap();
+        };
+        ack(&client, 1);
+        client.try_subscribe("lift/v1/+/events", QoS::AtLeastOnce).unwrap();
+        // The event loop's own clean-up on the error …
+        eventloop.clean();
+        // … and an ack the acker queued right after it.
+        ack(&client, 2);
+        client.try_unsubscribe("other").unwrap();
+        assert_eq!(forget_acks(&mut eventloop), 2);
+        let left: Vec<_> = eventloop.pending.iter().collect();
+        assert!(matches!(left[..], [Request::Unsubscribe(_)]), "only the unrelated request is left: {left:?}");
     }
 }

@@ -45,6 +45,8 @@ pub struct BrokerOptions {
     /// Also listen with TLS (on [`Broker::tls_port`]) with this certificate
     /// and key (PEM).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Lines appended to the configuration (e.g. [`Dynsec::broker_config`]).
+    pub extra: String,
 }
 
 /// A private Mosquitto configured with `deploy/mosquitto/liftwatch.conf`
@@ -135,6 +137,8 @@ impl Broker {
         if opts.verbose {
             text.push_str("log_type all\n");
         }
+        text.push_str(&opts.extra);
+        text.push('\n');
         let data = if opts.persistent {
             let d = std::env::temp_dir().join(format!("{stem}.d/"));
             std::fs::create_dir_all(&d)?;
@@ -213,6 +217,69 @@ impl Drop for Broker {
     }
 }
 
+/// Mosquitto's dynamic-security plugin for a [`Broker`] (through
+/// [`BrokerOptions::extra`]): ACLs changed while the broker runs, with
+/// `mosquitto_ctrl`. Unlike an `acl_file` (Mosquitto 2.0 grants every
+/// SUBSCRIBE and filters deliveries), it refuses a SUBSCRIBE its ACLs do not
+/// allow with a SUBACK failure code. Starts with an admin client only:
+/// anonymous clients may neither publish nor subscribe. Its file is removed on drop.
+pub struct Dynsec {
+    file: PathBuf,
+}
+
+/// The dynamic-security admin's password (test brokers listen on 127.0.0.1 only).
+const DYNSEC_ADMIN_PASSWORD: &str = "liftwatch-test-admin";
+
+impl Dynsec {
+    /// Writes a configuration with the admin client (`mosquitto_ctrl dynsec init`).
+    pub fn new() -> Dynsec {
+        let file = std::env::temp_dir().join(format!("lw-dynsec-{}-{}.json", std::process::id(), free_port()));
+        let out = Command::new("mosquitto_ctrl")
+            .args(["dynsec", "init"])
+            .arg(&file)
+            .args(["admin", DYNSEC_ADMIN_PASSWORD])
+            .output()
+            .expect("mosquitto_ctrl (package mosquitto-clients / mosquitto) is needed");
+        assert!(out.status.success(), "mosquitto_ctrl dynsec init: {}", String::from_utf8_lossy(&out.stderr));
+        // Mosquitto started as root drops to its own user and rewrites the file.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        Dynsec { file }
+    }
+
+    /// The configuration lines loading the plugin with this file.
+    pub fn broker_config(&self) -> String {
+        let plugin = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/local/lib"]
+            .iter()
+            .map(|d| Path::new(d).join("mosquitto_dynamic_security.so"))
+            .find(|p| p.exists())
+            .expect("mosquitto_dynamic_security.so (shipped with Mosquitto 2.0) not found");
+        format!("plugin {}\nplugin_opt_config_file {}\n", plugin.display(), self.file.display())
+    }
+
+    /// `mosquitto_ctrl dynsec <args>` as the admin against the broker on `port`; panics on failure.
+    pub fn ctrl(&self, port: u16, args: &[&str]) {
+        let out = Command::new("mosquitto_ctrl")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-u", "admin", "-P", DYNSEC_ADMIN_PASSWORD, "dynsec"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mosquitto_ctrl dynsec {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Default for Dynsec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Dynsec {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
 /// A `liftwatch` process listening for HTTP, killed (SIGKILL) on drop.
 ///
 /// Each has its own data folder (`LIFTWATCH_DATA_DIR`, so the gateway's
@@ -229,6 +296,9 @@ pub struct Service {
     bin: PathBuf,
     log: Option<PathBuf>,
     level: String,
+    /// Started once this path answers 200 (`/readyz`, or `/healthz` for a
+    /// service that may not become ready).
+    up_path: &'static str,
     child: Option<Child>,
 }
 
@@ -291,7 +361,16 @@ impl Service {
         level: &str,
     ) -> std::io::Result<Service> {
         let data_dir = std::env::temp_dir().join(format!("lw-data-{}-{http_port}", std::process::id()));
-        let mut s = Service { http_port, args, data_dir, bin: bin.to_owned(), log, level: level.into(), child: None };
+        let mut s = Service {
+            http_port,
+            args,
+            data_dir,
+            bin: bin.to_owned(),
+            log,
+            level: level.into(),
+            up_path: "/readyz",
+            child: None,
+        };
         s.spawn().await?;
         Ok(s)
     }
@@ -313,7 +392,7 @@ impl Service {
         let child = self.child.insert(child);
         let start = Instant::now();
         loop {
-            if http_get(self.http_port, "/readyz").is_some_and(|(code, _)| code == 200) {
+            if http_get(self.http_port, self.up_path).is_some_and(|(code, _)| code == 200) {
                 return Ok(());
             }
             if let Some(st) = child.try_wait()? {
@@ -328,6 +407,35 @@ impl Service {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Like [`Service::start_with`], but returns once the process serves
+    /// HTTP (`/healthz`), ready or not: for services a test expects to stay
+    /// unready.
+    pub async fn start_live(
+        bin: &str,
+        db_url: &str,
+        mqtt_url: &str,
+        client_id: &str,
+        group: &str,
+        extra: &[&str],
+    ) -> Service {
+        let http_port = free_port();
+        let mut args = serve_args(db_url, mqtt_url, http_port, client_id, group);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let data_dir = std::env::temp_dir().join(format!("lw-data-{}-{http_port}", std::process::id()));
+        let mut s = Service {
+            http_port,
+            args,
+            data_dir,
+            bin: PathBuf::from(bin),
+            log: None,
+            level: "warn".into(),
+            up_path: "/healthz",
+            child: None,
+        };
+        s.spawn().await.unwrap();
+        s
     }
 
     /// Its process id, while it runs.
