@@ -498,3 +498,73 @@ fn calendar_files_are_replaceable_and_checked() {
         Err(CalendarError::Parse(_))
     ));
 }
+
+// ---- As rules of the engine ---------------------------------------------------
+
+mod rules {
+    use super::*;
+    use common::t;
+    use liftwatch_core::records::Accident;
+    use liftwatch_core::rules::{evaluate, Action, FindingDraft, RuleId, RulesConfig, Snapshot, Subject};
+
+    fn snap(day: &str, results: Vec<CheckResult>) -> Snapshot {
+        let mut s = Snapshot::new(t(&format!("{day}T12:00:00+08:00")), chrono_tz::Asia::Shanghai);
+        s.equipment.push(facts("2019-05-10", Area::Dinghai, 5));
+        s.check_results = results;
+        s
+    }
+
+    fn found(s: &Snapshot) -> Vec<(RuleId, Action)> {
+        let v: Vec<FindingDraft> = evaluate(s, &RulesConfig::default());
+        for f in &v {
+            assert_eq!(f.subject, Subject::Elevator(dev(1)));
+            assert_eq!(f.project, None, "the maintenance project does not leave the A1 pilot");
+        }
+        v.into_iter().map(|f| (f.rule, f.action)).collect()
+    }
+
+    #[test]
+    fn a2_iv_1_1_test_not_done_rule_exits_and_a2_vi_1_stop_rule_stops() {
+        assert!(found(&snap("2023-07-31", done_to_2022())).is_empty());
+        assert_eq!(
+            found(&snap("2023-08-01", done_to_2022())),
+            [(RuleId::TestNotDone, Action::Exit), (RuleId::StopOverdue, Action::Stop)]
+        );
+        let inspected = with(done_to_2022(), result(9, I, "2023-08-10", true));
+        assert_eq!(
+            found(&snap("2023-08-11", inspected)),
+            [(RuleId::TestNotDone, Action::Exit)],
+            "inspected: runs again"
+        );
+        assert_eq!(RuleId::StopOverdue.clause(), "A2 §VI.(一)");
+    }
+
+    #[test]
+    fn a2_iv_1_3_accident_rule_exits_and_stops_when_overdue() {
+        let mut s = snap("2023-06-01", done_to_2022());
+        s.accidents.push(Accident {
+            id: 4,
+            project_id: "haibin".into(),
+            firm_id: "zls".into(),
+            device_code: dev(1).as_str().into(),
+            on: d("2022-09-01"),
+            caused_by_maintenance: false,
+            summary: "x".into(),
+            recorded_by: "regulator".into(),
+            recorded_at: t("2022-09-02T00:00:00Z"),
+        });
+        // Out of the pilot since the accident: 2023's check is the ordinary
+        // inspection (the facts are not updated yet, so it is year 4's test,
+        // window to July) — not overdue on 2023-06-01.
+        assert_eq!(found(&s), [(RuleId::TestingAccident, Action::Exit)]);
+        s.now = t("2023-08-01T12:00:00+08:00");
+        assert_eq!(
+            found(&s),
+            [
+                (RuleId::TestNotDone, Action::Exit),
+                (RuleId::TestingAccident, Action::Exit),
+                (RuleId::StopOverdue, Action::Stop)
+            ]
+        );
+    }
+}
