@@ -14,7 +14,8 @@
 //! projects, elevators), [`records`] (what firms and regulators record),
 //! [`pilot`] (each rule of the pilot notice, once), [`rules`] (the rules as
 //! findings: catalogue, pure evaluation over a snapshot, lifecycle),
-//! [`tenancy`] (which days of an elevator's records a firm reaches) and
+//! [`inspection`] (attachment 2: the adjusted inspection and testing
+//! schedule, results, exits and stops), [`tenancy`] (which days of an elevator's records a firm reaches) and
 //! [`validation`] (typed errors naming the field, the value and the rule).
 
 pub mod validation;
@@ -22,6 +23,7 @@ pub mod validation;
 pub mod completeness;
 pub mod incident;
 pub mod ingest;
+pub mod inspection;
 pub mod kpi;
 pub mod ledger;
 pub mod pilot;

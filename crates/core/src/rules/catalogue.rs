@@ -15,10 +15,13 @@ wire_enum! {
         Notice = "notice",
         /// The regulator orders rectification within a deadline (责令限期整改, A1 §III).
         Rectify = "rectify",
-        /// An elevator must be stopped (责令停止使用, A2 §VI.(一)); no rule of
-        /// this catalogue takes it yet (the inspection rules will).
+        /// An elevator must be stopped (责令停止使用, A2 §VI.(一)): rule
+        /// `A2-VI-1-stop`.
         Stop = "stop",
-        /// The project leaves the pilot (试点项目退出, A1 §IV.(一)).
+        /// The project leaves the pilot (试点项目退出, A1 §IV.(一)); for a
+        /// finding about an elevator with no project (the `A2-IV-1-*` rules),
+        /// the elevator leaves the testing pilot (终止检测试点, A2 §IV.(一))
+        /// and its maintenance project is untouched.
         Exit = "exit",
         /// The firm loses its pilot status in the city (取消试点资格, A1 §IV.(二)).
         Disqualify = "disqualify",
@@ -82,6 +85,12 @@ wire_enum! {
         Accident = "A1-IV-2-5-accident",
         /// The firm is disqualified: its projects end (A1 §IV.(二) ¶last).
         FirmDisqualified = "A1-IV-2-last-projects-end",
+        /// A test of the adjusted schedule was not done within its window (A2 §IV.(一).1).
+        TestNotDone = "A2-IV-1-1-test-not-done",
+        /// An accident on an elevator in the testing pilot (A2 §IV.(一).3).
+        TestingAccident = "A2-IV-1-3-accident",
+        /// An elevator out of the testing pilot is past its inspection date (A2 §VI.(一)).
+        StopOverdue = "A2-VI-1-stop",
     }
 }
 
@@ -269,6 +278,30 @@ pub const CATALOGUE: &[RuleInfo] = &[
         "试点单位按需维保资格取消后，其试点的所有按需维保试点项目维保合同同步终止",
         "the project's firm is disqualified (recorded, or by a disqualify finding): the project leaves the pilot",
         &[Exit],
+        "",
+    ),
+    rule(
+        RuleId::TestNotDone,
+        "A2 §IV.(一).1",
+        "规定时间内未按要求完成检测的",
+        "a test of the adjusted schedule (crate::inspection) closed its window (due month ± 2 months) without a test or inspection done in it: the elevator leaves the testing pilot (project untouched)",
+        &[Exit],
+        "",
+    ),
+    rule(
+        RuleId::TestingAccident,
+        "A2 §IV.(一).3",
+        "电梯发生事故或造成恶劣社会影响突发事件的",
+        "an accident recorded on an elevator on a day it was in the testing pilot: the elevator leaves the testing pilot (project untouched)",
+        &[Exit],
+        "",
+    ),
+    rule(
+        RuleId::StopOverdue,
+        "A2 §VI.(一)",
+        "对于退出试点且超期的电梯，应依法责令停止使用",
+        "an elevator out of the testing pilot (recorded exit, or an A2-IV-1 finding) has a check whose window closed undone and no passed inspection since: it must be stopped until inspected",
+        &[Stop],
         "",
     ),
 ];

@@ -10,7 +10,7 @@ use super::config::RulesConfig;
 use super::finding::{Evidence, FindingDraft, Subject, Summary};
 use super::lifecycle::OpenFinding;
 use super::snapshot::{ProjectFacts, Snapshot};
-use super::{entry, incidents, kpis, oversight, plan};
+use super::{entry, incidents, kpis, oversight, plan, testing};
 use crate::protocol::{DeviceCode, Timestamp, MICROS_PER_MINUTE};
 
 /// What the rule functions share during one evaluation.
@@ -102,6 +102,7 @@ pub fn evaluate(snap: &Snapshot, cfg: &RulesConfig) -> Vec<FindingDraft> {
     incidents::rescue_arrivals(&mut ctx);
     oversight::accidents(&mut ctx);
     oversight::disqualified_firms(&mut ctx);
+    testing::testing_pilot(&mut ctx);
     let mut out = ctx.out;
     out.sort_by(|a, b| (a.rule, &a.subject).cmp(&(b.rule, &b.subject)));
     out

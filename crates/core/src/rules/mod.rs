@@ -22,6 +22,7 @@ pub mod lifecycle;
 mod oversight;
 mod plan;
 pub mod snapshot;
+mod testing;
 
 pub use catalogue::{Action, RuleId, RuleInfo, Severity, CATALOGUE};
 pub use config::{

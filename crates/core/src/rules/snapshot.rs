@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::lifecycle::OpenFinding;
 use crate::completeness::{Completeness, DeviceTelemetry};
 use crate::incident::{EntrapmentRecord, FaultRecord};
+use crate::inspection::{CheckResult, EquipmentFacts};
 use crate::kpi::KpiReport;
 use crate::protocol::{DeviceCode, Timestamp};
 use crate::records::{Accident, Complaint, FirmGrade, Inspection, RectificationOrder, Visit};
@@ -171,6 +172,11 @@ pub struct Snapshot {
     pub disqualifications: Vec<Disqualification>,
     /// The findings open now (KPI hysteresis and persistence read them).
     pub findings: Vec<OpenFinding>,
+    /// Equipment facts of the elevators under attachment 2 (A2): the
+    /// adjusted schedule's input.
+    pub equipment: Vec<EquipmentFacts>,
+    /// Results of inspections and tests of those elevators.
+    pub check_results: Vec<CheckResult>,
 }
 
 impl Snapshot {
@@ -194,6 +200,8 @@ impl Snapshot {
             exits: Vec::new(),
             disqualifications: Vec::new(),
             findings: Vec::new(),
+            equipment: Vec::new(),
+            check_results: Vec::new(),
         }
     }
 
