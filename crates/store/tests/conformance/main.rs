@@ -2,7 +2,8 @@
 //! must pass ([`cases`] of ingest, [`records`] of what firms and regulators
 //! record, [`completeness`] of the telemetry that did and did not arrive, [`dead_letters`] of what is kept of refused messages, and the property test in [`properties`]), run here
 //! against the PostgreSQL adapter in both of its modes — TimescaleDB
-//! hypertable and plain tables — each test in its own throw-away database.
+//! hypertable and plain tables — each test in its own throw-away database,
+//! and against the embedded SQLite store, each test in its own folder.
 //!
 //! A new backend implements [`Factory`] and adds one `conformance!` line.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -14,6 +15,7 @@ mod fixtures;
 mod postgres;
 mod properties;
 mod records;
+mod sqlite;
 
 use std::future::Future;
 
@@ -191,3 +193,4 @@ macro_rules! conformance {
 
 conformance!(timescaledb, postgres::Pg { timescaledb: true });
 conformance!(plain_postgres, postgres::Pg { timescaledb: false });
+conformance!(embedded_sqlite, sqlite::Sqlite);
