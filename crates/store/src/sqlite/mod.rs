@@ -340,12 +340,14 @@ impl SqliteStore {
                     c
                 }
             };
-            let out = (|| {
+            let out = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let tx = conn.unchecked_transaction()?;
                 let out = f(&tx)?;
                 tx.finish()?;
                 Ok(out)
-            })();
+            }))
+            .unwrap_or_else(|_| Err(StoreError::Transient("a store read panicked".into())));
+            // Back to the pool, also after a panic (its transaction was rolled back).
             inner.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
             out
         })
