@@ -73,6 +73,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test]
+            async fn a_probe_stores_nothing_and_health_answers() {
+                cases::a_probe_stores_nothing_and_health_answers(&$factory).await
+            }
+
+            #[tokio::test]
             async fn unknown_device_then_registration_then_replay() {
                 cases::unknown_device_then_registration_then_replay(&$factory).await
             }
