@@ -55,3 +55,42 @@ async fn committed_data_survives_a_restart_and_the_folder_has_one_holder() {
     assert_eq!((r.new_events, r.duplicates), (300, 300));
     assert_matches_ledger(&s, &ledger_of(&events), 2).await;
 }
+
+/// Env var naming the folder [`child_opens_the_folder`] opens.
+const CHILD_DIR: &str = "LW_SQLITE_CHILD_DIR";
+
+/// Run by [`a_second_process_on_the_folder_is_refused`] in a child process:
+/// opens the folder and says what happened.
+#[test]
+#[ignore = "a child process of a_second_process_on_the_folder_is_refused"]
+fn child_opens_the_folder() {
+    let Some(dir) = std::env::var_os(CHILD_DIR) else { return };
+    match open_in(std::path::Path::new(&dir)) {
+        Ok(_) => println!("CHILD-OPENED"),
+        Err(e) => println!("CHILD-REFUSED: {e}"),
+    }
+}
+
+/// What the child process said when it opened `dir`.
+fn second_process_opens(dir: &std::path::Path) -> String {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "sqlite::child_opens_the_folder", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_DIR, dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Another process opening a folder a store holds is refused at once,
+/// naming the lock file (the embedded store serves one process; several
+/// need PostgreSQL); once the holder has closed it, the folder opens.
+#[test]
+fn a_second_process_on_the_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_in(dir.path()).unwrap();
+    let said = second_process_opens(dir.path());
+    assert!(said.contains("CHILD-REFUSED") && said.contains("liftwatch.lock"), "{said}");
+    drop(s);
+    let said = second_process_opens(dir.path());
+    assert!(said.contains("CHILD-OPENED"), "{said}");
+}
