@@ -94,3 +94,32 @@ impl From<deadpool_postgres::PoolError> for StoreError {
         StoreError::Transient(format!("no database connection: {e}"))
     }
 }
+
+impl From<rusqlite::Error> for StoreError {
+    /// As for PostgreSQL: only errors caused by the data are permanent — a
+    /// constraint (duplicate, missing reference, value outside its set), a
+    /// value too large, a value of the wrong type. A busy or locked database,
+    /// I/O errors and a full disk are retried. The message says what kind
+    /// of problem it was, never the table or constraint (it reaches HTTP
+    /// clients and dead letters); SQLite's own words go to the log.
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        let what = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => match f.code {
+                ErrorCode::ConstraintViolation => {
+                    "the data breaks an integrity rule (a duplicate, a missing reference or a value outside its set)"
+                }
+                ErrorCode::TooBig => "a value is too large",
+                ErrorCode::TypeMismatch => "a value is malformed or out of range",
+                _ => return StoreError::Transient(format!("sqlite: {e}")),
+            },
+            rusqlite::Error::ToSqlConversionFailure(_)
+            | rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+            | rusqlite::Error::InvalidColumnType(..) => "a value is malformed or out of range",
+            _ => return StoreError::Transient(format!("sqlite: {e}")),
+        };
+        tracing::warn!(detail = %e, "the database refused data");
+        StoreError::Permanent(format!("the database refused the data: {what}"))
+    }
+}

@@ -1,5 +1,6 @@
 //! The store port of liftwatch ([`port`]: one trait per capability) and its
-//! PostgreSQL / TimescaleDB adapter ([`postgres`]).
+//! two adapters: PostgreSQL / TimescaleDB ([`postgres`]) and the embedded
+//! SQLite store ([`sqlite`]), held to the same conformance suite.
 //!
 //! The ingest port ([`EventStore`]) is what the gateway needs: store one batch of
 //! decoded MQTT messages in ONE transaction — new events once by identity,
@@ -16,6 +17,7 @@ pub mod port;
 pub mod postgres;
 pub mod records;
 pub mod registry;
+pub mod sqlite;
 
 pub use error::StoreError;
 pub use liftwatch_core::ingest::{Inbound, IngestReport};
@@ -24,6 +26,7 @@ pub use port::{
     RegulatorRecords, RuleInputs, Store, Telemetry,
 };
 pub use postgres::{PgOptions, PgStore};
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// The capability traits, to call store methods on an `Arc<dyn Store>`:
 /// `use liftwatch_store::prelude::*;` (and the [`records::Scope`] their calls take).

@@ -1,5 +1,5 @@
 //! The store port: what the gateway, the HTTP API and the CLI need from a
-//! store, one trait per capability. Adapters (today [`crate::postgres`])
+//! store, one trait per capability. Adapters ([`crate::postgres`], [`crate::sqlite`])
 //! implement every trait; nothing outside an adapter names its database.
 //! The conformance suite (`crates/store/tests/conformance`) holds every
 //! adapter to the same behaviour, with [`liftwatch_core::ledger::Ledger`] as

@@ -9,7 +9,8 @@
 //! [`EntrapmentView`]), the reclassification share computed over the
 //! rollups, and the filters of the lists.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use liftwatch_core::incident::{CauseCorrection, EntrapmentRecord};
 use liftwatch_core::protocol::{Cause, Timestamp};
 use liftwatch_core::window::Window;
@@ -37,6 +38,31 @@ pub enum Scope<'a> {
         /// Today in the zone of local days.
         today: NaiveDate,
     },
+}
+
+/// The first instant of a local day in `tz`.
+pub(crate) fn day_start(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
+    let midnight = d.and_time(chrono::NaiveTime::MIN);
+    match tz.from_local_datetime(&midnight).earliest() {
+        Some(t) => t.with_timezone(&Utc),
+        // A zone that skips midnight: the day starts an hour later at most.
+        None => tz
+            .from_local_datetime(&(midnight + chrono::Duration::hours(1)))
+            .earliest()
+            .map_or_else(|| Utc.from_utc_datetime(&midnight), |t| t.with_timezone(&Utc)),
+    }
+}
+
+/// The first and last day of "every day" in SQL (dates PostgreSQL, SQLite text and chrono all hold).
+pub(crate) const FIRST_DAY: NaiveDate = date(1, 1, 1);
+/// See [`FIRST_DAY`]; also the end of an open-ended span.
+pub(crate) const LAST_DAY: NaiveDate = date(9999, 12, 31);
+
+const fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    match NaiveDate::from_ymd_opt(y, m, d) {
+        Some(d) => d,
+        None => panic!("not a date"),
+    }
 }
 
 // ---------------------------------------------------------------------------

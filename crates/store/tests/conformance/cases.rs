@@ -298,3 +298,31 @@ pub async fn a_fault_stops_service_if_any_report_says_so<F: Factory>(f: &F) {
     assert_eq!((k.equipment_faults, k.downtime.open), (2, 2), "both are stoppages");
     assert_rollups_match(&s, &l).await;
 }
+
+/// The gateway's probe (is the store taking data now?) stores nothing, not
+/// even a dead letter; a message dead-lettered by the gateway is kept whole;
+/// the health answers.
+pub async fn a_probe_stores_nothing_and_health_answers<F: Factory>(f: &F) {
+    let (s, _g) = f.open("probe").await;
+    register(&s, 1).await;
+    let mut batch = messages(&random_events(3, 40, 1), 10);
+    let topic = topic_for(&dev(0));
+    let junk = b"not json".to_vec();
+    let decoded = decode_message(&topic, &junk, now());
+    batch.push(Inbound { topic: topic.clone(), payload: junk.clone(), received_at: now(), decoded });
+    s.probe(&batch).await.unwrap();
+    assert!(s.rollup_rows().await.unwrap().is_empty(), "a probe is rolled back");
+    assert!(s.device_telemetry(dev(0)).await.unwrap().is_none());
+    assert!(s.dead_letters(&DeadLetterFilter::default()).await.unwrap().is_empty());
+    assert_eq!(s.ingest(&batch).await.unwrap().new_events, 40, "the probed events are still new");
+    s.dead_letter(&batch[0], "store_refused", "the database refused the data").await.unwrap();
+    let dl = s
+        .dead_letters(&DeadLetterFilter { reason_code: Some("store_refused".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((dl.len(), dl[0].payload.as_bytes(), dl[0].topic.as_str()), (1, &batch[0].payload[..], topic.as_str()));
+    s.ping().await.unwrap();
+    s.check().await.unwrap();
+    let pool = s.pool_status().unwrap();
+    assert!(pool.available <= pool.size && pool.size <= pool.max_size, "{pool:?}");
+}

@@ -1,8 +1,11 @@
 //! The store conformance suite: the cases every backend of the store port
 //! must pass ([`cases`] of ingest, [`records`] of what firms and regulators
-//! record, [`completeness`] of the telemetry that did and did not arrive, [`dead_letters`] of what is kept of refused messages, and the property test in [`properties`]), run here
+//! record, [`completeness`] of the telemetry that did and did not arrive, [`dead_letters`] of what is kept of refused messages,
+//! [`outbox`] of webhooks, alert deliveries and leadership, [`findings`] of the findings lifecycle, and the
+//! property test in [`properties`]), run here
 //! against the PostgreSQL adapter in both of its modes — TimescaleDB
-//! hypertable and plain tables — each test in its own throw-away database.
+//! hypertable and plain tables — each test in its own throw-away database,
+//! and against the embedded SQLite store, each test in its own folder.
 //!
 //! A new backend implements [`Factory`] and adds one `conformance!` line.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -10,10 +13,13 @@
 mod cases;
 mod completeness;
 mod dead_letters;
+mod findings;
 mod fixtures;
+mod outbox;
 mod postgres;
 mod properties;
 mod records;
+mod sqlite;
 
 use std::future::Future;
 
@@ -64,6 +70,11 @@ macro_rules! conformance {
             #[tokio::test]
             async fn bad_events_are_dead_lettered_beside_the_good_ones() {
                 cases::bad_events_are_dead_lettered_beside_the_good_ones(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn a_probe_stores_nothing_and_health_answers() {
+                cases::a_probe_stores_nothing_and_health_answers(&$factory).await
             }
 
             #[tokio::test]
@@ -181,6 +192,39 @@ macro_rules! conformance {
                 completeness::seq_gaps_and_silence(&$factory).await
             }
 
+            #[tokio::test]
+            async fn webhooks_are_kept_per_owner_and_select_events_by_firm_and_action() {
+                outbox::webhooks_are_kept_per_owner_and_select_events_by_firm_and_action(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn deliveries_go_in_order_per_subject_and_retry_at_their_time() {
+                outbox::deliveries_go_in_order_per_subject_and_retry_at_their_time(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn a_lease_keeps_a_delivery_from_others_until_it_expires_and_a_late_completion_is_ignored() {
+                outbox::a_lease_keeps_a_delivery_from_others_until_it_expires_and_a_late_completion_is_ignored(
+                    &$factory,
+                )
+                .await
+            }
+
+            #[tokio::test]
+            async fn concurrent_claims_never_hand_out_a_delivery_twice() {
+                outbox::concurrent_claims_never_hand_out_a_delivery_twice(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn one_leader_per_role_until_its_lease_is_dropped() {
+                outbox::one_leader_per_role_until_its_lease_is_dropped(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn findings_lifecycle_with_alerts_sanctions_acknowledgements_and_notes() {
+                findings::findings_lifecycle_with_alerts_sanctions_acknowledgements_and_notes(&$factory).await
+            }
+
             #[test]
             fn random_streams_match_the_ledger() {
                 properties::random_streams_match_the_ledger(&$factory)
@@ -191,3 +235,4 @@ macro_rules! conformance {
 
 conformance!(timescaledb, postgres::Pg { timescaledb: true });
 conformance!(plain_postgres, postgres::Pg { timescaledb: false });
+conformance!(embedded_sqlite, sqlite::Sqlite);

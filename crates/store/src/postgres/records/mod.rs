@@ -6,27 +6,14 @@ mod firm;
 pub(crate) use firm::visit_of;
 mod regulator;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::NaiveDate;
 use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::tenancy::{FirmAccess, Tenure};
 use tokio_postgres::GenericClient;
 
 use crate::records::Scope;
+pub(crate) use crate::records::{day_start, FIRST_DAY, LAST_DAY};
 use crate::StoreError;
-
-/// The first instant of a local day in `tz`.
-pub(super) fn day_start(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
-    let midnight = d.and_time(chrono::NaiveTime::MIN);
-    match tz.from_local_datetime(&midnight).earliest() {
-        Some(t) => t.with_timezone(&Utc),
-        // A zone that skips midnight: the day starts an hour later at most.
-        None => tz
-            .from_local_datetime(&(midnight + chrono::Duration::hours(1)))
-            .earliest()
-            .map_or_else(|| Utc.from_utc_datetime(&midnight), |t| t.with_timezone(&Utc)),
-    }
-}
 
 pub(super) fn client(c: &deadpool_postgres::Object) -> &tokio_postgres::Client {
     c
@@ -37,18 +24,6 @@ pub(super) async fn elevator_id<C: GenericClient>(c: &C, device: DeviceCode) -> 
         .await?
         .map(|r| r.get(0))
         .ok_or_else(|| not_registered(device))
-}
-
-/// The first and last day of "every day" in SQL (dates PostgreSQL and chrono both hold).
-pub(crate) const FIRST_DAY: NaiveDate = date(1, 1, 1);
-/// See [`FIRST_DAY`]; also the end of an open-ended span.
-pub(crate) const LAST_DAY: NaiveDate = date(9999, 12, 31);
-
-const fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-    match NaiveDate::from_ymd_opt(y, m, d) {
-        Some(d) => d,
-        None => panic!("not a date"),
-    }
 }
 
 /// One elevator as a [`Scope`] reaches it: its id and, for a firm, the days
