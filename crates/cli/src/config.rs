@@ -63,8 +63,8 @@ pub struct ServeArgs {
     /// Optional TOML file with the same keys (snake_case); flags and environment win over it.
     #[arg(long, env = "LIFTWATCH_CONFIG")]
     pub config: Option<PathBuf>,
-    /// postgres://… (TimescaleDB or plain PostgreSQL). Required for now: the embedded store in
-    /// --data-dir that the contract names for an unset URL is not built yet.
+    /// postgres://… (TimescaleDB or plain PostgreSQL). When unset: the embedded store (SQLite) in
+    /// --data-dir.
     #[arg(long, env = "LIFTWATCH_DATABASE_URL", hide_env_values = true)] // secret: not in --help
     pub database_url: Option<String>,
     /// Folder of the embedded store.

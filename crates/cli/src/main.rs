@@ -12,7 +12,6 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use liftwatch_core::protocol::{decode_message, Timestamp, FAULT_TABLE};
 use liftwatch_store::dead_letters::DeadLetterFilter;
-use liftwatch_store::prelude::*;
 
 /// Supervises elevator "on-demand maintenance" pilot projects from live telemetry:
 /// decodes protocol-v1 events from monitoring boxes, keeps the mandated KPIs
@@ -114,12 +113,12 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Migrate(args) => {
             let cfg = resolve(args)?;
-            runtime()?.block_on(serve::open_store(&cfg))?;
+            runtime()?.block_on(serve::open_any(&cfg))?;
         }
         Command::DeadLetters(DeadLetterCmd::List { serve, filter }) => {
             let cfg = resolve(serve)?;
             runtime()?.block_on(async {
-                let store = serve::open_store(&cfg).await?;
+                let store = serve::open_any(&cfg).await?;
                 for d in store.dead_letters(&filter.filter()).await? {
                     println!("{}", serde_json::to_string(&d)?);
                 }
@@ -129,7 +128,7 @@ fn main() -> anyhow::Result<()> {
         Command::DeadLetters(DeadLetterCmd::Replay { serve, filter }) => {
             let cfg = resolve(serve)?;
             runtime()?.block_on(async {
-                let store = serve::open_store(&cfg).await?;
+                let store = serve::open_any(&cfg).await?;
                 let r = store.replay_dead_letters(&filter.filter(), Timestamp::now()).await?;
                 println!(
                     "replayed {} dead letters: {} new events, {} duplicates, {} still rejected",

@@ -6,7 +6,8 @@ use anyhow::{bail, Context};
 use liftwatch_api::NotReady;
 use liftwatch_core::protocol::Timestamp;
 use liftwatch_gateway::{Gateway, Spool, Stats};
-use liftwatch_store::{PgOptions, PgStore};
+use liftwatch_store::sqlite::{SqliteOptions, SqliteStore};
+use liftwatch_store::{EventStore, PgOptions, PgStore, Store};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -38,13 +39,32 @@ pub async fn open_stores(cfg: &Config) -> anyhow::Result<Stores> {
     Ok(Stores { ingest, api })
 }
 
+/// The embedded store in `--data-dir` (used when no database URL is set):
+/// SQLite, one writer, migrated at open; one process per folder.
+pub async fn open_embedded(cfg: &Config) -> anyhow::Result<SqliteStore> {
+    let dir = cfg.data_dir.clone();
+    let opts = SqliteOptions { tz: cfg.timezone, ..SqliteOptions::default() };
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir, opts))
+        .await
+        .context("opening the embedded store")?
+        .with_context(|| format!("opening the embedded store in {}", cfg.data_dir.display()))?;
+    tracing::info!(path = %store.path().display(), "embedded store ready (migrations applied)");
+    Ok(store)
+}
+
+/// The configured store for the one-shot commands: PostgreSQL when a URL is
+/// set, else the embedded store.
+pub async fn open_any(cfg: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    Ok(match cfg.database_url {
+        Some(_) => std::sync::Arc::new(open_store(cfg).await?),
+        None => std::sync::Arc::new(open_embedded(cfg).await?),
+    })
+}
+
 /// A pool of `pool_size` connections on the configured database.
 async fn connect(cfg: &Config, pool_size: usize) -> anyhow::Result<PgStore> {
     let Some(url) = &cfg.database_url else {
-        bail!(
-            "LIFTWATCH_DATABASE_URL / --database-url is not set, and the embedded store is not available in this \
-             build yet: point liftwatch at PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/liftwatch)"
-        );
+        bail!("no database URL (LIFTWATCH_DATABASE_URL / --database-url) is set");
     };
     let opts = PgOptions { tz: cfg.timezone, pool_size, timescaledb: cfg.timescaledb, connect: cfg.db_connect.clone() };
     PgStore::connect(url, opts).await.context("connecting to the database")
@@ -53,12 +73,29 @@ async fn connect(cfg: &Config, pool_size: usize) -> anyhow::Result<PgStore> {
 /// Runs until SIGTERM / SIGINT, then drains: stop taking messages, commit,
 /// ack, disconnect, stop HTTP.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
-    let stores = open_stores(&cfg).await?;
+    if cfg.database_url.is_some() {
+        let stores = open_stores(&cfg).await?;
+        run_with(cfg, stores.ingest, stores.api).await
+    } else {
+        let store = open_embedded(&cfg).await?;
+        run_with(cfg, store.clone(), store).await
+    }
+}
+
+/// [`run`] on a store: `ingest` for the gateway, `api` for everything else
+/// (two pools of one PostgreSQL database, or the one embedded store twice).
+async fn run_with<S: EventStore + Store + Clone>(cfg: Config, ingest: S, api: S) -> anyhow::Result<()> {
+    struct Stores<S> {
+        ingest: S,
+        api: S,
+    }
+    let stores = Stores { ingest, api };
     tracing::info!(
         regulator_token_set = cfg.regulator_token.is_some(),
         data_dir = %cfg.data_dir.display(),
         timezone = %cfg.timezone,
-        "configuration (the data dir is used only by the embedded store)"
+        embedded_store = cfg.database_url.is_none(),
+        "configuration"
     );
     let mut gateway_cfg = cfg.gateway.clone();
     if cfg.mqtt_url.is_none() {
@@ -151,9 +188,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 /// `serve` process does (advisory lock), evaluates every
 /// `--rules-interval-secs`, and posts alerts to webhooks and to MQTT
 /// (`liftwatch/v1/alerts/{firm}`, with a client of its own).
-fn start_engine(
+fn start_engine<S: Store + Clone + 'static>(
     cfg: &Config,
-    store: &PgStore,
+    store: &S,
     mqtt: rumqttc::MqttOptions,
     kick: std::sync::Arc<tokio::sync::Notify>,
     shutdown: watch::Receiver<bool>,
