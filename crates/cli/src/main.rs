@@ -2,6 +2,7 @@
 //! telemetry. Subcommands appear here as they work.
 
 mod config;
+mod demo;
 mod embedded_broker;
 mod serve;
 
@@ -31,6 +32,11 @@ enum Command {
     /// /api/v1/openapi.json), /metrics, /healthz and /readyz. Applies pending
     /// database migrations at start. Stops cleanly on SIGTERM.
     Serve(config::ServeArgs),
+    /// Everything in one process, on nothing but this binary: an embedded MQTT broker, the
+    /// embedded store in a fresh folder, the gateway, the rule engine, the HTTP API and a
+    /// simulated fleet (six months of history, then live). Prints the URL and tokens.
+    /// Never uses the machine's PostgreSQL or broker. Ctrl-C stops it.
+    Demo(demo::DemoArgs),
     /// Apply pending database migrations and exit.
     Migrate(config::ServeArgs),
     /// List or replay dead letters (rejected payloads kept with their reason).
@@ -110,6 +116,9 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             let cfg = resolve(args)?;
             runtime()?.block_on(serve::run(cfg))?;
+        }
+        Command::Demo(args) => {
+            runtime()?.block_on(demo::run(args))?;
         }
         Command::Migrate(args) => {
             let cfg = resolve(args)?;
