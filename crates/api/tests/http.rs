@@ -363,6 +363,9 @@ fn matrix() -> Vec<Case> {
         case(Method::GET, "/api/v1/webhooks/{id}", "/api/v1/webhooks/w1", None, Anyone),
         case(Method::GET, "/api/v1/webhooks", "/api/v1/webhooks", None, Anyone),
         case(Method::DELETE, "/api/v1/webhooks/{id}", "/api/v1/webhooks/w1", None, Anyone),
+        // The dashboard's: who the token is; the boxes not heard from.
+        case(Method::GET, "/api/v1/whoami", "/api/v1/whoami", None, Anyone),
+        case(Method::GET, "/api/v1/telemetry/silent", "/api/v1/telemetry/silent", None, Regulator),
     ]
 }
 
@@ -454,6 +457,18 @@ async fn access_control_for_every_route() {
     assert_eq!(ps.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect::<Vec<_>>(), vec!["dongcheng"]);
     let (_, ps) = api.call(Method::GET, "/api/v1/projects?firm=zls", Some(&token_b), None).await;
     assert!(ps.as_array().unwrap().is_empty());
+    // Who each token is (the dashboard picks its view from it).
+    let (_, w) = api.call(Method::GET, "/api/v1/whoami", Some(&token_a), None).await;
+    assert_eq!(w, json!({"role": "firm", "firm_id": "zls"}));
+    let (_, w) = api.call(Method::GET, "/api/v1/whoami", Some(REG), None).await;
+    assert_eq!(w, json!({"role": "regulator"}));
+    // Both boxes were last heard on 2026-11-04, weeks before the clock's now.
+    let (_, silent) = api.call(Method::GET, "/api/v1/telemetry/silent", Some(REG), None).await;
+    let mut codes: Vec<&str> = silent.as_array().unwrap().iter().map(|s| s["device_code"].as_str().unwrap()).collect();
+    codes.sort_unstable();
+    assert_eq!(codes, [EA, EB], "{silent}");
+    assert!(silent[0]["silent_seconds"].as_i64().unwrap() > 20 * 86_400, "{silent}");
+    assert!(silent[0]["last_seen"].is_string(), "{silent}");
 }
 
 #[tokio::test]
