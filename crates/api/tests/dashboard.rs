@@ -314,7 +314,8 @@ async fn screenshot(b: &Browser, name: &str) {
     let Ok(dir) = std::env::var("LIFTWATCH_SCREENSHOTS") else { return };
     let ms = b.exec("return document.querySelector('#view').dataset.loadMs", json!([])).await;
     println!("{name}: loaded in {ms} ms (sign-in to the last chart)");
-    b.fit_page(1280, 6000).await;
+    let width = b.exec("return window.innerWidth", json!([])).await.as_u64().unwrap();
+    b.fit_page(u32::try_from(width).unwrap(), 6000).await;
     let dir = liftwatch_testkit::procs::workspace_root().join(dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), b.screenshot().await).unwrap();
@@ -495,4 +496,29 @@ async fn a_bad_token_keeps_the_sign_in_form_with_an_error() {
     // The 401 of the API is the only error in the console.
     let errors = b.console_errors().await;
     assert!(errors.iter().all(|e| e.contains("401")), "{errors:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_views_fit_a_phone_screen() {
+    let d = Dash::start("dash_phone").await;
+    let b = Browser::start(390, 844).await;
+    // Nothing wider than the screen but the tables, which scroll in their own box.
+    let overflow = "const w = document.documentElement.clientWidth;
+        return [...document.querySelectorAll('body *')]
+          .filter(e => !e.closest('.table-wrap') && e.getBoundingClientRect().right > w + 1)
+          .map(e => e.tagName + '.' + e.className).slice(0, 5);";
+    for (token, name) in [(d.zls.as_str(), "dashboard-firm-phone"), (REG, "dashboard-regulator-phone")] {
+        sign_in(&b, &d.base, token).await;
+        assert_eq!(b.exec(overflow, json!([])).await, json!([]), "{name}: elements wider than the screen");
+        let widths = b
+            .exec(
+                "const e = document.documentElement; return [window.innerWidth, e.clientWidth, e.scrollWidth]",
+                json!([]),
+            )
+            .await;
+        assert!(widths[2].as_u64() <= widths[1].as_u64(), "{name}: the page scrolls sideways: {widths}");
+        no_console_errors(&b, name).await;
+        screenshot(&b, name).await;
+        b.click("#signout").await;
+    }
 }

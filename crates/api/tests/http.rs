@@ -1154,3 +1154,30 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let read = tokio::time::timeout(std::time::Duration::from_secs(60), s.read_to_end(&mut buf)).await;
     assert!(read.is_ok(), "the connection stayed open");
 }
+
+#[tokio::test]
+async fn the_dashboard_is_served_with_its_security_headers() {
+    let api = Api::start("api_dashboard").await;
+    let get = |path: &str| api.http.get(format!("{}{path}", api.base)).send();
+    let r = get("/").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = r.headers().clone();
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    for d in ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"] {
+        assert!(csp.contains(d), "{d} missing from {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let page = r.text().await.unwrap();
+    assert!(page.contains(r#"name="token""#) && page.contains(r#"method="post""#), "{page}");
+    let r = get("/assets/app.js").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(get("/assets/uPlot.LICENSE.txt").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(get("/assets/nope.js").await.unwrap().status(), StatusCode::NOT_FOUND);
+    // The form's POST is never taken (its script sends the token in a header).
+    let r = api.http.post(format!("{}/", api.base)).body("token=x").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+}

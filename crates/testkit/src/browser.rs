@@ -60,6 +60,8 @@ pub struct ConsoleEntry {
 impl Browser {
     /// A headless Chromium with a `width`×`height` window and the console
     /// logged; panics with the install command when it is not installed.
+    /// Below 500 pixels (headless Chromium's narrowest window) it emulates
+    /// a phone of that size.
     pub async fn start(width: u32, height: u32) -> Browser {
         assert!(available(), "headless Chromium is needed: apt-get install -y chromium chromium-driver");
         let port = free_port();
@@ -79,13 +81,17 @@ impl Browser {
             async move { r.await.is_ok() }
         })
         .await;
+        let mut chrome = json!({"binary": chromium_binary(), "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--no-first-run", "--hide-scrollbars", format!("--window-size={},{height}", width.max(500)),
+            "--lang=zh-CN", "--force-device-scale-factor=1",
+        ]});
+        if width < 500 {
+            chrome["mobileEmulation"] = json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1, "mobile": true, "touch": true}});
+        }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium_binary(), "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--no-first-run", "--hide-scrollbars", format!("--window-size={width},{height}"),
-                "--lang=zh-CN", "--force-device-scale-factor=1",
-            ]},
+            "goog:chromeOptions": chrome,
             "goog:loggingPrefs": {"browser": "ALL"},
         }}});
         let v = b.post("/session", caps).await;
