@@ -118,12 +118,21 @@ async function loadFirm(firmId) {
   return { firm, projects: details, findings };
 }
 
-/** The faults of a project's elevators whose cause was corrected, newest first. */
+/** Elevators whose faults are read for the correction history (one call each). */
+const CORRECTION_ELEVATORS = 100;
+
+/**
+ * The faults of a project's elevators whose cause was corrected, newest
+ * first: of its first CORRECTION_ELEVATORS elevators (`partial` says when
+ * there are more).
+ */
 async function loadCorrections(project, from) {
-  const lists = await pool(project.elevators, 4, (e) =>
+  const elevators = project.elevators.slice(0, CORRECTION_ELEVATORS);
+  const lists = await pool(elevators, 4, (e) =>
     api(`/api/v1/elevators/${enc(e.device_code)}/faults?from=${from}&limit=1000`).catch(() => []),
   );
-  return lists.flat().filter((f) => f.corrections.length > 0).sort((a, b) => (a.started_at < b.started_at ? 1 : -1));
+  const faults = lists.flat().filter((f) => f.corrections.length > 0).sort((a, b) => (a.started_at < b.started_at ? 1 : -1));
+  return { faults, partial: project.elevators.length > elevators.length };
 }
 
 async function loadRegulator() {
@@ -191,9 +200,9 @@ function sortable(key, columns, rows, initial) {
       h("tbody", {}, sorted.map((r) => h("tr", {}, columns.map((c) => h("td", { class: c.num ? "num" : "" }, c.cell(r))))))));
 }
 
-function simpleTable(key, columns, rows) {
+function simpleTable(key, columns, rows, note = null) {
   if (rows.length === 0) return h("p", { class: "empty", "data-table": key }, t("no_rows"));
-  return h("div", { class: "table-wrap" },
+  return h("div", { class: "table-wrap" }, note,
     h("table", { "data-table": key },
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, t(c.label))))),
       h("tbody", {}, rows.map((r) => h("tr", {}, columns.map((c) => h("td", { class: c.num ? "num" : "" }, c.cell(r))))))));
@@ -321,9 +330,10 @@ function openNow(k) {
     row("awaiting_rescue", k.rescue.awaiting_arrival, k.rescue.oldest_awaiting_since, "entrapments"));
 }
 
-function correctionsTable(faults) {
+function correctionsTable({ faults, partial }) {
   const rows = faults.flatMap((f) => f.corrections.map((c) => ({ f, c })));
-  if (rows.length === 0) return h("p", { class: "empty" }, t("no_corrections"));
+  const note = partial ? h("p", { class: "muted" }, t("corrections_partial", { n: CORRECTION_ELEVATORS })) : null;
+  if (rows.length === 0) return h("div", {}, h("p", { class: "empty" }, t("no_corrections")), note);
   const cause = (c) => t(`cause_${c}`);
   return simpleTable("corrections", [
     { label: "device_code", cell: (r) => r.f.device_code },
@@ -332,7 +342,7 @@ function correctionsTable(faults) {
     { label: "by", cell: (r) => r.c.by },
     { label: "from_to", cell: (r) => `${cause(r.c.from)} → ${cause(r.c.to)}` },
     { label: "reason", cell: (r) => r.c.reason },
-  ], rows);
+  ], rows, note);
 }
 
 function elevatorTable(p, k) {

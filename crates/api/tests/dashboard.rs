@@ -164,7 +164,10 @@ impl Dash {
                 Method::PUT,
                 &format!("/api/v1/elevators/{}/faults/{first}/cause", code.as_str()),
                 &self.zls,
-                Some(json!({"cause": "external", "reason": "grid outage, utility notice"})),
+                // Markup in a firm's words must show as text, never run.
+                Some(
+                    json!({"cause": "external", "reason": "grid outage, utility notice <img src=x onerror=alert(1)>"}),
+                ),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
@@ -343,7 +346,9 @@ async fn firm_view_shows_its_projects_with_the_apis_kpis_and_no_console_error() 
              const open = (p, k) => document.querySelector(`article[data-project=${p}] [data-open=${k}]`).textContent;
              return {missed: q('[data-met=false]'), met: q('[data-met=true]'), charts: q('.chart canvas'),
                      stoppages: open('haibin', 'stoppages'), entrapments: open('xincheng', 'entrapments'),
-                     corrections: document.querySelector('article[data-project=xincheng]').textContent.includes('grid outage'),
+                     corrections: document.querySelector('article[data-project=xincheng] [data-table=corrections]')
+                                  .textContent.includes('grid outage, utility notice <img src=x onerror=alert(1)>'),
+                     injected: q('[data-table=corrections] img'),
                      elevator_rows: q('table[data-table=elevators-haibin] tbody tr'),
                      findings: q('.finding')};",
             json!([]),
@@ -352,7 +357,7 @@ async fn firm_view_shows_its_projects_with_the_apis_kpis_and_no_console_error() 
     assert!(facts["missed"].as_u64().unwrap() > 0 && facts["met"].as_u64().unwrap() > 0, "{facts}");
     assert_eq!(facts["charts"], 6, "{facts}");
     assert_eq!((facts["stoppages"].as_str(), facts["entrapments"].as_str()), (Some("1"), Some("1")), "{facts}");
-    assert_eq!(facts["corrections"], true, "{facts}");
+    assert_eq!((&facts["corrections"], &facts["injected"]), (&json!(true), &json!(0)), "{facts}");
     assert_eq!(facts["elevator_rows"], 3, "{facts}");
     let findings = d.get("/api/v1/findings?state=open", &d.zls).await;
     assert_eq!(facts["findings"].as_u64().unwrap() as usize, findings.as_array().unwrap().len(), "{facts}");
