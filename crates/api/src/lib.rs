@@ -3,6 +3,7 @@
 //! `/api/v1/openapi.json`, generated from the handlers so it cannot drift.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod limits;
 pub mod metrics;
@@ -100,10 +101,13 @@ pub fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::regulator_records::router())
         .merge(routes::grades::router())
         .merge(routes::webhooks::router())
+        .merge(routes::session::router())
+        .merge(routes::telemetry::router())
 }
 
 /// The whole HTTP app: `/api/v1/…`, `/api/v1/openapi.json`, `/healthz`,
-/// `/readyz`, `/metrics` (HTTP, store pool, telemetry and build metrics).
+/// `/readyz`, `/metrics` (HTTP, store pool, telemetry and build metrics),
+/// and the dashboard at `/` with its `/assets/…` ([`dashboard`]).
 pub fn app(state: ApiState) -> Router {
     let mut m = metrics::Metrics::new();
     m.register_store(state.store.clone());
@@ -125,6 +129,7 @@ pub fn app_with_metrics(state: ApiState, metrics: Arc<metrics::Metrics>) -> Rout
             }),
         )
         .merge(routes::health::router())
+        .merge(dashboard::router())
         .merge(metrics::router(metrics.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.kick.clone(), kick_after_writes))

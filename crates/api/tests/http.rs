@@ -363,6 +363,9 @@ fn matrix() -> Vec<Case> {
         case(Method::GET, "/api/v1/webhooks/{id}", "/api/v1/webhooks/w1", None, Anyone),
         case(Method::GET, "/api/v1/webhooks", "/api/v1/webhooks", None, Anyone),
         case(Method::DELETE, "/api/v1/webhooks/{id}", "/api/v1/webhooks/w1", None, Anyone),
+        // The dashboard's: who the token is; the boxes not heard from.
+        case(Method::GET, "/api/v1/whoami", "/api/v1/whoami", None, Anyone),
+        case(Method::GET, "/api/v1/telemetry/silent", "/api/v1/telemetry/silent", None, Regulator),
     ]
 }
 
@@ -454,6 +457,18 @@ async fn access_control_for_every_route() {
     assert_eq!(ps.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect::<Vec<_>>(), vec!["dongcheng"]);
     let (_, ps) = api.call(Method::GET, "/api/v1/projects?firm=zls", Some(&token_b), None).await;
     assert!(ps.as_array().unwrap().is_empty());
+    // Who each token is (the dashboard picks its view from it).
+    let (_, w) = api.call(Method::GET, "/api/v1/whoami", Some(&token_a), None).await;
+    assert_eq!(w, json!({"role": "firm", "firm_id": "zls"}));
+    let (_, w) = api.call(Method::GET, "/api/v1/whoami", Some(REG), None).await;
+    assert_eq!(w, json!({"role": "regulator"}));
+    // Both boxes were last heard on 2026-11-04, weeks before the clock's now.
+    let (_, silent) = api.call(Method::GET, "/api/v1/telemetry/silent", Some(REG), None).await;
+    let mut codes: Vec<&str> = silent.as_array().unwrap().iter().map(|s| s["device_code"].as_str().unwrap()).collect();
+    codes.sort_unstable();
+    assert_eq!(codes, [EA, EB], "{silent}");
+    assert!(silent[0]["silent_seconds"].as_i64().unwrap() > 20 * 86_400, "{silent}");
+    assert!(silent[0]["last_seen"].is_string(), "{silent}");
 }
 
 #[tokio::test]
@@ -1138,4 +1153,31 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let mut buf = Vec::new();
     let read = tokio::time::timeout(std::time::Duration::from_secs(60), s.read_to_end(&mut buf)).await;
     assert!(read.is_ok(), "the connection stayed open");
+}
+
+#[tokio::test]
+async fn the_dashboard_is_served_with_its_security_headers() {
+    let api = Api::start("api_dashboard").await;
+    let get = |path: &str| api.http.get(format!("{}{path}", api.base)).send();
+    let r = get("/").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = r.headers().clone();
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    for d in ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"] {
+        assert!(csp.contains(d), "{d} missing from {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let page = r.text().await.unwrap();
+    assert!(page.contains(r#"name="token""#) && page.contains(r#"method="post""#), "{page}");
+    let r = get("/assets/app.js").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(get("/assets/uPlot.LICENSE.txt").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(get("/assets/nope.js").await.unwrap().status(), StatusCode::NOT_FOUND);
+    // The form's POST is never taken (its script sends the token in a header).
+    let r = api.http.post(format!("{}/", api.base)).body("token=x").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
 }

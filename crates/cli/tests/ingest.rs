@@ -179,7 +179,8 @@ async fn broker_restart_with_messages_queued_for_the_gateway() {
 }
 
 /// The whole path as integrators use it: register over HTTP, publish over
-/// MQTT, read the KPIs over HTTP (as the firm, with the token the API issued).
+/// MQTT, read the KPIs over HTTP (as the firm, with the token the API issued);
+/// the dashboard is served on the same address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_over_http_publish_over_mqtt_read_kpis_over_http() {
     let db = TestDb::new("e2e_http").await;
@@ -243,6 +244,11 @@ async fn register_over_http_publish_over_mqtt_read_kpis_over_http() {
     assert_eq!(k["downtime"]["count"], agg.totals.stoppages_closed);
     assert_eq!(k["elevators"], 2);
     assert!(agg.totals.runs > 0 && agg.totals.equipment_faults > 0, "the scenario exercises the KPIs");
+    // The binary serves the dashboard on the same address (docs/dashboard.md).
+    let (code, page) = http_get(port, "/").unwrap();
+    assert_eq!(code, 200);
+    assert!(page.contains(r#"name="token""#), "{page}");
+    assert_eq!(http_get(port, "/assets/uPlot.iife.min.js").unwrap().0, 200);
 }
 
 /// `/metrics` counts what ingest did and passes `promtool check metrics`

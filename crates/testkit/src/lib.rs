@@ -15,8 +15,11 @@
 //! * [`procs`]: a private Mosquitto ([`Broker`]), `liftwatch serve`
 //!   ([`Service`]), a private PostgreSQL cluster, a minimal HTTP client;
 //! * [`mqtt`]: a publisher that behaves like a fleet of boxes;
-//! * [`tls`]: a throw-away CA and server certificate ([`TestCa`]).
+//! * [`tls`]: a throw-away CA and server certificate ([`TestCa`]);
+//! * [`browser`]: headless Chromium over WebDriver ([`Browser`]), for the
+//!   dashboard's tests.
 
+pub mod browser;
 pub mod codes;
 pub mod db;
 pub mod fixtures;
@@ -26,6 +29,7 @@ pub mod procs;
 pub mod tls;
 pub mod wait;
 
+pub use browser::Browser;
 pub use codes::{day, dev, devs, now, t};
 pub use db::{admin_url, TestDb};
 pub use fixtures::{firm, messages, project, register};

@@ -10,6 +10,8 @@ pub mod kpis;
 pub mod params;
 pub mod registry;
 pub mod regulator_records;
+pub mod session;
+pub mod telemetry;
 pub mod webhooks;
 
 pub use params::{check_id, device, Page};
