@@ -1,6 +1,6 @@
 //! The store conformance suite: the cases every backend of the store port
 //! must pass ([`cases`] of ingest, [`records`] of what firms and regulators
-//! record, [`completeness`] of the telemetry that did and did not arrive, [`dead_letters`] of what is kept of refused messages, and the property test in [`properties`]), run here
+//! record, [`completeness`] of the telemetry that did and did not arrive, [`dead_letters`] of what is kept of refused messages, [`inspections`] of the equipment facts and check results of attachment 2, and the property test in [`properties`]), run here
 //! against the PostgreSQL adapter in both of its modes — TimescaleDB
 //! hypertable and plain tables — each test in its own throw-away database.
 //!
@@ -11,6 +11,7 @@ mod cases;
 mod completeness;
 mod dead_letters;
 mod fixtures;
+mod inspections;
 mod postgres;
 mod properties;
 mod records;
@@ -134,6 +135,21 @@ macro_rules! conformance {
             #[tokio::test]
             async fn regulator_records_crud_and_firm_scoping() {
                 records::regulator_records_crud_and_firm_scoping(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn equipment_facts_are_put_replaced_and_scoped() {
+                inspections::equipment_facts_are_put_replaced_and_scoped(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn check_results_are_recorded_listed_and_scoped() {
+                inspections::check_results_are_recorded_listed_and_scoped(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn inspection_set_by_project_firm_and_city() {
+                inspections::inspection_set_by_project_firm_and_city(&$factory).await
             }
 
             #[tokio::test]
