@@ -1,6 +1,7 @@
 //! The HTTP API of liftwatch (api-v1.md): registry, KPIs, what firms and
-//! regulators record, findings, dead letters; OpenAPI at
-//! `/api/v1/openapi.json`, generated from the handlers so it cannot drift.
+//! regulators record, findings, dead letters, the inspection schedule of
+//! attachment 2; OpenAPI at `/api/v1/openapi.json`, generated from the
+//! handlers so it cannot drift.
 
 pub mod auth;
 pub mod dashboard;
@@ -47,6 +48,9 @@ pub struct ApiState {
     pub limits: limits::HttpLimits,
     /// Recent token lookups (no database round trip per request).
     pub tokens: auth::TokenCache,
+    /// China's working-day calendar, for the upload deadlines of attachment
+    /// 2 (the shipped files, replaced or extended by `--calendar-dir`).
+    pub calendar: Arc<liftwatch_core::inspection::WorkCalendar>,
 }
 
 /// Why ingest is not ready: `/readyz` answers 503 with
@@ -103,6 +107,7 @@ pub fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::webhooks::router())
         .merge(routes::session::router())
         .merge(routes::telemetry::router())
+        .merge(routes::inspection::router())
 }
 
 /// The whole HTTP app: `/api/v1/…`, `/api/v1/openapi.json`, `/healthz`,

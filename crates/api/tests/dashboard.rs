@@ -86,6 +86,7 @@ impl Dash {
             kick: Arc::default(),
             limits: HttpLimits::default(),
             tokens: TokenCache::default(),
+            calendar: Arc::new(liftwatch_core::inspection::WorkCalendar::shipped()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

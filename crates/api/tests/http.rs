@@ -51,6 +51,7 @@ impl Api {
             kick: Arc::default(),
             limits: limits.clone(),
             tokens,
+            calendar: Arc::new(liftwatch_core::inspection::WorkCalendar::shipped()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -358,6 +359,43 @@ fn matrix() -> Vec<Case> {
             Regulator,
         ),
         case(Method::POST, "/api/v1/dead-letters/replay", "/api/v1/dead-letters/replay", None, Regulator),
+        // Attachment 2: the regulator writes facts and results (inspection bodies with its token).
+        case(
+            Method::PUT,
+            "/api/v1/elevators/{device_code}/equipment",
+            &format!("/api/v1/elevators/{EA}/equipment"),
+            Some(json!({"supervised_on": "2019-05-10", "area": "dinghai", "inspection_month": 5})),
+            Regulator,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/elevators/{device_code}/equipment",
+            &format!("/api/v1/elevators/{EA}/equipment"),
+            None,
+            Owner,
+        ),
+        case(
+            Method::POST,
+            "/api/v1/elevators/{device_code}/checks",
+            &format!("/api/v1/elevators/{EA}/checks"),
+            Some(json!({"kind": "test", "done_on": "2026-05-20", "passed": true, "uploaded_on": "2026-05-27"})),
+            Regulator,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/elevators/{device_code}/checks",
+            &format!("/api/v1/elevators/{EA}/checks"),
+            None,
+            Owner,
+        ),
+        case(
+            Method::GET,
+            "/api/v1/elevators/{device_code}/schedule",
+            &format!("/api/v1/elevators/{EA}/schedule?from=2025&to=2026"),
+            None,
+            Owner,
+        ),
+        case(Method::GET, "/api/v1/inspections/due", "/api/v1/inspections/due?month=2026-05", None, Anyone),
         // Alerts: each caller has its own webhooks (same id, different webhooks).
         case(Method::PUT, "/api/v1/webhooks/{id}", "/api/v1/webhooks/w1", Some(webhook_body()), Anyone),
         case(Method::GET, "/api/v1/webhooks/{id}", "/api/v1/webhooks/w1", None, Anyone),
@@ -1180,4 +1218,259 @@ async fn the_dashboard_is_served_with_its_security_headers() {
     // The form's POST is never taken (its script sends the token in a header).
     let r = api.http.post(format!("{}/", api.base)).body("token=x").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+// ---------------------------------------------------------------------------
+// Attachment 2: equipment facts, results, schedule, due list, findings
+// ---------------------------------------------------------------------------
+
+/// Facts of EA: supervised 2019-05-10 in Dinghai, inspected each May — tests
+/// due in May 2021, 2023, 2024, 2026; inspections in May 2022 and 2025.
+fn ea_facts() -> Value {
+    json!({"supervised_on": "2019-05-10", "area": "dinghai", "inspection_month": 5})
+}
+
+impl Api {
+    async fn check(&self, dev: &str, kind: &str, done: &str, uploaded: &str) -> Value {
+        let body = json!({"kind": kind, "done_on": done, "passed": true, "uploaded_on": uploaded,
+            "inspection_body": "Zhoushan Special Equipment Testing Co."});
+        let (s, b) = self.call(Method::POST, &format!("/api/v1/elevators/{dev}/checks"), Some(REG), Some(body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b
+    }
+}
+
+/// From facts to findings: the regulator puts EA's facts and every result up
+/// to 2025; the 2026 test is not done by the end of its window (2026-07-31).
+/// On 2026-08-02 the engine has found `A2-IV-1-1-test-not-done` (exit from
+/// the testing pilot) and, past the inspection date with no inspection,
+/// `A2-VI-1-stop` (stop), both about the elevator with no project, seen by
+/// its firm and not by another. A passed inspection lifts the stop order
+/// (after the hysteresis); the exit stands.
+#[tokio::test]
+async fn equipment_facts_to_exit_and_stop_findings() {
+    use liftwatch_core::rules::RulesConfig;
+    let api = Api::start("api_a2_findings").await;
+    let (token_a, token_b) = api.world().await;
+    let (s, b) = api.call(Method::PUT, &format!("/api/v1/elevators/{EA}/equipment"), Some(REG), Some(ea_facts())).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    for (kind, done) in [
+        ("test", "2021-05-20"),
+        ("inspection", "2022-05-12"),
+        ("test", "2023-05-22"),
+        ("test", "2024-05-20"),
+        ("inspection", "2025-05-12"),
+    ] {
+        api.check(EA, kind, done, done).await;
+    }
+    let engine =
+        liftwatch_engine::Engine::new(Arc::new(api.store.clone()), RulesConfig::default(), chrono_tz::Asia::Shanghai);
+    let t = |s: &str| parse_rfc3339(s).unwrap().0;
+    let a2 = |f: &Value| f["rule"].as_str().is_some_and(|r| r.starts_with("A2-"));
+    let open_a2 = |token: String| {
+        let api = &api;
+        async move {
+            let (s, fs) = api.call(Method::GET, "/api/v1/findings?state=open", Some(&token), None).await;
+            assert_eq!(s, StatusCode::OK, "{fs}");
+            fs.as_array().unwrap().iter().filter(|f| a2(f)).cloned().collect::<Vec<Value>>()
+        }
+    };
+    // In the window: nothing.
+    engine.evaluate_once(t("2026-07-15T10:00:00+08:00")).await.unwrap();
+    assert!(open_a2(REG.into()).await.is_empty());
+    // The window closed on 2026-07-31 without the test.
+    engine.evaluate_once(t("2026-08-02T10:00:00+08:00")).await.unwrap();
+    let found = open_a2(REG.into()).await;
+    let rules: BTreeSet<&str> = found.iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, BTreeSet::from(["A2-IV-1-1-test-not-done", "A2-VI-1-stop"]), "{found:#?}");
+    let exit = found.iter().find(|f| f["rule"] == "A2-IV-1-1-test-not-done").unwrap();
+    assert_eq!((exit["action"].as_str(), exit["project"].as_str()), (Some("exit"), None));
+    assert_eq!(exit["firm"], "zls");
+    assert_eq!(exit["evidence"]["figures"]["since"], "2026-08-01");
+    assert_eq!(exit["evidence"]["figures"]["window_to"], "2026-07-31");
+    let stop = found.iter().find(|f| f["rule"] == "A2-VI-1-stop").unwrap();
+    assert_eq!((stop["action"].as_str(), stop["severity"].as_str()), (Some("stop"), Some("critical")));
+    assert_eq!(open_a2(token_a).await.len(), 2, "the elevator's firm sees them");
+    assert!(open_a2(token_b).await.is_empty(), "another firm does not");
+    // A passed inspection: the stop order clears (and resolves after the hysteresis).
+    api.check(EA, "inspection", "2026-08-20", "2026-08-21").await;
+    for at in ["2026-09-01T10:00:00+08:00", "2026-09-01T10:30:00+08:00", "2026-09-01T11:01:00+08:00"] {
+        engine.evaluate_once(t(at)).await.unwrap();
+    }
+    let left: Vec<Value> = open_a2(REG.into()).await;
+    assert_eq!(left.iter().map(|f| f["rule"].as_str().unwrap()).collect::<Vec<_>>(), ["A2-IV-1-1-test-not-done"]);
+}
+
+/// The schedule of an elevator (kind, month, window, clause, status, late
+/// upload) and the due list across the city, a project and a firm.
+#[tokio::test]
+async fn schedule_and_due_list_with_statuses_and_late_uploads() {
+    let api = Api::start("api_a2_schedule").await;
+    let (token_a, token_b) = api.world().await;
+    for dev in [EA, EB] {
+        let (s, b) =
+            api.call(Method::PUT, &format!("/api/v1/elevators/{dev}/equipment"), Some(REG), Some(ea_facts())).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    // Replaced whole: 200, the device code of the path may also be in the body.
+    let again = json!({"device_code": EB, "supervised_on": "2019-05-10", "area": "dinghai", "inspection_month": 6});
+    let (s, b) = api.call(Method::PUT, &format!("/api/v1/elevators/{EB}/equipment"), Some(REG), Some(again)).await;
+    assert_eq!((s, b["inspection_month"].as_i64()), (StatusCode::OK, Some(6)), "{b}");
+    // Done Monday 2024-05-20: due uploaded by 2024-06-03 (10 working days); uploaded 2024-06-20.
+    let late = api.check(EA, "test", "2024-05-20", "2024-06-20").await;
+    assert_eq!((late["upload_deadline"].as_str(), late["upload_late"].as_bool()), (Some("2024-06-03"), Some(true)));
+    assert_eq!(late["inspection_body"], Value::Null, "the body's name is `body` in the answer");
+    assert_eq!(late["body"], "Zhoushan Special Equipment Testing Co.");
+    let insp = api.check(EA, "inspection", "2025-05-12", "2025-06-30").await;
+    assert_eq!((insp["upload_deadline"].clone(), insp["upload_late"].as_bool()), (Value::Null, Some(false)));
+    let (s, sch) = api
+        .call(Method::GET, &format!("/api/v1/elevators/{EA}/schedule?from=2024&to=2027"), Some(&token_a), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{sch}");
+    assert_eq!((sch["today"].as_str(), sch["in_testing_pilot"].as_bool()), (Some("2026-11-28"), Some(true)));
+    let items: Vec<(String, String, String, String)> = sch["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let s = |k: &str| i[k].as_str().unwrap().to_owned();
+            (s("due_month"), s("kind"), s("clause"), s("status"))
+        })
+        .collect();
+    let row = |m: &str, k: &str, c: &str, st: &str| (m.to_owned(), k.to_owned(), c.to_owned(), st.to_owned());
+    assert_eq!(
+        items,
+        vec![
+            row("2024-05-01", "test", "A2-I-test-years", "done"),
+            row("2025-05-01", "inspection", "A2-I-inspection-years", "done"),
+            row("2026-05-01", "test", "A2-I-test-years", "late"),
+            row("2027-05-01", "inspection", "A2-I-inspection-years", "upcoming"),
+        ]
+    );
+    let first = &sch["items"][0];
+    assert_eq!((first["window_from"].as_str(), first["window_to"].as_str()), (Some("2024-03-01"), Some("2024-07-31")));
+    assert_eq!((first["upload_late"].as_bool(), first["on_time"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(first["result_id"], late["id"]);
+    assert_eq!(sch["items"][1]["upload_late"], false);
+    assert_eq!(sch["items"][2]["upload_late"], Value::Null);
+    // Default: this year only.
+    let (_, this) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/schedule"), Some(REG), None).await;
+    assert_eq!(
+        (this["from"].as_i64(), this["to"].as_i64(), this["items"].as_array().unwrap().len()),
+        (Some(2026), Some(2026), 1)
+    );
+    // The due list: the city, a project, a firm (a firm sees its own only), a status.
+    let due = |q: &str, token: &str| {
+        let (api, q, token) = (&api, q.to_owned(), token.to_owned());
+        async move {
+            let (s, b) = api.call(Method::GET, &format!("/api/v1/inspections/due?{q}"), Some(&token), None).await;
+            assert_eq!(s, StatusCode::OK, "{q}: {b}");
+            b.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| format!("{} {}", r["device_code"].as_str().unwrap(), r["due_month"].as_str().unwrap()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let range = "from=2026-05&to=2026-06";
+    assert_eq!(due(range, REG).await, [format!("{EA} 2026-05-01"), format!("{EB} 2026-06-01")]);
+    assert_eq!(due(&format!("{range}&project=haibin"), REG).await, [format!("{EA} 2026-05-01")]);
+    assert_eq!(due(&format!("{range}&firm=other"), REG).await, [format!("{EB} 2026-06-01")]);
+    assert_eq!(due(range, &token_a).await, [format!("{EA} 2026-05-01")]);
+    assert_eq!(due(range, &token_b).await, [format!("{EB} 2026-06-01")]);
+    assert!(due(&format!("{range}&firm=zls"), &token_b).await.is_empty());
+    assert_eq!(due("month=2026-06&status=late", REG).await, [format!("{EB} 2026-06-01")]);
+    assert!(due("month=2026-06&status=done", REG).await.is_empty());
+    assert_eq!(due(&format!("{range}&limit=1&offset=1"), REG).await, [format!("{EB} 2026-06-01")]);
+    let (s, _) =
+        api.call(Method::GET, "/api/v1/inspections/due?month=2026-05&project=haibin", Some(&token_b), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "another firm's project");
+}
+
+/// Bad input is a 400 naming what was wrong; unknown elevators and missing
+/// facts are 404s.
+#[tokio::test]
+async fn attachment_2_bad_input_is_refused_with_the_reason() {
+    let api = Api::start("api_a2_bad").await;
+    api.world().await;
+    let put = |body: Value| {
+        let api = &api;
+        async move { api.call(Method::PUT, &format!("/api/v1/elevators/{EA}/equipment"), Some(REG), Some(body)).await }
+    };
+    for (body, says) in [
+        (json!({"supervised_on": "2019-05-10", "area": "zhoushan", "inspection_month": 5}), "dinghai"),
+        (json!({"supervised_on": "2019-05-10", "area": "dinghai", "inspection_month": 13}), "inspection_month"),
+        (
+            json!({"supervised_on": "2019-05-10", "area": "dinghai", "inspection_month": 5, "modernisation": ["2024-01-01"]}),
+            "modernisation",
+        ),
+        (
+            json!({"supervised_on": "2019-05-10", "area": "dinghai", "inspection_month": 5, "major_repairs": ["2010-01-01"]}),
+            "major_repairs[0]",
+        ),
+        (
+            json!({"device_code": EB, "supervised_on": "2019-05-10", "area": "dinghai", "inspection_month": 5}),
+            "not the elevator of the path",
+        ),
+        (json!({"supervised_on": "10 May 2019", "area": "dinghai", "inspection_month": 5}), "supervised_on"),
+        (json!([1, 2]), "JSON object"),
+    ] {
+        let (s, b) = put(body.clone()).await;
+        assert_eq!((s, b["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")), "{body}: {b}");
+        assert!(b["message"].as_str().unwrap().contains(says), "{body}: {b}");
+    }
+    let (s, _) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/equipment"), Some(REG), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "nothing was stored");
+    let (s, b) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/schedule"), Some(REG), None).await;
+    assert!(s == StatusCode::NOT_FOUND && b["message"].as_str().unwrap().contains("no equipment facts"), "{b}");
+    let unknown = "31103302002018109999";
+    let (s, _) =
+        api.call(Method::PUT, &format!("/api/v1/elevators/{unknown}/equipment"), Some(REG), Some(ea_facts())).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = put(ea_facts()).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let post = |body: Value| {
+        let api = &api;
+        async move { api.call(Method::POST, &format!("/api/v1/elevators/{EA}/checks"), Some(REG), Some(body)).await }
+    };
+    for (body, says) in [
+        (
+            json!({"kind": "audit", "done_on": "2026-05-20", "passed": true, "uploaded_on": "2026-05-21"}),
+            "inspection, test",
+        ),
+        (json!({"kind": "test", "done_on": "2026-05-20", "passed": true, "uploaded_on": "2026-05-19"}), "uploaded_on"),
+        (
+            json!({"kind": "test", "done_on": "2026-12-20", "passed": true, "uploaded_on": "2026-12-21"}),
+            "in the future",
+        ),
+        (
+            json!({"kind": "test", "done_on": "2026-05-20", "passed": true, "uploaded_on": "2026-05-21", "inspection_body": "x".repeat(300)}),
+            "body",
+        ),
+    ] {
+        let (s, b) = post(body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {b}");
+        assert!(b["message"].as_str().unwrap().contains(says), "{body}: {b}");
+    }
+    let (s, _) = post(json!({"kind": "test", "done_on": "2026-05-20"})).await;
+    assert!(s.is_client_error(), "missing fields: {s}");
+    for q in ["from=20x6", "from=2026&to=2025", "from=2000&to=2030", "to=12345"] {
+        let (s, b) = api.call(Method::GET, &format!("/api/v1/elevators/{EA}/schedule?{q}"), Some(REG), None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {b}");
+    }
+    for q in [
+        "",
+        "month=2026-13",
+        "month=2026-5",
+        "from=2026-01",
+        "month=2026-01&from=2026-01&to=2026-02",
+        "from=2026-03&to=2026-01",
+        "from=2020-01&to=2023-01",
+        "month=2026-01&status=lost",
+        "month=2026-01&limit=0",
+    ] {
+        let (s, b) = api.call(Method::GET, &format!("/api/v1/inspections/due?{q}"), Some(REG), None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {b}");
+        assert!(!b["message"].as_str().unwrap_or("").is_empty(), "{q}: {b}");
+    }
 }

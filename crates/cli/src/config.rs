@@ -154,6 +154,12 @@ pub struct ServeArgs {
     /// Ingest robustness and dead-letter limits (issue 9; see [`RobustnessArgs`]).
     #[command(flatten)]
     pub robustness: RobustnessArgs,
+    // --- attachment 2 (issue 14) ---
+    /// Folder of working-day calendar files (cn-YYYY.toml, docs/inspection.md): each replaces or adds its year
+    /// over the shipped ones [default: the shipped files only].
+    #[arg(long, env = "LIFTWATCH_CALENDAR_DIR")]
+    pub calendar_dir: Option<PathBuf>,
+    // --- end attachment 2 ---
 
     // --- Security (issue 9, items 11–14) ---
     /// PEM file of the root certificates the database's certificate must chain to
@@ -251,6 +257,8 @@ struct FileConfig {
     batch_max_bytes: Option<u64>,
     dead_letter_retention_days: Option<u32>,
     dead_letter_max_bytes: Option<u64>,
+    // --- attachment 2 (issue 14) ---
+    calendar_dir: Option<PathBuf>,
     // --- security ---
     database_ca_file: Option<PathBuf>,
     db_connect_timeout_secs: Option<u64>,
@@ -305,6 +313,9 @@ pub struct Config {
     pub rules: liftwatch_core::rules::RulesConfig,
     /// How long and how much dead letters are kept.
     pub dead_letters: DeadLetterLimits,
+    // --- attachment 2 (issue 14) ---
+    /// The working-day calendar: the shipped files and those of `--calendar-dir`.
+    pub calendar: liftwatch_core::inspection::WorkCalendar,
     // --- Security (issue 9, items 11–14) ---
     /// Database TLS roots and timeouts (the TLS mode is the URL's `sslmode`).
     pub db_connect: liftwatch_store::postgres::ConnectOptions,
@@ -398,6 +409,7 @@ impl fmt::Debug for ServeArgs {
             spool_max_bytes,
             rules_interval_secs,
             robustness,
+            calendar_dir,
             database_ca_file,
             db_connect_timeout_secs,
             db_statement_timeout_secs,
@@ -439,6 +451,7 @@ impl fmt::Debug for ServeArgs {
             .field("spool_max_bytes", spool_max_bytes)
             .field("rules_interval_secs", rules_interval_secs)
             .field("robustness", robustness)
+            .field("calendar_dir", calendar_dir)
             .field("database_ca_file", database_ca_file)
             .field("db_connect_timeout_secs", db_connect_timeout_secs)
             .field("db_statement_timeout_secs", db_statement_timeout_secs)
@@ -476,6 +489,7 @@ impl fmt::Debug for Config {
             rules_interval,
             rules,
             dead_letters,
+            calendar,
             db_connect,
             http,
             token_cache_ttl,
@@ -496,6 +510,7 @@ impl fmt::Debug for Config {
             .field("rules_interval", rules_interval)
             .field("rules", rules)
             .field("dead_letters", dead_letters)
+            .field("calendar_years", &calendar.years().map(|y| y.year).collect::<Vec<_>>())
             .field("db_connect", db_connect)
             .field("http", http)
             .field("token_cache_ttl", token_cache_ttl)
@@ -616,6 +631,7 @@ impl ServeArgs {
             dead_letter_max_bytes: file.dead_letter_max_bytes,
         };
         let dead_letters = self.robustness.resolve(robustness_file, &mut gateway, &mut errors);
+        let calendar = calendar_with_dir(self.calendar_dir.or(file.calendar_dir).as_deref(), &mut errors);
         let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let spool_on = !self.no_spool && self.spool.or(file.spool).unwrap_or(DEFAULT_SPOOL);
         let spool_max_bytes = self.spool_max_bytes.or(file.spool_max_bytes).unwrap_or(DEFAULT_SPOOL_MAX_BYTES);
@@ -731,6 +747,7 @@ impl ServeArgs {
             timescaledb: self.timescaledb.or(file.timescaledb).unwrap_or(DEFAULT_TIMESCALEDB),
             spool,
             dead_letters,
+            calendar,
             db_connect,
             http,
             token_cache_ttl,
@@ -819,6 +836,89 @@ impl RobustnessArgs {
             self.dead_letter_max_bytes.or(file.dead_letter_max_bytes).unwrap_or(DEFAULT_DEAD_LETTER_MAX_BYTES);
         let max_bytes = at_least_1("dead_letter_max_bytes", max_bytes);
         DeadLetterLimits { retention: Duration::from_secs(days * 86_400), max_bytes }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Attachment 2 (issue 14): the working-day calendar of the upload deadlines,
+// a block of its own so that it merges apart from the other settings.
+
+/// The shipped calendar files, then every `*.toml` file of `dir` (by name),
+/// each replacing or adding the year it covers. Every file that cannot be
+/// read or is wrong, and a year given twice in `dir`, is an error.
+pub fn calendar_with_dir(
+    dir: Option<&std::path::Path>,
+    errors: &mut Vec<String>,
+) -> liftwatch_core::inspection::WorkCalendar {
+    let mut cal = liftwatch_core::inspection::WorkCalendar::shipped();
+    let Some(dir) = dir else { return cal };
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            errors.push(format!("calendar_dir {}: {e}", dir.display()));
+            return cal;
+        }
+    };
+    files.sort();
+    let mut seen: std::collections::BTreeMap<i32, PathBuf> = Default::default();
+    for f in files {
+        let loaded = std::fs::read_to_string(&f).map_err(|e| e.to_string()).and_then(|text| {
+            liftwatch_core::inspection::CalendarYear::parse(&text).map_err(|e| e.to_string()).map(|y| (y.year, text))
+        });
+        match loaded {
+            Ok((year, _)) if seen.contains_key(&year) => errors.push(format!(
+                "calendar file {}: {year} is also in {}: keep one file per year",
+                f.display(),
+                seen[&year].display()
+            )),
+            Ok((year, text)) => {
+                // Parsed just above: loading it cannot fail.
+                let _ = cal.load(&text);
+                seen.insert(year, f);
+            }
+            Err(e) => errors.push(format!("calendar file {}: {e}", f.display())),
+        }
+    }
+    cal
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+
+    /// A file of the folder replaces its year, another adds one; a wrong
+    /// file, a year given twice and a missing folder are errors, all at once.
+    #[test]
+    fn calendar_dir_replaces_and_adds_years_and_reports_every_bad_file() {
+        let dir = std::env::temp_dir().join(format!("lw-cal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let year = |y: i32, extra: &str| {
+            format!("year = {y}\nsource = \"test\"\nholidays = [\"{y}-03-04\"]\nworking_weekends = []\n{extra}")
+        };
+        std::fs::write(dir.join("cn-2024.toml"), year(2024, "")).unwrap();
+        std::fs::write(dir.join("cn-2031.toml"), year(2031, "")).unwrap();
+        std::fs::write(dir.join("README.md"), "not a calendar").unwrap();
+        let c = ServeArgs { calendar_dir: Some(dir.clone()), ..Default::default() }.resolve().unwrap();
+        let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+        // 2024-10-01 was National Day in the shipped file; the replacement has only Monday 4 March off.
+        assert_eq!(c.calendar.is_working_day(d("2024-10-01")), Ok(true));
+        assert_eq!(c.calendar.is_working_day(d("2024-03-04")), Ok(false));
+        assert_eq!(c.calendar.is_working_day(d("2031-03-03")), Ok(true), "2031 added");
+        assert_eq!(c.calendar.is_working_day(d("2025-10-01")), Ok(false), "other years stay shipped");
+        std::fs::write(dir.join("cn-2031b.toml"), year(2031, "")).unwrap();
+        std::fs::write(dir.join("cn-2032.toml"), year(2032, "surprise = 1\n")).unwrap();
+        let errs = ServeArgs { calendar_dir: Some(dir.clone()), ..Default::default() }.resolve().unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(errs[0].contains("cn-2031b.toml") && errs[0].contains("also in"), "{errs:?}");
+        assert!(errs[1].contains("cn-2032.toml") && errs[1].contains("surprise"), "{errs:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        let errs = ServeArgs { calendar_dir: Some(dir), ..Default::default() }.resolve().unwrap_err();
+        assert!(errs[0].contains("calendar_dir"), "{errs:?}");
+        let shipped = ServeArgs::default().resolve().unwrap().calendar;
+        assert_eq!(shipped, liftwatch_core::inspection::WorkCalendar::shipped());
     }
 }
 

@@ -141,6 +141,12 @@ async fn run_with<S: EventStore + Store + Clone>(cfg: Config, ingest: S, api: S)
     metrics.register_telemetry(port.clone(), liftwatch_api::metrics::DEFAULT_SILENT_AFTER, clock.clone());
     metrics.register_collector(gateway.stats.clone());
     let kick = std::sync::Arc::new(tokio::sync::Notify::new());
+    let years: Vec<String> = cfg
+        .calendar
+        .years()
+        .map(|y| if y.provisional { format!("{} (provisional)", y.year) } else { y.year.to_string() })
+        .collect();
+    tracing::info!(years = %years.join(", "), "working-day calendar for the upload deadlines of attachment 2");
     let state = liftwatch_api::ApiState {
         rules: std::sync::Arc::new(cfg.rules.clone()),
         kick: kick.clone(),
@@ -154,6 +160,7 @@ async fn run_with<S: EventStore + Store + Clone>(cfg: Config, ingest: S, api: S)
         },
         limits: cfg.http.clone(),
         tokens: liftwatch_api::auth::TokenCache::new(cfg.token_cache_ttl),
+        calendar: std::sync::Arc::new(cfg.calendar.clone()),
     };
     let app = liftwatch_api::app_with_metrics(state, std::sync::Arc::new(metrics));
     let watcher = tokio::spawn(kick_on_incidents(gateway.stats.clone(), kick.clone(), shutdown_rx.clone()));

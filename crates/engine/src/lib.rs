@@ -26,6 +26,7 @@ use liftwatch_core::registry::ProjectStatus;
 use liftwatch_core::rules::{evaluate, project_status, reconcile, FirmFacts, ProjectFacts, RulesConfig, Snapshot};
 use liftwatch_core::window::Window;
 use liftwatch_store::findings::Applied;
+use liftwatch_store::inspections::EquipmentFilter;
 use liftwatch_store::records::RecordFilter;
 use liftwatch_store::registry::ProjectFilter;
 use liftwatch_store::{Store, StoreError};
@@ -95,6 +96,9 @@ impl Engine {
         snap.orders = s.rectification_orders(&all).await?;
         (snap.exits, snap.disqualifications) = s.pilot_history().await?;
         snap.findings = s.open_findings().await?;
+        let set = s.inspection_set(&EquipmentFilter::default()).await?;
+        snap.equipment = set.equipment.into_iter().map(|e| e.facts).collect();
+        snap.check_results = set.checks.into_iter().map(|c| c.result).collect();
         Ok(snap)
     }
 

@@ -248,3 +248,26 @@ async fn the_rescue_limit_of_the_projects_region_applies() {
     engine.evaluate_once(now).await.unwrap();
     assert_eq!(rescue(store.clone()).await, 1, "past the default 30 minutes");
 }
+
+/// The snapshot carries the equipment facts and check results of attachment
+/// 2 from the store, so the A2 rules see them (before, both were always
+/// empty and the rules never fired).
+#[tokio::test]
+async fn the_snapshot_reads_equipment_facts_and_check_results() {
+    use liftwatch_core::inspection::{Area, CheckKind, EquipmentFacts, NewCheckResult};
+    let (_db, store, engine) = world("engine_a2").await;
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let facts = EquipmentFacts::new(dev(0), day("2019-05-10"), Area::Dinghai, 5);
+    store.put_equipment(&facts, "regulator").await.unwrap();
+    let done = NewCheckResult {
+        device_code: dev(0),
+        kind: CheckKind::Test,
+        done_on: day("2021-05-20"),
+        passed: true,
+        uploaded_on: day("2021-05-25"),
+    };
+    let rec = store.add_check(&done, "ZJ Test Co.", "regulator").await.unwrap();
+    let snap = engine.snapshot(t("2026-05-10T10:00:00+08:00")).await.unwrap();
+    assert_eq!(snap.equipment, vec![facts]);
+    assert_eq!(snap.check_results, vec![rec.result]);
+}

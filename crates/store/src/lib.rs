@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod dead_letters;
 mod error;
 pub mod findings;
+pub mod inspections;
 pub mod port;
 pub mod postgres;
 pub mod records;
@@ -22,8 +23,8 @@ pub mod sqlite;
 pub use error::StoreError;
 pub use liftwatch_core::ingest::{Inbound, IngestReport};
 pub use port::{
-    Alerts, DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Leadership, Lease, PoolStatus, Registry,
-    RegulatorRecords, RuleInputs, Store, Telemetry,
+    Alerts, DeadLetters, EventStore, Findings, FirmRecords, Health, Inspections, Kpis, Leadership, Lease, PoolStatus,
+    Registry, RegulatorRecords, RuleInputs, Store, Telemetry,
 };
 pub use postgres::{PgOptions, PgStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
@@ -32,7 +33,7 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 /// `use liftwatch_store::prelude::*;` (and the [`records::Scope`] their calls take).
 pub mod prelude {
     pub use crate::port::{
-        Alerts, DeadLetters, EventStore, Findings, FirmRecords, Health, Kpis, Leadership, Lease, Registry,
+        Alerts, DeadLetters, EventStore, Findings, FirmRecords, Health, Inspections, Kpis, Leadership, Lease, Registry,
         RegulatorRecords, RuleInputs, Store, Telemetry,
     };
     /// Every firm-record and elevator-KPI call takes one.

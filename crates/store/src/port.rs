@@ -14,6 +14,7 @@ use std::future::Future;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use liftwatch_core::completeness::{Completeness, DeviceTelemetry, Reading, TelemetrySummary};
+use liftwatch_core::inspection::{EquipmentFacts, NewCheckResult};
 use liftwatch_core::kpi::{Commitment, KpiReport, Membership};
 use liftwatch_core::protocol::{Cause, DeviceCode, Timestamp};
 use liftwatch_core::records::{
@@ -30,6 +31,7 @@ use liftwatch_core::window::Window;
 use crate::alerts::{Delivery, NewAlert, OutboxStatus, Outcome, Webhook, WebhookSpec};
 use crate::dead_letters::{DeadLetterFilter, DeadLetterPolicy, DeadLetterRecord, PruneReport, ReplayReport};
 use crate::findings::{Applied, Finding, FindingFilter, FindingNote};
+use crate::inspections::{CheckRecord, EquipmentFilter, EquipmentRecord, InspectionSet};
 use crate::records::{EntrapmentView, FaultView, Reclassification, RecordFilter, Scope};
 use crate::registry::ProjectFilter;
 use crate::{Inbound, IngestReport, StoreError};
@@ -88,6 +90,7 @@ pub trait Store:
     + RuleInputs
     + Alerts
     + Leadership
+    + Inspections
     + Health
 {
 }
@@ -103,6 +106,7 @@ impl<
             + RuleInputs
             + Alerts
             + Leadership
+            + Inspections
             + Health,
     > Store for T
 {
@@ -480,6 +484,36 @@ pub trait RuleInputs: Send + Sync {
     async fn latest_box_maintenance(&self) -> Result<Vec<BoxMaintenance>, StoreError>;
     /// Every box's telemetry.
     async fn all_telemetry(&self) -> Result<Vec<(DeviceCode, DeviceTelemetry)>, StoreError>;
+}
+
+/// Equipment facts and check results of attachment 2 (docs/inspection.md):
+/// the regulator writes both (inspection bodies record results with the
+/// regulator's token for now); a firm reads those of the elevators it may
+/// see ([`Scope`]: one of its tenures has begun) — all of them, whatever
+/// their day: they are facts about the equipment, and the schedule of any
+/// year needs the whole history.
+#[async_trait]
+pub trait Inspections: Send + Sync {
+    /// Creates or replaces an elevator's facts; returns them as stored and
+    /// whether they are new. `Permanent` when [`EquipmentFacts::validate`]
+    /// refuses them, `NotFound` when the elevator is not registered.
+    async fn put_equipment(&self, f: &EquipmentFacts, by: &str) -> Result<(EquipmentRecord, bool), StoreError>;
+
+    /// An elevator's facts (`None` when none were put). `NotFound` when it
+    /// is not registered or `scope` may not see it.
+    async fn equipment(&self, scope: Scope<'_>, device: DeviceCode) -> Result<Option<EquipmentRecord>, StoreError>;
+
+    /// Records a result done by the inspection or test body `body`.
+    /// `Permanent` when [`NewCheckResult::validate`] refuses it, `NotFound`
+    /// when the elevator is not registered.
+    async fn add_check(&self, r: &NewCheckResult, body: &str, by: &str) -> Result<CheckRecord, StoreError>;
+
+    /// An elevator's results, by day done and id. Errors as [`Inspections::equipment`].
+    async fn checks(&self, scope: Scope<'_>, device: DeviceCode) -> Result<Vec<CheckRecord>, StoreError>;
+
+    /// The facts and results of the elevators `f` covers (elevators
+    /// without facts are left out), for the due list and the rule engine.
+    async fn inspection_set(&self, f: &EquipmentFilter) -> Result<InspectionSet, StoreError>;
 }
 
 /// Webhook subscriptions and the alert outbox (see [`crate::alerts`] for

@@ -6,6 +6,7 @@ pub mod findings;
 pub mod firm_records;
 pub mod grades;
 pub mod health;
+pub mod inspection;
 pub mod kpis;
 pub mod params;
 pub mod registry;

@@ -1,8 +1,10 @@
 //! PostgreSQL / TimescaleDB adapter (tokio-postgres + deadpool) of the store
 //! port: [`ingest`] (one transaction per batch), [`incidents`] (incident and
 //! rollup rows), [`telemetry`] (counter readings and device telemetry, at
-//! ingest and for the `Telemetry` port), and one module per port trait. Migrations are embedded
-//! (refinery); TimescaleDB is used when the server preloads it.
+//! ingest and for the `Telemetry` port), and one module per port trait
+//! ([`inspections`]: equipment facts and check results of attachment 2).
+//! Migrations are embedded (refinery); TimescaleDB is used when the server
+//! preloads it.
 
 pub(crate) mod alerts;
 mod connect;
@@ -11,6 +13,7 @@ mod findings;
 mod health;
 mod incidents;
 mod ingest;
+mod inspections;
 mod kpis;
 pub(crate) mod records;
 mod registry;

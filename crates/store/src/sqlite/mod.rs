@@ -38,6 +38,7 @@ mod findings;
 mod health;
 mod incidents;
 mod ingest;
+mod inspections;
 mod kpis;
 mod records;
 mod registry;
@@ -72,7 +73,10 @@ const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 pub(crate) const NOW: &str = "CAST(unixepoch('subsec') * 1000000 AS INTEGER)";
 
 /// The migrations, in order: (version, name, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../../migrations/sqlite/V1__initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../../migrations/sqlite/V1__initial.sql")),
+    (2, "equipment_and_checks", include_str!("../../migrations/sqlite/V2__equipment_and_checks.sql")),
+];
 
 /// How to open the embedded store.
 #[derive(Clone, Debug)]

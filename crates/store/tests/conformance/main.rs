@@ -1,7 +1,8 @@
 //! The store conformance suite: the cases every backend of the store port
 //! must pass ([`cases`] of ingest, [`records`] of what firms and regulators
 //! record, [`completeness`] of the telemetry that did and did not arrive, [`dead_letters`] of what is kept of refused messages,
-//! [`outbox`] of webhooks, alert deliveries and leadership, [`findings`] of the findings lifecycle, and the
+//! [`outbox`] of webhooks, alert deliveries and leadership, [`findings`] of the findings lifecycle,
+//! [`inspections`] of the equipment facts and check results of attachment 2, and the
 //! property test in [`properties`]), run here
 //! against the PostgreSQL adapter in both of its modes — TimescaleDB
 //! hypertable and plain tables — each test in its own throw-away database,
@@ -15,6 +16,7 @@ mod completeness;
 mod dead_letters;
 mod findings;
 mod fixtures;
+mod inspections;
 mod outbox;
 mod postgres;
 mod properties;
@@ -145,6 +147,21 @@ macro_rules! conformance {
             #[tokio::test]
             async fn regulator_records_crud_and_firm_scoping() {
                 records::regulator_records_crud_and_firm_scoping(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn equipment_facts_are_put_replaced_and_scoped() {
+                inspections::equipment_facts_are_put_replaced_and_scoped(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn check_results_are_recorded_listed_and_scoped() {
+                inspections::check_results_are_recorded_listed_and_scoped(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn inspection_set_by_project_firm_and_city() {
+                inspections::inspection_set_by_project_firm_and_city(&$factory).await
             }
 
             #[tokio::test]

@@ -114,6 +114,6 @@ pub(crate) fn in_spans(col: &str, param: &str) -> String {
 }
 
 /// What an elevator a caller may not see answers: the same as an unregistered one.
-pub(super) fn not_registered(device: DeviceCode) -> StoreError {
+pub(crate) fn not_registered(device: DeviceCode) -> StoreError {
     StoreError::NotFound(format!("elevator {device} is not registered"))
 }
