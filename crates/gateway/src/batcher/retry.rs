@@ -86,7 +86,22 @@ impl<S: EventStore> Storer<S> {
             }
             let outcome = match self.refuses_everything(&part, &b.refused).await {
                 Some(why) => Err((why, b.refused)),
-                None => self.dead_letter_all(&part, b.refused).await,
+                None => {
+                    // The store takes a known-good message now. A store-wide
+                    // refusal may have ended between these messages' attempt
+                    // and the probe (a migration finishing): try them once
+                    // more, and dead-letter only what is refused again.
+                    let idx: Vec<usize> = b.refused.iter().map(|(i, _)| *i).collect();
+                    let again: Vec<Inbound> = idx.iter().map(|i| part[*i].clone()).collect();
+                    let Some(a) = self.bisect(&again, 0).await else { break None };
+                    report.merge(&a.report);
+                    let refused: Vec<(usize, StoreError)> = a.refused.into_iter().map(|(j, e)| (idx[j], e)).collect();
+                    if refused.is_empty() {
+                        Ok(IngestReport::default())
+                    } else {
+                        self.dead_letter_all(&part, refused).await
+                    }
+                }
             };
             let (why, left) = match outcome {
                 Ok(r) => {

@@ -31,6 +31,10 @@ struct Script {
     refuse: Option<Id>,
     /// Refuse (permanently, the same way) every batch and probe.
     refuse_all: bool,
+    /// Refuse every batch until the next probe, which finds the store well
+    /// again: a store-wide refusal that ends between a batch's attempt and
+    /// the probe (e.g. a migration finishing).
+    refuse_until_probe: bool,
     /// Fail (transiently, while `ping` answers) every batch holding this message.
     poison: Option<Id>,
     /// Refuse (permanently) this many more dead letters.
@@ -105,7 +109,7 @@ impl EventStore for MemStore {
                 s.transient_failures -= 1;
                 return Err(StoreError::Transient("connection lost".into()));
             }
-            if s.refuse_all {
+            if s.refuse_all || s.refuse_until_probe {
                 return Err(StoreError::Permanent("23514: check constraint \"upgrade\" violated".into()));
             }
             if s.refuse.is_some_and(|r| ids.contains(&r)) {
@@ -138,6 +142,7 @@ impl EventStore for MemStore {
     async fn probe(&self, _batch: &[Inbound]) -> Result<(), StoreError> {
         let mut s = self.script.lock().unwrap();
         s.probes += 1;
+        s.refuse_until_probe = false;
         if s.refuse_all {
             return Err(StoreError::Permanent("23514: check constraint \"upgrade\" violated".into()));
         }
@@ -476,6 +481,28 @@ async fn a_lone_refusal_halts_only_when_the_store_refuses_the_probe_too() {
     assert_eq!(store.committed(), [vec![1], vec![2]]);
     assert_eq!(store.dead_letters(), [(3, STORE_REFUSED.to_owned())]);
     assert_eq!(acked(acks), [1, 2, 3]);
+}
+
+/// A store-wide refusal that ends between a batch's attempt and the probe
+/// (the probe finds the store well) must not dead-letter the batch: its
+/// refused messages are tried once more, and only what is refused again is
+/// dead-lettered. (Seen end to end: with the trigger of
+/// `a_store_refusing_everything_halts_ingest_until_fixed` dropped while a
+/// batch was between its attempt and its probe, valid messages were
+/// dead-lettered.)
+#[tokio::test(start_paused = true)]
+async fn a_refusal_that_ends_before_the_probe_dead_letters_nothing() {
+    let store = MemStore::new(Script::default());
+    let h = Harness::start(cfg(1, 1000), store.clone());
+    h.send([1], 1);
+    until("1 committed", || store.committed().len() == 1).await;
+    store.script.lock().unwrap().refuse_until_probe = true;
+    h.send([2], 1);
+    until("2 committed", || store.committed().len() == 2).await;
+    let (acks, store, _) = h.finish().await;
+    assert_eq!(store.committed(), [vec![1], vec![2]]);
+    assert!(store.dead_letters().is_empty(), "{:?}", store.dead_letters());
+    assert_eq!(acked(acks), [1, 2]);
 }
 
 /// Protects supervision (issue 9, item 8): a panic in a store task is not
