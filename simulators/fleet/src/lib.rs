@@ -14,6 +14,10 @@ use chrono_tz::Tz;
 use liftwatch_core::protocol::{Body, DeviceCode, Event, FaultCode, Phase, Timestamp, MICROS_PER_MINUTE};
 use serde::Deserialize;
 
+pub mod truth;
+
+pub use truth::{GroundTruth, Tally};
+
 /// A scenario (TOML file in `simulators/scenarios/`, or flags).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -144,6 +148,12 @@ impl Scenario {
         self.timezone.parse().map_err(|_| ScenarioError(format!("timezone {:?} is not an IANA zone", self.timezone)))
     }
 
+    /// The projects of the fleet and their elevators: one, `sim` (the id
+    /// the README's walkthrough registers `--print-project` under).
+    pub fn projects(&self) -> Result<Vec<(String, Vec<DeviceCode>)>, ScenarioError> {
+        Ok(vec![("sim".to_owned(), self.devices()?)])
+    }
+
     /// Every event of one elevator-day, in time order (seq continues across days).
     pub fn day_events(
         &self,
@@ -152,6 +162,18 @@ impl Scenario {
         seq: &mut u64,
         rng: &mut Rng,
     ) -> Result<Vec<Event>, ScenarioError> {
+        Ok(self.counted_day_events(device, day, seq, rng)?.0)
+    }
+
+    /// [`Scenario::day_events`] and what the generator knows it put into
+    /// them (the ground truth of the elevator-day).
+    pub fn counted_day_events(
+        &self,
+        device: DeviceCode,
+        day: NaiveDate,
+        seq: &mut u64,
+        rng: &mut Rng,
+    ) -> Result<(Vec<Event>, Tally), ScenarioError> {
         let tz = self.tz()?;
         let midnight = tz
             .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
@@ -160,6 +182,7 @@ impl Scenario {
         let base = Timestamp::from_datetime(&midnight).0;
         let offset = chrono::Offset::fix(midnight.offset()).local_minus_utc();
         let mut out = Vec::new();
+        let mut tally = Tally { runs: i64::from(self.runs_per_day), ..Tally::default() };
         let mut push = |out: &mut Vec<Event>, t: i64, body: Body| {
             *seq += 1;
             out.push(Event { device, seq: *seq, ts: Timestamp(t), ts_offset: offset, body });
@@ -183,6 +206,8 @@ impl Scenario {
                     [rng.range(0, 4) as usize];
                 let stops = rng.unit() < self.stopping_share;
                 let ft = t + 61_000_000;
+                // Every code here is an equipment fault reported without a cause.
+                tally.equipment_faults += 1;
                 push(
                     &mut out,
                     ft,
@@ -197,13 +222,23 @@ impl Scenario {
                     let iid: Box<str> = format!("e{day_index}-{i}").into();
                     let alarm = ft + 30_000_000;
                     let arrive = alarm + rng.range(5, 40) * MICROS_PER_MINUTE;
+                    tally.entrapments += 1;
+                    tally.rescues += 1;
+                    tally.rescue_us += arrive - alarm;
                     push(&mut out, alarm, Body::Entrapment { incident_id: iid.clone(), fault_id: Some(fid.clone()) });
                     push(&mut out, arrive, Body::RescueArrived { incident_id: iid.clone() });
                     push(&mut out, arrive + 5 * MICROS_PER_MINUTE, Body::Released { incident_id: iid });
                 }
                 let last_day = day_index + 1 == i64::from(self.days);
                 if !(last_day && rng.unit() < 0.5) {
-                    push(&mut out, ft + rng.range(5, 120) * MICROS_PER_MINUTE, Body::FaultCleared { fault_id: fid });
+                    let cleared = ft + rng.range(5, 120) * MICROS_PER_MINUTE;
+                    if stops {
+                        tally.stoppages_closed += 1;
+                        tally.downtime_us += cleared - ft;
+                    }
+                    push(&mut out, cleared, Body::FaultCleared { fault_id: fid });
+                } else if stops {
+                    tally.stoppages_open += 1;
                 }
             }
         }
@@ -228,11 +263,17 @@ impl Scenario {
         let total = (day_index as u64 + 1) * u64::from(self.runs_per_day);
         push(&mut out, base + 23 * 60 * MICROS_PER_MINUTE + 59 * 60_000_000, Body::Counter { runs_total: total });
         out.sort_by_key(|e| (e.ts, e.seq));
-        Ok(out)
+        Ok((out, tally))
     }
 
     /// The whole fleet's events, day by day: `f(day, events of that day)`.
     pub fn for_each_day(&self, mut f: impl FnMut(NaiveDate, Vec<Event>)) -> Result<(), ScenarioError> {
+        self.generate(|day, fleet| f(day, fleet.into_iter().flat_map(|(evs, _)| evs).collect()))
+    }
+
+    /// The whole fleet day by day, with what the generator knows it put in:
+    /// `f(day, [(events, tally) of each elevator, in the order of `devices`])`.
+    pub fn generate(&self, mut f: impl FnMut(NaiveDate, Vec<(Vec<Event>, Tally)>)) -> Result<(), ScenarioError> {
         let devices = self.devices()?;
         let mut rngs: Vec<Rng> = (0..devices.len()).map(|i| Rng::new(self.seed ^ (i as u64 + 1) << 20)).collect();
         let mut seqs = vec![0u64; devices.len()];
@@ -241,11 +282,12 @@ impl Scenario {
                 .start
                 .checked_add_days(Days::new(u64::from(d)))
                 .ok_or_else(|| ScenarioError("date out of range".into()))?;
-            let mut all = Vec::new();
-            for (i, dev) in devices.iter().enumerate() {
-                all.extend(self.day_events(*dev, day, &mut seqs[i], &mut rngs[i])?);
-            }
-            f(day, all);
+            let fleet = devices
+                .iter()
+                .enumerate()
+                .map(|(i, dev)| self.counted_day_events(*dev, day, &mut seqs[i], &mut rngs[i]))
+                .collect::<Result<_, _>>()?;
+            f(day, fleet);
         }
         Ok(())
     }
@@ -284,6 +326,47 @@ mod tests {
         assert_eq!(runs, 3 * 5 * 300);
         let faults: i64 = l.rows().map(|(_, _, r)| r.equipment_faults).sum();
         assert!(faults > 0, "the rate makes faults happen");
+    }
+
+    /// The generator's own count agrees with the core's ledger replaying
+    /// its events, on every window of the truth (so the truth means what
+    /// the KPIs mean: days, causes, open stoppages, rescues).
+    #[test]
+    fn the_ground_truth_is_what_the_ledger_makes_of_the_events() {
+        use liftwatch_core::kpi::{aggregate, Membership};
+        let s = Scenario {
+            elevators: 4,
+            days: 200,
+            faults_per_10k: 40.0,
+            start: "2026-05-20".parse().unwrap(),
+            ..Default::default()
+        };
+        let truth = s.ground_truth().unwrap();
+        let mut l = Ledger::new(s.tz().unwrap());
+        s.for_each_day(|_, evs| evs.iter().for_each(|e| assert_eq!(l.apply(e), Applied::New))).unwrap();
+        let p = &truth.projects[0];
+        let m: Vec<Membership> =
+            p.devices.iter().map(|d| Membership { device: *d, since: s.start, until: None }).collect();
+        let windows = truth.windows();
+        assert_eq!(windows.len(), 4, "the scenario, the rolling window after it, 2026H1 and 2026H2: {windows:?}");
+        for w in windows {
+            let t = aggregate(&w, &m, l.rows()).totals;
+            let got = p.window(w);
+            let want = (t.runs, t.equipment_faults, t.stoppages_closed, t.downtime_us, t.stoppages_open);
+            assert_eq!(
+                (got.runs, got.equipment_faults, got.stoppages_closed, got.downtime_us, got.stoppages_open),
+                want,
+                "{w:?}"
+            );
+            assert_eq!(
+                (got.entrapments, got.rescues, got.rescue_us, got.awaiting_arrival),
+                (t.entrapments, t.rescues, t.rescue_us, t.awaiting_arrival),
+                "{w:?}"
+            );
+        }
+        let all = p.window(truth.windows()[0]);
+        assert!(all.stoppages_closed > 0 && all.rescues > 0 && all.stoppages_open > 0, "{all:?}");
+        assert_eq!(truth.to_json()["projects"][0]["windows"][0]["runs"], all.runs);
     }
 
     #[test]
