@@ -1,7 +1,8 @@
 //! The store conformance suite: the cases every backend of the store port
 //! must pass ([`cases`] of ingest, [`records`] of what firms and regulators
 //! record, [`completeness`] of the telemetry that did and did not arrive, [`dead_letters`] of what is kept of refused messages,
-//! [`outbox`] of webhooks, alert deliveries and leadership, [`findings`] of the findings lifecycle, and the
+//! [`outbox`] of webhooks, alert deliveries and leadership, [`findings`] of the findings lifecycle, [`truth`]
+//! of six months of a simulated fleet against the simulator's ground truth, and the
 //! property test in [`properties`]), run here
 //! against the PostgreSQL adapter in both of its modes — TimescaleDB
 //! hypertable and plain tables — each test in its own throw-away database,
@@ -20,6 +21,7 @@ mod postgres;
 mod properties;
 mod records;
 mod sqlite;
+mod truth;
 
 use std::future::Future;
 
@@ -223,6 +225,11 @@ macro_rules! conformance {
             #[tokio::test]
             async fn findings_lifecycle_with_alerts_sanctions_acknowledgements_and_notes() {
                 findings::findings_lifecycle_with_alerts_sanctions_acknowledgements_and_notes(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn six_months_of_a_simulated_fleet_equal_its_ground_truth() {
+                truth::six_months_of_a_simulated_fleet_equal_its_ground_truth(&$factory).await
             }
 
             #[test]
