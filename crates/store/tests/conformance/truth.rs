@@ -5,7 +5,7 @@
 use liftwatch_core::window::Window;
 use liftwatch_store::prelude::*;
 use liftwatch_testkit::fixtures::{elevator_spec, firm, project_spec};
-use liftwatch_testkit::sim::Scenario;
+use liftwatch_testkit::sim::{LogNormal, Scenario};
 
 use crate::fixtures::*;
 use crate::Factory;
@@ -14,7 +14,8 @@ use crate::Factory;
 /// lowered to 10 a day (the truth is exact at any volume; 184,000 runs keep
 /// the case fast) and faults raised to 200 per 10,000 runs so that the six
 /// months hold thousands of faults, stoppages open and closed, entrapments
-/// and power failures (external, not counted).
+/// and power failures; a third of the faults external or usage-caused as
+/// the box reports them (not counted), stoppages and rescues lognormal.
 fn six_months() -> Scenario {
     Scenario {
         elevators: 100,
@@ -22,6 +23,9 @@ fn six_months() -> Scenario {
         days: 184,
         runs_per_day: 10,
         faults_per_10k: 200.0,
+        non_equipment_share: 0.33,
+        stoppage_minutes: Some(LogNormal { median: 40.0, sigma: 1.0 }),
+        rescue_minutes: Some(LogNormal { median: 12.0, sigma: 0.45 }),
         seed: 11,
         ..Scenario::default()
     }
