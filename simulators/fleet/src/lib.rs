@@ -65,6 +65,20 @@ pub struct Scenario {
     /// Alarm to rescuer arrival (`{ median = 12.0, sigma = 0.45 }`, minutes);
     /// without it, uniform 5–40 minutes.
     pub rescue_minutes: Option<LogNormal>,
+    /// Projects splitting the fleet in device order (`[{ id = "east",
+    /// elevators = 30 }, …]`, adding up to `elevators`); without them, one
+    /// project `sim` of every elevator.
+    pub projects: Vec<ProjectPart>,
+}
+
+/// A project of the fleet: the next `elevators` devices.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectPart {
+    /// Project id, as registered with the service.
+    pub id: String,
+    /// How many elevators.
+    pub elevators: u32,
 }
 
 /// A day written as a TOML local date or as a `YYYY-MM-DD` string.
@@ -111,6 +125,7 @@ impl Default for Scenario {
             non_equipment_share: 0.0,
             stoppage_minutes: None,
             rescue_minutes: None,
+            projects: Vec::new(),
         }
     }
 }
@@ -169,10 +184,31 @@ impl Scenario {
         self.timezone.parse().map_err(|_| ScenarioError(format!("timezone {:?} is not an IANA zone", self.timezone)))
     }
 
-    /// The projects of the fleet and their elevators: one, `sim` (the id
-    /// the README's walkthrough registers `--print-project` under).
+    /// The projects of the fleet and their elevators: `projects` in device
+    /// order, or one, `sim` (the id the README's walkthrough registers
+    /// `--print-project` under).
     pub fn projects(&self) -> Result<Vec<(String, Vec<DeviceCode>)>, ScenarioError> {
-        Ok(vec![("sim".to_owned(), self.devices()?)])
+        let devices = self.devices()?;
+        if self.projects.is_empty() {
+            return Ok(vec![("sim".to_owned(), devices)]);
+        }
+        let sum: u32 = self.projects.iter().map(|p| p.elevators).sum();
+        if sum != self.elevators {
+            return Err(ScenarioError(format!(
+                "the projects have {sum} elevators in all, the fleet {}: make them add up",
+                self.elevators
+            )));
+        }
+        let mut rest = &devices[..];
+        Ok(self
+            .projects
+            .iter()
+            .map(|p| {
+                let (mine, others) = rest.split_at(p.elevators as usize);
+                rest = others;
+                (p.id.clone(), mine.to_vec())
+            })
+            .collect())
     }
 
     /// Every event of one elevator-day, in time order (seq continues across days).
@@ -486,6 +522,23 @@ mod tests {
         let median = rescues[rescues.len() / 2];
         assert!((10..=14).contains(&median), "rescue median {median}: {rescues:?}");
         assert!(rescues.iter().any(|m| *m > 30), "a tail past 30 minutes: {rescues:?}");
+    }
+
+    /// Projects take the devices in order, each its own truth; they must
+    /// add up to the fleet.
+    #[test]
+    fn projects_split_the_fleet_in_order_and_must_add_up() {
+        let text =
+            "elevators = 5\ndays = 3\nprojects = [{ id = \"east\", elevators = 2 }, { id = \"west\", elevators = 3 }]";
+        let s = Scenario::from_toml(text).unwrap();
+        let truth = s.ground_truth().unwrap();
+        let ids: Vec<(&str, usize)> = truth.projects.iter().map(|p| (p.id.as_str(), p.devices.len())).collect();
+        assert_eq!(ids, [("east", 2), ("west", 3)]);
+        assert_eq!(truth.projects.iter().flat_map(|p| p.devices.clone()).collect::<Vec<_>>(), s.devices().unwrap());
+        let w = truth.windows()[0];
+        assert_eq!(truth.projects.iter().map(|p| p.window(w).runs).sum::<i64>(), 5 * 3 * 300);
+        let s = Scenario { elevators: 6, ..s };
+        assert!(s.ground_truth().unwrap_err().0.contains("add up"));
     }
 
     #[test]

@@ -63,6 +63,12 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!((1..=1000).contains(&args.per_message), "--per-message must be 1 to 1000");
     let devices = scenario.devices()?;
     if let Some(firm) = args.print_project {
+        anyhow::ensure!(
+            scenario.projects.is_empty(),
+            "--print-project registers the whole fleet as one project; this scenario splits it into projects \
+             ({}): register those with their elevators from --ground-truth",
+            scenario.projects.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+        );
         // Insured from the start for three years: admission needs every
         // elevator insured (A1 §I.(一).2).
         let insured_until = scenario.start.checked_add_months(chrono::Months::new(36)).unwrap_or(scenario.start);
