@@ -1,6 +1,7 @@
 //! `liftwatch-sim`: publishes a simulated fleet's telemetry over MQTT (QoS 1),
-//! as the monitoring boxes would, and can print the registration of the fleet
-//! as a project body for `PUT /api/v1/projects/{id}`.
+//! as the monitoring boxes would, can print the registration of the fleet
+//! as a project body for `PUT /api/v1/projects/{id}`, and writes the ground
+//! truth (the KPIs the scenario generates) for checking the service.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,6 +43,11 @@ struct Args {
     /// Print the fleet as a `PUT /api/v1/projects/{id}` body for this firm and exit.
     #[arg(long, value_name = "FIRM_ID")]
     print_project: Option<String>,
+    /// Write the scenario's ground truth (the KPIs it generates per project
+    /// and window, docs/simulator.md) to this JSON file and exit; the same
+    /// scenario publishes exactly these events.
+    #[arg(long, value_name = "FILE")]
+    ground_truth: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -57,6 +63,12 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!((1..=1000).contains(&args.per_message), "--per-message must be 1 to 1000");
     let devices = scenario.devices()?;
     if let Some(firm) = args.print_project {
+        anyhow::ensure!(
+            scenario.projects.is_empty(),
+            "--print-project registers the whole fleet as one project; this scenario splits it into projects \
+             ({}): register those with their elevators from --ground-truth",
+            scenario.projects.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+        );
         // Insured from the start for three years: admission needs every
         // elevator insured (A1 §I.(一).2).
         let insured_until = scenario.start.checked_add_months(chrono::Months::new(36)).unwrap_or(scenario.start);
@@ -69,6 +81,13 @@ async fn main() -> anyhow::Result<()> {
             "elevators": devices.iter().map(|d| serde_json::json!({"device_code": d.as_str(), "kind": "traction"})).collect::<Vec<_>>(),
         });
         println!("{body}");
+        return Ok(());
+    }
+    if let Some(file) = args.ground_truth {
+        let truth = scenario.ground_truth()?.to_json();
+        std::fs::write(&file, serde_json::to_string_pretty(&truth)? + "\n")
+            .with_context(|| format!("writing {}", file.display()))?;
+        eprintln!("ground truth written to {}", file.display());
         return Ok(());
     }
     let mut o = MqttOptions::new(format!("liftwatch-sim-{}", std::process::id()), &args.host, args.port);

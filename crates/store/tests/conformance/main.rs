@@ -2,7 +2,8 @@
 //! must pass ([`cases`] of ingest, [`records`] of what firms and regulators
 //! record, [`completeness`] of the telemetry that did and did not arrive, [`dead_letters`] of what is kept of refused messages,
 //! [`outbox`] of webhooks, alert deliveries and leadership, [`findings`] of the findings lifecycle,
-//! [`inspections`] of the equipment facts and check results of attachment 2, and the
+//! [`inspections`] of the equipment facts and check results of attachment 2, [`truth`]
+//! of six months of a simulated fleet against the simulator's ground truth, and the
 //! property test in [`properties`]), run here
 //! against the PostgreSQL adapter in both of its modes — TimescaleDB
 //! hypertable and plain tables — each test in its own throw-away database,
@@ -22,6 +23,7 @@ mod postgres;
 mod properties;
 mod records;
 mod sqlite;
+mod truth;
 
 use std::future::Future;
 
@@ -240,6 +242,11 @@ macro_rules! conformance {
             #[tokio::test]
             async fn findings_lifecycle_with_alerts_sanctions_acknowledgements_and_notes() {
                 findings::findings_lifecycle_with_alerts_sanctions_acknowledgements_and_notes(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn six_months_of_a_simulated_fleet_equal_its_ground_truth() {
+                truth::six_months_of_a_simulated_fleet_equal_its_ground_truth(&$factory).await
             }
 
             #[test]
