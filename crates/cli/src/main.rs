@@ -37,6 +37,10 @@ enum Command {
     /// simulated fleet (six months of history, then live). Prints the URL and tokens.
     /// Never uses the machine's PostgreSQL or broker. Ctrl-C stops it.
     Demo(demo::DemoArgs),
+    /// Publish a simulated fleet's telemetry to a broker (the same as the `liftwatch-sim`
+    /// binary): a scenario file (simulators/scenarios/), pacing, the project body to register,
+    /// and the ground truth (the KPIs the scenario generates, docs/simulator.md).
+    Simulate(liftwatch_sim::cli::SimArgs),
     /// Apply pending database migrations and exit.
     Migrate(config::ServeArgs),
     /// List or replay dead letters (rejected payloads kept with their reason).
@@ -119,6 +123,9 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Demo(args) => {
             runtime()?.block_on(demo::run(args))?;
+        }
+        Command::Simulate(args) => {
+            runtime()?.block_on(liftwatch_sim::cli::run(args))?;
         }
         Command::Migrate(args) => {
             let cfg = resolve(args)?;

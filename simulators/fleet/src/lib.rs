@@ -16,6 +16,7 @@ use chrono_tz::Tz;
 use liftwatch_core::protocol::{Body, Cause, DeviceCode, Event, FaultCode, Phase, Timestamp, MICROS_PER_MINUTE};
 use serde::Deserialize;
 
+pub mod cli;
 pub mod model;
 pub mod truth;
 

@@ -1,0 +1,142 @@
+//! The simulator's command line, shared by the `liftwatch-sim` binary and
+//! `liftwatch simulate` (one code base): publishes a simulated fleet's
+//! telemetry over MQTT (QoS 1), as the monitoring boxes would, can print the
+//! registration of the fleet as a project body for `PUT /api/v1/projects/{id}`,
+//! and writes the ground truth (the KPIs the scenario generates).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use liftwatch_core::protocol::{to_array_payload, topic_for, DeviceCode, Event};
+use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
+
+use crate::Scenario;
+
+/// Messages per second the simulator publishes by default.
+pub const DEFAULT_RATE: u32 = 500;
+
+/// Flags of the simulator.
+#[derive(clap::Args, Debug)]
+pub struct SimArgs {
+    /// Scenario file (TOML, keys of `Scenario`; see simulators/scenarios/).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Broker host.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Broker port.
+    #[arg(long, default_value_t = 1883)]
+    pub port: u16,
+    /// Prefix before lift/v1/… (must match the service's --mqtt-topic-prefix).
+    #[arg(long, default_value = "")]
+    pub topic_prefix: String,
+    /// Events per MQTT message (1–1000).
+    #[arg(long, default_value_t = 100)]
+    pub per_message: usize,
+    /// Messages per second (0: as fast as the broker takes them). Paced by
+    /// default: a stock broker (Mosquitto, EMQX) queues at most 1,000 QoS 1
+    /// messages per subscriber and drops the rest, so an unpaced burst can
+    /// outrun any subscriber that makes its messages durable first.
+    #[arg(long, default_value_t = DEFAULT_RATE)]
+    pub rate: u32,
+    /// Print the fleet as a `PUT /api/v1/projects/{id}` body for this firm and exit.
+    #[arg(long, value_name = "FIRM_ID")]
+    pub print_project: Option<String>,
+    /// Write the scenario's ground truth (the KPIs it generates per project
+    /// and window, docs/simulator.md) to this JSON file and exit; the same
+    /// scenario publishes exactly these events.
+    #[arg(long, value_name = "FILE")]
+    pub ground_truth: Option<PathBuf>,
+}
+
+/// Runs the simulator with `args`.
+pub async fn run(args: SimArgs) -> anyhow::Result<()> {
+    let scenario: Scenario = match &args.scenario {
+        Some(p) => {
+            Scenario::from_toml(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+                .with_context(|| format!("scenario {}", p.display()))?
+        }
+        None => Scenario::default(),
+    };
+    anyhow::ensure!((1..=1000).contains(&args.per_message), "--per-message must be 1 to 1000");
+    let devices = scenario.devices()?;
+    if let Some(firm) = args.print_project {
+        anyhow::ensure!(
+            scenario.projects.is_empty(),
+            "--print-project registers the whole fleet as one project; this scenario splits it into projects \
+             ({}): register those with their elevators from --ground-truth",
+            scenario.projects.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        // Insured from the start for three years: admission needs every
+        // elevator insured (A1 §I.(一).2).
+        let insured_until = scenario.start.checked_add_months(chrono::Months::new(36)).unwrap_or(scenario.start);
+        let body = serde_json::json!({
+            "name": "Simulated fleet", "firm_id": firm, "owner": "Simulated owner", "mode": "iot",
+            "admitted_on": scenario.start.to_string(),
+            "insurer": "Simulated insurer", "insured_from": scenario.start.to_string(),
+            "insured_until": insured_until.to_string(),
+            "commitment": {"fault_rate_per_10k": 5.0, "downtime_minutes": 60, "rescue_minutes": 20},
+            "elevators": devices.iter().map(|d| serde_json::json!({"device_code": d.as_str(), "kind": "traction"})).collect::<Vec<_>>(),
+        });
+        println!("{body}");
+        return Ok(());
+    }
+    if let Some(file) = args.ground_truth {
+        let truth = scenario.ground_truth()?.to_json();
+        std::fs::write(&file, serde_json::to_string_pretty(&truth)? + "\n")
+            .with_context(|| format!("writing {}", file.display()))?;
+        eprintln!("ground truth written to {}", file.display());
+        return Ok(());
+    }
+    let mut o = MqttOptions::new(format!("liftwatch-sim-{}", std::process::id()), &args.host, args.port);
+    o.set_keep_alive(Duration::from_secs(30)).set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut el) = AsyncClient::new(o, 1000);
+    let mut payloads: Vec<(String, String)> = Vec::new();
+    let mut events = 0usize;
+    scenario.for_each_day(|_, evs| {
+        events += evs.len();
+        let mut by: std::collections::BTreeMap<DeviceCode, Vec<Event>> = Default::default();
+        for e in evs {
+            by.entry(e.device).or_default().push(e);
+        }
+        for (d, evs) in by {
+            for c in evs.chunks(args.per_message) {
+                payloads.push((format!("{}{}", args.topic_prefix, topic_for(&d)), to_array_payload(c)));
+            }
+        }
+    })?;
+    let total = payloads.len();
+    let pace = match args.rate {
+        0 => String::from("as fast as the broker takes them"),
+        r => format!("{r} messages/s, about {} s", total as u64 / u64::from(r)),
+    };
+    eprintln!("publishing {events} events in {total} messages for {} elevators ({pace})", devices.len());
+    let rate = args.rate;
+    let sender = tokio::spawn(async move {
+        let mut tick = (rate > 0).then(|| {
+            let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            i
+        });
+        for (t, p) in payloads {
+            if let Some(i) = tick.as_mut() {
+                i.tick().await;
+            }
+            client.publish(t, QoS::AtLeastOnce, false, p).await?;
+        }
+        anyhow::Ok(client)
+    });
+    let mut acked = 0;
+    while acked < total {
+        match el.poll().await {
+            Ok(MqttEvent::Incoming(Packet::PubAck(_))) => acked += 1,
+            Ok(_) => {}
+            Err(e) => anyhow::bail!("broker connection failed after {acked} of {total} messages: {e}"),
+        }
+    }
+    let client = sender.await??;
+    client.disconnect().await?;
+    eprintln!("done: {total} messages acknowledged by the broker");
+    Ok(())
+}
