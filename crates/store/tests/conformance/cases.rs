@@ -277,6 +277,52 @@ pub async fn a_large_membership_is_registered_and_changed_whole<F: Factory>(f: &
     assert_eq!(history(&s, "city").await, second);
 }
 
+/// Every project's KPIs at once (the regulator overview) equal each
+/// project's own answer: three projects, one whose elevator left and one
+/// joining late, one with no rollups, open stoppages and entrapments among
+/// the random events.
+pub async fn every_projects_kpis_at_once_equal_each_projects_answer<F: Factory>(f: &F) {
+    let (s, _g) = f.open("overview").await;
+    register(&s, 3).await;
+    liftwatch_testkit::project(&s, "later", "zls", &[(3, Some("2026-09-15")), (4, None)]).await;
+    liftwatch_testkit::project(&s, "quiet", "zls", &[(50, None)]).await;
+    // Elevator 2 leaves haibin on 2026-10-01 and joins "later".
+    let mut p = s.project("haibin").await.unwrap().unwrap().spec;
+    p.elevators.retain(|e| e.device_code != dev(2));
+    s.put_project(&p, day("2026-10-01")).await.unwrap();
+    let mut q = s.project("later").await.unwrap().unwrap().spec;
+    q.elevators.push(liftwatch_testkit::fixtures::elevator_spec(dev(2), None));
+    s.put_project(&q, day("2026-10-01")).await.unwrap();
+    let mut events = random_events(13, 3000, 5);
+    // Stoppages still open, in haibin and in "later".
+    events.extend([0, 2].map(|n| Event {
+        device: dev(n),
+        seq: 999_999,
+        ts: liftwatch_testkit::t("2026-11-20T10:00:00+08:00"),
+        ts_offset: 8 * 3600,
+        body: Body::Fault {
+            fault_id: "still-open".into(),
+            code: FaultCode::parse("brake_fault"),
+            stops_service: true,
+            cause: None,
+        },
+    }));
+    s.ingest(&messages(&events, 20)).await.unwrap();
+    let mut open_ages = false;
+    for w in [Window::rolling(day("2026-11-28")).unwrap(), Window::range(day("2026-10-01"), day("2026-10-31")).unwrap()]
+    {
+        let all: Vec<_> = s.projects_kpis(w).await.unwrap().into_iter().map(|o| o.kpis).collect();
+        let mut each = Vec::new();
+        for id in ["haibin", "later", "quiet"] {
+            each.push(s.project_kpis(id, w).await.unwrap().unwrap());
+        }
+        assert_eq!(all, each, "{w}");
+        open_ages |=
+            all.iter().any(|k| k.downtime.oldest_open_since.is_some() || k.rescue.oldest_awaiting_since.is_some());
+    }
+    assert!(open_ages, "the ages of open stoppages or entrapments are exercised");
+}
+
 /// The membership history of `project` as `(device, since, until)`.
 async fn history<S: Registry>(s: &S, project: &str) -> Vec<(DeviceCode, NaiveDate, Option<NaiveDate>)> {
     s.memberships(project).await.unwrap().into_iter().map(|m| (m.device, m.since, m.until)).collect()

@@ -110,6 +110,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test]
+            async fn every_projects_kpis_at_once_equal_each_projects_answer() {
+                cases::every_projects_kpis_at_once_equal_each_projects_answer(&$factory).await
+            }
+
+            #[tokio::test]
             async fn a_large_membership_is_registered_and_changed_whole() {
                 cases::a_large_membership_is_registered_and_changed_whole(&$factory).await
             }
