@@ -238,6 +238,7 @@ fn matrix() -> Vec<Case> {
         case(Method::GET, "/api/v1/projects/{project_id}", "/api/v1/projects/haibin", None, Owner),
         case(Method::GET, "/api/v1/projects", "/api/v1/projects", None, Anyone),
         case(Method::GET, "/api/v1/projects/{project_id}/kpis", "/api/v1/projects/haibin/kpis", None, Owner),
+        case(Method::GET, "/api/v1/overview/projects", "/api/v1/overview/projects?sort=downtime", None, Regulator),
         case(
             Method::GET,
             "/api/v1/projects/{project_id}/series",
@@ -507,6 +508,48 @@ async fn access_control_for_every_route() {
     assert_eq!(codes, [EA, EB], "{silent}");
     assert!(silent[0]["silent_seconds"].as_i64().unwrap() > 20 * 86_400, "{silent}");
     assert!(silent[0]["last_seen"].is_string(), "{silent}");
+}
+
+/// The regulator overview answers every project's KPIs as the project's own
+/// KPI answer gives them, ranked worst first by the figure asked; firms are
+/// refused it.
+#[tokio::test]
+async fn overview_ranks_every_project_with_its_own_kpi_answer() {
+    let api = Api::start("api_overview").await;
+    let (token_a, _) = api.world().await;
+    let (c, conn) = tokio_postgres::connect(&api._db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(
+        "INSERT INTO findings (id, rule, project_id, firm_id, action, severity, summary, opened_at) VALUES \
+         ('f-b', 'A1-III-1-onsite-interval', 'dongcheng', 'other', 'rectify', 'major', 'x', now())",
+    )
+    .await
+    .unwrap();
+    let (s, all) = api.call(Method::GET, "/api/v1/overview/projects?at=2026-11-28", Some(REG), None).await;
+    assert_eq!(s, StatusCode::OK, "{all}");
+    let rows = all.as_array().unwrap();
+    // Same fault rate: ties by project id.
+    let order: Vec<_> = rows.iter().map(|r| (r["rank"].as_i64(), r["kpis"]["project"].as_str())).collect();
+    assert_eq!(order, [(Some(1), Some("dongcheng")), (Some(2), Some("haibin"))]);
+    for r in rows {
+        let id = r["kpis"]["project"].as_str().unwrap();
+        let (_, k) = api.call(Method::GET, &format!("/api/v1/projects/{id}/kpis?at=2026-11-28"), Some(REG), None).await;
+        assert_eq!(r["kpis"], k, "{id}");
+    }
+    let (_, by_findings) = api.call(Method::GET, "/api/v1/overview/projects?sort=findings", Some(REG), None).await;
+    let firsts: Vec<_> = by_findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["kpis"]["project"].clone(), r["open_findings"].clone()))
+        .collect();
+    assert_eq!(firsts, [(json!("dongcheng"), json!(1)), (json!("haibin"), json!(0))]);
+    let (s, _) = api.call(Method::GET, "/api/v1/overview/projects", Some(&token_a), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = api.call(Method::GET, "/api/v1/overview/projects?sort=colour", Some(REG), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, b) = api.call(Method::GET, "/api/v1/overview/projects?at=2026-11-28&half=2026H1", Some(REG), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
 }
 
 #[tokio::test]

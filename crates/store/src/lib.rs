@@ -14,6 +14,7 @@ pub mod dead_letters;
 mod error;
 pub mod findings;
 pub mod inspections;
+pub mod overview;
 pub mod port;
 pub mod postgres;
 pub mod records;

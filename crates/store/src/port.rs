@@ -32,6 +32,7 @@ use crate::alerts::{Delivery, NewAlert, OutboxStatus, Outcome, Webhook, WebhookS
 use crate::dead_letters::{DeadLetterFilter, DeadLetterPolicy, DeadLetterRecord, PruneReport, ReplayReport};
 use crate::findings::{Applied, Finding, FindingFilter, FindingNote};
 use crate::inspections::{CheckRecord, EquipmentFilter, EquipmentRecord, InspectionSet};
+use crate::overview::ProjectOverview;
 use crate::records::{EntrapmentView, FaultView, Reclassification, RecordFilter, Scope};
 use crate::registry::ProjectFilter;
 use crate::{Inbound, IngestReport, StoreError};
@@ -355,6 +356,12 @@ pub trait Kpis: Send + Sync {
     /// A project's KPIs over a window: rollups of its elevators on the days
     /// they belonged. `None` when the project does not exist.
     async fn project_kpis(&self, project_id: &str, w: Window) -> Result<Option<KpiReport>, StoreError>;
+
+    /// Every project's KPIs over a window with its open findings, in
+    /// project id order (the regulator overview): what `project_kpis` answers
+    /// for each, read in a fixed number of queries grouped by project,
+    /// whatever the number of projects.
+    async fn projects_kpis(&self, w: Window) -> Result<Vec<ProjectOverview>, StoreError>;
 
     /// One elevator's KPIs over a window, on the days `scope` reads (all its
     /// days for [`Scope::All`]; a firm's tenures begun by its today, with the

@@ -11,9 +11,10 @@ use liftwatch_core::completeness::Completeness;
 use liftwatch_core::kpi::{fault_rate_per_10k, mean_minutes, KpiReport, Subject};
 use liftwatch_core::protocol::Timestamp;
 use liftwatch_core::window::Window;
+use liftwatch_store::overview::ProjectOverview;
 use liftwatch_store::records::Reclassification;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(project_kpis))
         .routes(routes!(elevator_kpis))
+        .routes(routes!(overview))
         .routes(routes!(project_series))
         .routes(routes!(firm_reclassification))
 }
@@ -264,6 +266,77 @@ async fn elevator_kpis(
     // only those (it may have taken the elevator over, or handed it on).
     let k = s.store.elevator_kpis(caller.scope(s.today()), d, w).await?;
     Ok(Json(KpiOut::new(k.ok_or_else(not_found)?, (s.clock)())))
+}
+
+/// How the overview ranks the projects: worst first.
+#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OverviewSort {
+    /// Equipment faults per 10,000 runs, highest first.
+    #[default]
+    FaultRate,
+    /// Mean downtime, longest first.
+    Downtime,
+    /// Mean alarm-to-arrival, longest first.
+    Rescue,
+    /// Open findings, most first.
+    Findings,
+}
+
+/// Parameters of the overview: the window (as for a project's KPIs) and the ranking.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OverviewQuery {
+    /// Evaluation day (`YYYY-MM-DD`): the window is the 6 calendar months before it.
+    pub at: Option<String>,
+    /// A calendar half-year, `YYYYH1` or `YYYYH2`.
+    pub half: Option<String>,
+    /// `fault_rate` (default), `downtime`, `rescue` or `findings`; projects
+    /// without the figure come last, ties by project id.
+    pub sort: Option<OverviewSort>,
+}
+
+/// One project of the overview.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverviewRow {
+    /// 1 for the worst by the sort asked.
+    pub rank: usize,
+    /// Open findings of the project.
+    pub open_findings: i64,
+    /// Its KPIs, as `GET /api/v1/projects/{project_id}/kpis` answers them.
+    pub kpis: KpiOut,
+}
+
+/// Every project's KPIs over one window, ranked worst first (regulator):
+/// one set of grouped queries, not one KPI query per project.
+#[utoipa::path(get, path = "/api/v1/overview/projects", tag = "kpis", params(OverviewQuery),
+    responses((status = 200, body = [OverviewRow]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn overview(
+    State(s): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<OverviewQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<OverviewRow>>> {
+    caller.require_regulator()?;
+    let Query(q) = q?;
+    let w = WindowQuery { at: q.at, half: q.half, per_elevator: None }.window(s.today())?;
+    let mut all = s.store.projects_kpis(w).await?;
+    let key = |o: &ProjectOverview| match q.sort.unwrap_or_default() {
+        OverviewSort::FaultRate => o.kpis.fault_rate_per_10k,
+        OverviewSort::Downtime => o.kpis.downtime.mean_minutes,
+        OverviewSort::Rescue => o.kpis.rescue.mean_minutes,
+        OverviewSort::Findings => Some(o.open_findings as f64),
+    };
+    // Worst first; without the figure last; ties by project id (the store's order).
+    all.sort_by(|a, b| match (key(a), key(b)) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (x, y) => y.is_some().cmp(&x.is_some()),
+    });
+    let now = (s.clock)();
+    Ok(Json(
+        all.into_iter()
+            .enumerate()
+            .map(|(i, o)| OverviewRow { rank: i + 1, open_findings: o.open_findings, kpis: KpiOut::new(o.kpis, now) })
+            .collect(),
+    ))
 }
 
 /// One day of a project's series.

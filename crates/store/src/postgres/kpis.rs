@@ -9,6 +9,7 @@ use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::rollup::DayRollup;
 use liftwatch_core::window::Window;
 
+use crate::overview::{Grouped, ProjectOverview};
 use crate::postgres::records::{Scoped, FIRST_DAY, LAST_DAY};
 use crate::postgres::registry::project_commitment_on;
 use crate::postgres::telemetry::device_telemetry_on;
@@ -65,6 +66,62 @@ impl Kpis for PgStore {
         k.completeness = Completeness::new(span_sums(&spans, 0));
         fill_open_ages(&**c, &mut k, Some(project_id), None, (&[FIRST_DAY], &[LAST_DAY]), w).await?;
         Ok(Some(k))
+    }
+
+    async fn projects_kpis(&self, w: Window) -> Result<Vec<ProjectOverview>, StoreError> {
+        // The selections of `project_kpis`, grouped by project: five
+        // queries on one connection whatever the number of projects.
+        let c = self.pool.get().await?;
+        let (from, to) = (&w.from, &w.to);
+        let mut g = Grouped::default();
+        let sums = format!(
+            "SELECT {SUMS}, m.project_id FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
+             AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
+             WHERE r.day BETWEEN $1 AND $2 GROUP BY m.project_id"
+        );
+        for r in c.query(sums.as_str(), &[from, to]).await? {
+            g.totals.insert(r.get(12), totals(&r));
+        }
+        for r in c
+            .query(
+                "SELECT project_id, count(DISTINCT elevator_id) FROM memberships \
+                 WHERE since <= $2 AND (until IS NULL OR until >= $1) GROUP BY project_id",
+                &[from, to],
+            )
+            .await?
+        {
+            g.elevators.insert(r.get(0), r.get(1));
+        }
+        let spans = format!(
+            "SELECT m.project_id, {SPAN_SUMS} {PROJECT_SPANS} WHERE c.prev_day >= $1 AND c.day <= $2 GROUP BY m.project_id"
+        );
+        for r in c.query(spans.as_str(), &[from, to]).await? {
+            g.spans.insert(r.get(0), span_sums(&r, 1));
+        }
+        let member = "JOIN memberships m ON m.elevator_id = x.elevator_id AND x.day >= m.since \
+             AND (m.until IS NULL OR x.day <= m.until) WHERE x.day BETWEEN $1 AND $2 GROUP BY m.project_id";
+        let ages = format!(
+            "SELECT 0, m.project_id, min(x.t) FROM (SELECT elevator_id, start_ts AS t, start_day AS day FROM faults \
+             WHERE stops_service AND cause = 'equipment' AND cleared_at IS NULL AND start_ts IS NOT NULL) x {member} \
+             UNION ALL SELECT 1, m.project_id, min(x.t) FROM (SELECT elevator_id, alarm_ts AS t, alarm_day AS day \
+             FROM entrapments WHERE arrived_at IS NULL AND alarm_ts IS NOT NULL) x {member}"
+        );
+        for r in c.query(ages.as_str(), &[from, to]).await? {
+            let map = if r.get::<_, i32>(0) == 0 { &mut g.oldest_open } else { &mut g.oldest_awaiting };
+            map.insert(r.get(1), ts(r.get(2)));
+        }
+        for r in c.query("SELECT project_id, count(*) FROM findings WHERE state = 'open' AND project_id IS NOT NULL GROUP BY project_id", &[]).await? {
+            g.open_findings.insert(r.get(0), r.get(1));
+        }
+        let projects = c.query("SELECT id, commitment FROM projects ORDER BY id", &[]).await?;
+        let projects = projects
+            .iter()
+            .map(|r| {
+                let commitment = r.get::<_, Option<serde_json::Value>>(1).and_then(|v| serde_json::from_value(v).ok());
+                (r.get(0), commitment)
+            })
+            .collect();
+        Ok(g.reports(projects, w))
     }
 
     async fn elevator_kpis(

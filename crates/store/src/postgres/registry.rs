@@ -4,14 +4,13 @@
 //! [`liftwatch_core::pilot::membership`]); this file stores their outcome.
 
 use crate::port::*;
-use crate::registry::ProjectFilter;
+use crate::registry::{overlap, plan_memberships, MembershipPlan, ProjectFilter};
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashMap;
 use tokio_postgres::GenericClient;
 
 use chrono::NaiveDate;
 use liftwatch_core::kpi::{Commitment, Membership};
-use liftwatch_core::pilot::{membership_end_on_removal, membership_start};
 use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::registry::{ElevatorSpec, Firm, FirmRecord, ProjectRecord, ProjectSpec};
 
@@ -24,6 +23,90 @@ pub(crate) async fn project_commitment_on<C: GenericClient>(
 ) -> Result<Option<Option<Commitment>>, StoreError> {
     let row = c.query_opt("SELECT commitment FROM projects WHERE id = $1", &[&project_id]).await?;
     Ok(row.map(|r| r.get::<_, Option<serde_json::Value>>(0).and_then(|v| serde_json::from_value(v).ok())))
+}
+
+/// Registers or updates `elevators` in one statement; their ids, in no
+/// particular order.
+async fn upsert_elevators<'a, C: GenericClient>(
+    c: &C,
+    elevators: &'a [ElevatorSpec],
+) -> Result<Vec<(i32, &'a ElevatorSpec)>, StoreError> {
+    let codes: Vec<&str> = elevators.iter().map(|e| e.device_code.as_str()).collect();
+    let kinds: Vec<&str> = elevators.iter().map(|e| e.kind.as_str()).collect();
+    let locations: Vec<&str> = elevators.iter().map(|e| e.location.as_str()).collect();
+    let insured: Vec<Option<NaiveDate>> = elevators.iter().map(|e| e.insured_until).collect();
+    let rows = c
+        .query(
+            "INSERT INTO elevators (device_code, kind, location, insured_until) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[]) \
+             ON CONFLICT (device_code) DO UPDATE SET kind = excluded.kind, location = excluded.location, \
+             insured_until = excluded.insured_until RETURNING id, device_code",
+            &[&codes, &kinds, &locations, &insured],
+        )
+        .await?;
+    let by_code: HashMap<&str, &ElevatorSpec> = elevators.iter().map(|e| (e.device_code.as_str(), e)).collect();
+    rows.iter()
+        .map(|r| {
+            let code: &str = r.get(1);
+            let e = by_code.get(code).ok_or_else(|| StoreError::Permanent(format!("upsert returned {code}")))?;
+            Ok((r.get(0), *e))
+        })
+        .collect()
+}
+
+/// Writes `plan` of project `project_id`: ends and removes the memberships
+/// left out, then refuses a new member that belongs elsewhere on one of its
+/// days ([`StoreError::Conflict`], the first in device code order) or else
+/// adds them all — one statement each.
+async fn write_memberships<C: GenericClient>(
+    c: &C,
+    project_id: &str,
+    plan: &MembershipPlan<'_, i32>,
+) -> Result<(), StoreError> {
+    if !plan.removed.is_empty() {
+        let (ids, since): (Vec<i32>, Vec<NaiveDate>) = plan.removed.iter().copied().unzip();
+        c.execute(
+            "DELETE FROM memberships m USING unnest($1::int4[], $2::date[]) x(id, since) \
+             WHERE m.elevator_id = x.id AND m.since = x.since",
+            &[&ids, &since],
+        )
+        .await?;
+    }
+    if !plan.ended.is_empty() {
+        let ids: Vec<i32> = plan.ended.iter().map(|m| m.0).collect();
+        let since: Vec<NaiveDate> = plan.ended.iter().map(|m| m.1).collect();
+        let until: Vec<NaiveDate> = plan.ended.iter().map(|m| m.2).collect();
+        c.execute(
+            "UPDATE memberships m SET until = x.until FROM unnest($1::int4[], $2::date[], $3::date[]) x(id, since, until) \
+             WHERE m.elevator_id = x.id AND m.since = x.since",
+            &[&ids, &since, &until],
+        )
+        .await?;
+    }
+    if plan.joining.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i32> = plan.joining.iter().map(|m| m.0).collect();
+    let codes: Vec<&str> = plan.joining.iter().map(|m| m.1.device_code.as_str()).collect();
+    let since: Vec<NaiveDate> = plan.joining.iter().map(|m| m.2).collect();
+    let clash = c
+        .query_opt(
+            "SELECT x.code, m.project_id, m.since FROM unnest($1::int4[], $2::text[], $3::date[]) x(id, code, since) \
+             JOIN memberships m ON m.elevator_id = x.id AND (m.until IS NULL OR m.until >= x.since) \
+             ORDER BY x.code, m.since LIMIT 1",
+            &[&ids, &codes, &since],
+        )
+        .await?;
+    if let Some(r) = clash {
+        return Err(overlap(r.get(0), r.get(1), r.get(2)));
+    }
+    c.execute(
+        "INSERT INTO memberships (elevator_id, project_id, since) \
+         SELECT x.id, $3, x.since FROM unnest($1::int4[], $2::date[]) x(id, since)",
+        &[&ids, &since, &project_id],
+    )
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -83,90 +166,12 @@ impl Registry for PgStore {
             )
             .await?
             .get(0);
-        // Elevators: register or update.
-        let mut ids = BTreeMap::new();
-        for e in &p.elevators {
-            let id: i32 = tx
-                .query_one(
-                    "INSERT INTO elevators (device_code, kind, location, insured_until) VALUES ($1,$2,$3,$4) \
-                     ON CONFLICT (device_code) DO UPDATE SET kind = excluded.kind, location = excluded.location, \
-                     insured_until = excluded.insured_until RETURNING id",
-                    &[&e.device_code.as_str(), &e.kind, &e.location, &e.insured_until],
-                )
-                .await?
-                .get(0);
-            ids.insert(e.device_code, (id, e));
-        }
-        // Current memberships of this project.
+        let listed = upsert_elevators(&*tx, &p.elevators).await?;
         let open = tx
-            .query(
-                "SELECT m.elevator_id, e.device_code, m.since FROM memberships m JOIN elevators e ON e.id = m.elevator_id \
-                 WHERE m.project_id = $1 AND m.until IS NULL",
-                &[&p.id],
-            )
+            .query("SELECT elevator_id, since FROM memberships WHERE project_id = $1 AND until IS NULL", &[&p.id])
             .await?;
-        let mut current = HashSet::new();
-        for r in &open {
-            let code: &str = r.get(1);
-            let id: i32 = r.get(0);
-            let since: NaiveDate = r.get(2);
-            match DeviceCode::parse(code).ok().filter(|d| ids.contains_key(d)) {
-                Some(d) => {
-                    // A start date that differs from the stored one is not
-                    // silently ignored: history is not rewritten by a put.
-                    if let Some(asked) = ids.get(&d).and_then(|(_, e)| e.since).filter(|s| *s != since) {
-                        return Err(StoreError::Conflict(format!(
-                            "elevator {d} belongs to project {} since {since}; a put cannot move that to {asked} \
-                             (history is kept: leave `since` out for current members)",
-                            p.id
-                        )));
-                    }
-                    current.insert(id);
-                }
-                None => {
-                    // Left out: membership ends the day before the request
-                    // (or is removed if it had not begun yet).
-                    match membership_end_on_removal(since, today) {
-                        None => {
-                            tx.execute("DELETE FROM memberships WHERE elevator_id = $1 AND since = $2", &[&id, &since])
-                                .await?;
-                        }
-                        Some(until) => {
-                            tx.execute(
-                                "UPDATE memberships SET until = $3 WHERE elevator_id = $1 AND since = $2",
-                                &[&id, &since, &until],
-                            )
-                            .await?;
-                        }
-                    }
-                }
-            }
-        }
-        for (code, (id, e)) in &ids {
-            if current.contains(id) {
-                continue;
-            }
-            let since = membership_start(e.since, created, p.admitted_on, today);
-            let clash = tx
-                .query_opt(
-                    "SELECT project_id, since, until FROM memberships WHERE elevator_id = $1 \
-                     AND (until IS NULL OR until >= $2) LIMIT 1",
-                    &[id, &since],
-                )
-                .await?;
-            if let Some(r) = clash {
-                let other: String = r.get(0);
-                let from: NaiveDate = r.get(1);
-                return Err(StoreError::Conflict(format!(
-                    "elevator {code} belongs to project {other} since {from}; it can belong to one project on any day"
-                )));
-            }
-            tx.execute(
-                "INSERT INTO memberships (elevator_id, project_id, since) VALUES ($1, $2, $3)",
-                &[id, &p.id, &since],
-            )
-            .await?;
-        }
+        let plan = plan_memberships(p, listed, open.iter().map(|r| (r.get(0), r.get(1))), created, today)?;
+        write_memberships(&*tx, &p.id, &plan).await?;
         tx.commit().await?;
         Ok(created)
     }

@@ -15,6 +15,7 @@ use super::code;
 use super::records::{in_spans, spans_json, OwnedScope, Scoped, FIRST_DAY, LAST_DAY};
 use super::registry::project_commitment_on;
 use super::telemetry::{device_telemetry_on, span_sums, PROJECT_SPANS, PROJECT_SPANS_WHERE, SPAN_SUMS};
+use crate::overview::{Grouped, ProjectOverview};
 use crate::port::Kpis;
 use crate::records::{Reclassification, Scope};
 use crate::{SqliteStore, StoreError};
@@ -54,6 +55,63 @@ fn project_kpis_on(c: &Connection, project_id: &str, w: Window) -> Result<Option
     k.completeness = Completeness::new(spans);
     fill_open_ages(c, &mut k, Some(project_id), None, &[(FIRST_DAY, LAST_DAY)], w)?;
     Ok(Some(k))
+}
+
+/// Every project's KPIs: the selections of [`project_kpis_on`] grouped by
+/// project, six queries whatever the number of projects.
+fn projects_kpis_on(c: &Connection, w: Window) -> Result<Vec<ProjectOverview>, StoreError> {
+    let p = params![w.from, w.to];
+    let mut g = Grouped::default();
+    let mut st = c.prepare(&format!(
+        "SELECT {SUMS}, m.project_id FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
+         AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
+         WHERE r.day BETWEEN ?1 AND ?2 GROUP BY m.project_id"
+    ))?;
+    for r in st.query_map(p, |r| Ok((r.get::<_, String>(12)?, totals(r, 0)?)))? {
+        let (id, t) = r?;
+        g.totals.insert(id, t);
+    }
+    let mut st = c.prepare(
+        "SELECT project_id, count(DISTINCT elevator_id) FROM memberships \
+         WHERE since <= ?2 AND (until IS NULL OR until >= ?1) GROUP BY project_id",
+    )?;
+    for r in st.query_map(p, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (id, n) = r?;
+        g.elevators.insert(id, n);
+    }
+    let mut st = c.prepare(&format!(
+        "SELECT m.project_id, {SPAN_SUMS} {PROJECT_SPANS} WHERE c.prev_day >= ?1 AND c.day <= ?2 GROUP BY m.project_id"
+    ))?;
+    for r in st.query_map(p, |r| Ok((r.get::<_, String>(0)?, span_sums(r, 1)?)))? {
+        let (id, s) = r?;
+        g.spans.insert(id, s);
+    }
+    let member = "JOIN memberships m ON m.elevator_id = x.elevator_id AND x.day >= m.since \
+         AND (m.until IS NULL OR x.day <= m.until) WHERE x.day BETWEEN ?1 AND ?2 GROUP BY m.project_id";
+    let mut st = c.prepare(&format!(
+        "SELECT 0, m.project_id, min(x.t) FROM (SELECT elevator_id, start_ts AS t, start_day AS day FROM faults \
+         WHERE stops_service AND cause = 'equipment' AND cleared_at IS NULL AND start_ts IS NOT NULL) x {member} \
+         UNION ALL SELECT 1, m.project_id, min(x.t) FROM (SELECT elevator_id, alarm_ts AS t, alarm_day AS day \
+         FROM entrapments WHERE arrived_at IS NULL AND alarm_ts IS NOT NULL) x {member}"
+    ))?;
+    for r in st.query_map(p, |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))? {
+        let (kind, id, t) = r?;
+        let map = if kind == 0 { &mut g.oldest_open } else { &mut g.oldest_awaiting };
+        map.insert(id, Timestamp(t));
+    }
+    let mut st = c.prepare(
+        "SELECT project_id, count(*) FROM findings WHERE state = 'open' AND project_id IS NOT NULL GROUP BY project_id",
+    )?;
+    for r in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (id, n) = r?;
+        g.open_findings.insert(id, n);
+    }
+    let mut st = c.prepare("SELECT id, commitment FROM projects ORDER BY id")?;
+    let projects = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?
+        .map(|r| r.map(|(id, v)| (id, v.and_then(|v| serde_json::from_str(&v).ok()))))
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(g.reports(projects, w))
 }
 
 fn elevator_kpis_on(
@@ -138,6 +196,10 @@ impl Kpis for SqliteStore {
     async fn project_kpis(&self, project_id: &str, w: Window) -> Result<Option<KpiReport>, StoreError> {
         let project_id = project_id.to_owned();
         self.read(move |c| project_kpis_on(c, &project_id, w)).await
+    }
+
+    async fn projects_kpis(&self, w: Window) -> Result<Vec<ProjectOverview>, StoreError> {
+        self.read(move |c| projects_kpis_on(c, w)).await
     }
 
     async fn elevator_kpis(

@@ -5,18 +5,18 @@
 //! Membership changes are serialised by the one writer thread (PostgreSQL
 //! needs an advisory lock for it).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use liftwatch_core::kpi::{Commitment, Membership};
-use liftwatch_core::pilot::{membership_end_on_removal, membership_start};
 use liftwatch_core::registry::{ElevatorSpec, Firm, FirmRecord, ProjectRecord, ProjectSpec};
 use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
 
 use super::{code, NOW};
 use crate::port::Registry;
-use crate::registry::ProjectFilter;
+use crate::registry::{overlap, plan_memberships, MembershipPlan, ProjectFilter};
 use crate::{SqliteStore, StoreError};
 
 /// [`Registry::project_commitment`] on the caller's connection.
@@ -65,79 +65,86 @@ fn put_project_in(c: &Connection, p: &ProjectSpec, today: NaiveDate) -> Result<b
         ),
         params![p.id, p.name, p.firm_id, p.owner, p.mode.as_str(), p.admitted_on, commitment, pilot_form],
     )?;
-    // Elevators: register or update.
-    let mut ids = BTreeMap::new();
-    for e in &p.elevators {
-        let id: i64 = c.query_row(
-            "INSERT INTO elevators (device_code, kind, location, insured_until) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (device_code) DO UPDATE SET kind = excluded.kind, location = excluded.location, \
-             insured_until = excluded.insured_until RETURNING id",
-            params![e.device_code.as_str(), e.kind, e.location, e.insured_until],
-            |r| r.get(0),
-        )?;
-        ids.insert(e.device_code, (id, e));
-    }
-    // Current memberships of this project.
-    let open: Vec<(i64, String, NaiveDate)> = c
-        .prepare(
-            "SELECT m.elevator_id, e.device_code, m.since FROM memberships m JOIN elevators e ON e.id = m.elevator_id \
-             WHERE m.project_id = ?1 AND m.until IS NULL",
-        )?
-        .query_map([&p.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let listed = upsert_elevators(c, &p.elevators)?;
+    let open: Vec<(i64, NaiveDate)> = c
+        .prepare_cached("SELECT elevator_id, since FROM memberships WHERE project_id = ?1 AND until IS NULL")?
+        .query_map([&p.id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut current = HashSet::new();
-    for (id, device, since) in open {
-        match code(&device).ok().filter(|d| ids.contains_key(d)) {
-            Some(d) => {
-                // History is not rewritten by a put.
-                if let Some(asked) = ids.get(&d).and_then(|(_, e)| e.since).filter(|s| *s != since) {
-                    return Err(StoreError::Conflict(format!(
-                        "elevator {d} belongs to project {} since {since}; a put cannot move that to {asked} \
-                         (history is kept: leave `since` out for current members)",
-                        p.id
-                    )));
-                }
-                current.insert(id);
-            }
-            // Left out: membership ends the day before the request (or is
-            // removed if it had not begun yet).
-            None => match membership_end_on_removal(since, today) {
-                None => {
-                    c.execute("DELETE FROM memberships WHERE elevator_id = ?1 AND since = ?2", params![id, since])?;
-                }
-                Some(until) => {
-                    c.execute(
-                        "UPDATE memberships SET until = ?3 WHERE elevator_id = ?1 AND since = ?2",
-                        params![id, since, until],
-                    )?;
-                }
-            },
-        }
-    }
-    for (device, (id, e)) in &ids {
-        if current.contains(id) {
-            continue;
-        }
-        let since = membership_start(e.since, created, p.admitted_on, today);
-        let clash: Option<(String, NaiveDate)> = c
-            .query_row(
-                "SELECT project_id, since FROM memberships WHERE elevator_id = ?1 \
-                 AND (until IS NULL OR until >= ?2) LIMIT 1",
-                params![id, since],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        if let Some((other, from)) = clash {
-            return Err(StoreError::Conflict(format!(
-                "elevator {device} belongs to project {other} since {from}; it can belong to one project on any day"
-            )));
-        }
-        c.execute(
-            "INSERT INTO memberships (elevator_id, project_id, since) VALUES (?1, ?2, ?3)",
-            params![id, p.id, since],
-        )?;
-    }
+    let plan = plan_memberships(p, listed, open, created, today)?;
+    write_memberships(c, &p.id, &plan)?;
     Ok(created)
+}
+
+/// Registers or updates `elevators` in one statement (the rows go in as
+/// one JSON array); their ids, in no particular order.
+fn upsert_elevators<'a>(
+    c: &Connection,
+    elevators: &'a [ElevatorSpec],
+) -> Result<Vec<(i64, &'a ElevatorSpec)>, StoreError> {
+    let rows: Vec<_> =
+        elevators.iter().map(|e| json!([e.device_code.as_str(), e.kind, e.location, e.insured_until])).collect();
+    let by_code: HashMap<&str, &ElevatorSpec> = elevators.iter().map(|e| (e.device_code.as_str(), e)).collect();
+    let mut st = c.prepare_cached(
+        "INSERT INTO elevators (device_code, kind, location, insured_until) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1) WHERE true \
+         ON CONFLICT (device_code) DO UPDATE SET kind = excluded.kind, location = excluded.location, \
+         insured_until = excluded.insured_until RETURNING id, device_code",
+    )?;
+    let returned =
+        st.query_map([Value::from(rows).to_string()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    returned
+        .map(|r| {
+            let (id, code) = r?;
+            let e =
+                by_code.get(code.as_str()).ok_or_else(|| StoreError::Permanent(format!("upsert returned {code}")))?;
+            Ok((id, *e))
+        })
+        .collect()
+}
+
+/// Writes `plan` of project `project_id` as the PostgreSQL adapter does
+/// (ends and removes the memberships left out, refuses the first new member
+/// that belongs elsewhere, adds the others), one statement each over a JSON
+/// array of rows.
+fn write_memberships(c: &Connection, project_id: &str, plan: &MembershipPlan<'_, i64>) -> Result<(), StoreError> {
+    if !plan.removed.is_empty() {
+        let rows: Vec<_> = plan.removed.iter().map(|(id, since)| json!([id, since])).collect();
+        c.prepare_cached(
+            "DELETE FROM memberships WHERE rowid IN (SELECT m.rowid FROM json_each(?1) x \
+             JOIN memberships m ON m.elevator_id = x.value ->> 0 AND m.since = x.value ->> 1)",
+        )?
+        .execute([Value::from(rows).to_string()])?;
+    }
+    if !plan.ended.is_empty() {
+        let rows: Vec<_> = plan.ended.iter().map(|(id, since, until)| json!([id, since, until])).collect();
+        c.prepare_cached(
+            "UPDATE memberships SET until = x.value ->> 2 FROM json_each(?1) x \
+             WHERE memberships.elevator_id = x.value ->> 0 AND memberships.since = x.value ->> 1",
+        )?
+        .execute([Value::from(rows).to_string()])?;
+    }
+    if plan.joining.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = plan.joining.iter().map(|(id, e, since)| json!([id, e.device_code.as_str(), since])).collect();
+    let rows = Value::from(rows).to_string();
+    let clash: Option<(String, String, NaiveDate)> = c
+        .prepare_cached(
+            "SELECT x.value ->> 1 AS code, m.project_id, m.since FROM json_each(?1) x \
+             JOIN memberships m ON m.elevator_id = x.value ->> 0 AND (m.until IS NULL OR m.until >= x.value ->> 2) \
+             ORDER BY code, m.since LIMIT 1",
+        )?
+        .query_row([&rows], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    if let Some((device, other, from)) = clash {
+        return Err(overlap(&device, &other, from));
+    }
+    c.prepare_cached(
+        "INSERT INTO memberships (elevator_id, project_id, since) \
+         SELECT value ->> 0, ?2, value ->> 2 FROM json_each(?1)",
+    )?
+    .execute(params![rows, project_id])?;
+    Ok(())
 }
 
 /// The membership history of a project, on the caller's connection.

@@ -2,7 +2,8 @@
 //! [`Factory`] that opens a fresh, empty, migrated store. Semantics are those
 //! of the core's reference [`liftwatch_core::ledger::Ledger`].
 
-use liftwatch_core::protocol::{decode_message, parse_rfc3339, topic_for, Body, Event, FaultCode};
+use chrono::NaiveDate;
+use liftwatch_core::protocol::{decode_message, parse_rfc3339, topic_for, Body, DeviceCode, Event, FaultCode};
 use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
 use liftwatch_core::window::Window;
 use liftwatch_store::dead_letters::DeadLetterFilter;
@@ -216,6 +217,115 @@ pub async fn membership_history_and_conflicts<F: Factory>(f: &F) {
     p.firm_id = "zls".into();
     p.name = " ".into(); // a blank name: validation refuses it
     assert!(matches!(s.put_project(&p, day("2026-07-01")).await, Err(StoreError::Permanent(_))));
+}
+
+/// A project of a few thousand elevators is registered and changed whole,
+/// as the set-based writes of both adapters do it: members kept, left out
+/// (ended, or removed if not begun), added (from the request or an asked
+/// day), re-admitted after leaving; a put with one overlapping or one
+/// history-moving elevator among thousands is refused and changes nothing.
+pub async fn a_large_membership_is_registered_and_changed_whole<F: Factory>(f: &F) {
+    let (s, _g) = f.open("large").await;
+    register(&s, 2).await;
+    let spec = |n: u32, since: Option<&str>, location: &str| ElevatorSpec {
+        location: location.into(),
+        ..liftwatch_testkit::fixtures::elevator_spec(dev(n), since)
+    };
+    let mut p =
+        liftwatch_testkit::fixtures::project_spec("city", "zls", (100..3100).map(|n| spec(n, None, "old")).collect());
+    assert!(s.put_project(&p, day("2026-01-01")).await.unwrap());
+    let first: Vec<_> = (100..3100).map(|n| (dev(n), day("2026-01-01"), None)).collect();
+    assert_eq!(history(&s, "city").await, first);
+
+    // On 2026-07-01: keep 100..2600 (moved to a new location), leave out
+    // 2600..3100, add 3100..3300 and 3300..3310 from 2026-08-01.
+    let mut els: Vec<_> = (100..2600).map(|n| spec(n, None, "new")).collect();
+    els.extend((3100..3300).map(|n| spec(n, None, "")));
+    els.extend((3300..3310).map(|n| spec(n, Some("2026-08-01"), "")));
+    // Refused whole: elevator 1 belongs to haibin …
+    p.elevators = els.clone();
+    p.elevators.push(spec(1, None, ""));
+    let err = s.put_project(&p, day("2026-07-01")).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(m) if m.contains(dev(1).as_str()) && m.contains("haibin")), "{err}");
+    // … and a current member's start day cannot move.
+    p.elevators = els.clone();
+    p.elevators[1500].since = Some(day("2026-02-01"));
+    assert!(matches!(s.put_project(&p, day("2026-07-01")).await, Err(StoreError::Conflict(_))));
+    assert_eq!(history(&s, "city").await, first, "a refused put changes nothing");
+    let stored = s.project("city").await.unwrap().unwrap();
+    assert!(stored.spec.elevators.iter().all(|e| e.location == "old"), "a refused put changes nothing");
+
+    p.elevators = els;
+    assert!(!s.put_project(&p, day("2026-07-01")).await.unwrap());
+    let mut second: Vec<_> = (100..3100)
+        .map(|n| (dev(n), day("2026-01-01"), (n >= 2600).then(|| day("2026-06-30"))))
+        .chain((3100..3300).map(|n| (dev(n), day("2026-07-01"), None)))
+        .chain((3300..3310).map(|n| (dev(n), day("2026-08-01"), None)))
+        .collect();
+    assert_eq!(history(&s, "city").await, second);
+    let stored = s.project("city").await.unwrap().unwrap();
+    assert_eq!(stored.spec.elevators.len(), 2500 + 200 + 10);
+    assert!(stored.spec.elevators.iter().filter(|e| e.device_code < dev(2600)).all(|e| e.location == "new"));
+
+    // On 2026-07-15: 3300..3310 have not begun (removed); 2600..2610 come back.
+    p.elevators.retain(|e| e.device_code < dev(3300));
+    p.elevators.extend((2600..2610).map(|n| spec(n, None, "")));
+    assert!(!s.put_project(&p, day("2026-07-15")).await.unwrap());
+    second.retain(|m| m.0 < dev(3300));
+    second.extend((2600..2610).map(|n| (dev(n), day("2026-07-15"), None)));
+    second.sort();
+    assert_eq!(history(&s, "city").await, second);
+}
+
+/// Every project's KPIs at once (the regulator overview) equal each
+/// project's own answer: three projects, one whose elevator left and one
+/// joining late, one with no rollups, open stoppages and entrapments among
+/// the random events.
+pub async fn every_projects_kpis_at_once_equal_each_projects_answer<F: Factory>(f: &F) {
+    let (s, _g) = f.open("overview").await;
+    register(&s, 3).await;
+    liftwatch_testkit::project(&s, "later", "zls", &[(3, Some("2026-09-15")), (4, None)]).await;
+    liftwatch_testkit::project(&s, "quiet", "zls", &[(50, None)]).await;
+    // Elevator 2 leaves haibin on 2026-10-01 and joins "later".
+    let mut p = s.project("haibin").await.unwrap().unwrap().spec;
+    p.elevators.retain(|e| e.device_code != dev(2));
+    s.put_project(&p, day("2026-10-01")).await.unwrap();
+    let mut q = s.project("later").await.unwrap().unwrap().spec;
+    q.elevators.push(liftwatch_testkit::fixtures::elevator_spec(dev(2), None));
+    s.put_project(&q, day("2026-10-01")).await.unwrap();
+    let mut events = random_events(13, 3000, 5);
+    // Stoppages still open, in haibin and in "later".
+    events.extend([0, 2].map(|n| Event {
+        device: dev(n),
+        seq: 999_999,
+        ts: liftwatch_testkit::t("2026-11-20T10:00:00+08:00"),
+        ts_offset: 8 * 3600,
+        body: Body::Fault {
+            fault_id: "still-open".into(),
+            code: FaultCode::parse("brake_fault"),
+            stops_service: true,
+            cause: None,
+        },
+    }));
+    s.ingest(&messages(&events, 20)).await.unwrap();
+    let mut open_ages = false;
+    for w in [Window::rolling(day("2026-11-28")).unwrap(), Window::range(day("2026-10-01"), day("2026-10-31")).unwrap()]
+    {
+        let all: Vec<_> = s.projects_kpis(w).await.unwrap().into_iter().map(|o| o.kpis).collect();
+        let mut each = Vec::new();
+        for id in ["haibin", "later", "quiet"] {
+            each.push(s.project_kpis(id, w).await.unwrap().unwrap());
+        }
+        assert_eq!(all, each, "{w}");
+        open_ages |=
+            all.iter().any(|k| k.downtime.oldest_open_since.is_some() || k.rescue.oldest_awaiting_since.is_some());
+    }
+    assert!(open_ages, "the ages of open stoppages or entrapments are exercised");
+}
+
+/// The membership history of `project` as `(device, since, until)`.
+async fn history<S: Registry>(s: &S, project: &str) -> Vec<(DeviceCode, NaiveDate, Option<NaiveDate>)> {
+    s.memberships(project).await.unwrap().into_iter().map(|m| (m.device, m.since, m.until)).collect()
 }
 
 pub async fn very_long_unknown_codes_are_counted_under_a_cut_key<F: Factory>(f: &F) {

@@ -112,6 +112,16 @@ macro_rules! conformance {
             }
 
             #[tokio::test]
+            async fn every_projects_kpis_at_once_equal_each_projects_answer() {
+                cases::every_projects_kpis_at_once_equal_each_projects_answer(&$factory).await
+            }
+
+            #[tokio::test]
+            async fn a_large_membership_is_registered_and_changed_whole() {
+                cases::a_large_membership_is_registered_and_changed_whole(&$factory).await
+            }
+
+            #[tokio::test]
             async fn very_long_unknown_codes_are_counted_under_a_cut_key() {
                 cases::very_long_unknown_codes_are_counted_under_a_cut_key(&$factory).await
             }
