@@ -1,34 +1,75 @@
 //! KPI query benchmark: a 6-month project KPI over 10,000 elevators.
 //!
-//! Builds a throw-away TimescaleDB database with one project of N elevators
-//! (default 10,000) and a rollup row per elevator per day for 7 months
-//! (~2.1 M rows), then times the queries behind
+//! Builds one project of N elevators (default 10,000) with a rollup row per
+//! elevator per day for 7 months (~2.1 M rows), in a throw-away TimescaleDB
+//! database (`pg`), in a fresh embedded SQLite store (`sqlite`), or both one
+//! after the other (`both`), then times the queries behind
 //! `GET /api/v1/projects/{id}/kpis`: the pooled KPIs and the per-elevator
-//! figures. Prints medians and the 95th percentile over repeated runs.
+//! figures, at the store; and the pooled KPIs through HTTP, with the release
+//! `liftwatch serve` on that database (when the binary is built). Prints
+//! medians and the 95th percentile over repeated runs.
 //!
-//! `cargo run --release -p liftwatch-benches --bin kpi_query -- [elevators] [repeats]`
+//! `cargo run --release -p liftwatch-benches --bin kpi_query -- [elevators] [repeats] [pg|sqlite|both]`
 
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
 use liftwatch_core::window::Window;
 use liftwatch_store::prelude::*;
-use liftwatch_testkit::TestDb;
+use liftwatch_store::sqlite::DB_FILE;
+use liftwatch_store::{SqliteOptions, SqliteStore};
+use liftwatch_testkit::procs::{http, Service};
+use liftwatch_testkit::{free_port, TestDb};
+
+/// The regulator's token of the HTTP measurement.
+const TOKEN: &str = "kpi-bench-token-0123456789abcdef0123456789";
+/// Rollup days: 7 months, the window's 183 days and more.
+const FIRST_DAY: &str = "2026-05-01";
+const LAST_DAY: &str = "2026-11-30";
+/// The rolling window ends here.
+const AT: &str = "2026-11-28";
+
+/// The rollups of every elevator and day, in PostgreSQL: mostly runs, a
+/// fault every 7th, a stoppage every 11th, an entrapment every 97th day.
+const PG_ROLLUPS: &str = "INSERT INTO rollups (elevator_id, day, runs, faults, equipment_faults, \
+       reported_equipment_faults, stoppages_closed, downtime_us, entrapments, rescues, rescue_us) \
+     SELECT e.id, d::date, 200 + e.id % 300, (e.id + extract(doy FROM d)::int) % 7 / 6, \
+       (e.id + extract(doy FROM d)::int) % 7 / 6, (e.id + extract(doy FROM d)::int) % 7 / 6, \
+       (e.id + extract(doy FROM d)::int) % 11 / 10, ((e.id + extract(doy FROM d)::int) % 11 / 10) * 2400000000::bigint, \
+       (e.id + extract(doy FROM d)::int) % 97 / 96, (e.id + extract(doy FROM d)::int) % 97 / 96, \
+       ((e.id + extract(doy FROM d)::int) % 97 / 96) * 900000000::bigint \
+     FROM elevators e CROSS JOIN generate_series('{first}'::date, '{last}'::date, interval '1 day') d; \
+     ANALYZE rollups; ANALYZE memberships;";
+
+/// The same rows in SQLite.
+const LITE_ROLLUPS: &str = "WITH RECURSIVE d(day) AS (SELECT '{first}' UNION ALL \
+       SELECT date(day, '+1 day') FROM d WHERE day < '{last}'), \
+     k(id, day, x) AS (SELECT e.id, d.day, e.id + CAST(strftime('%j', d.day) AS INTEGER) FROM elevators e, d) \
+     INSERT INTO rollups (elevator_id, day, runs, faults, equipment_faults, reported_equipment_faults, \
+       stoppages_closed, downtime_us, entrapments, rescues, rescue_us) \
+     SELECT id, day, 200 + id % 300, x % 7 / 6, x % 7 / 6, x % 7 / 6, x % 11 / 10, (x % 11 / 10) * 2400000000, \
+       x % 97 / 96, x % 97 / 96, (x % 97 / 96) * 900000000 FROM k ORDER BY id, day; \
+     ANALYZE;";
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let n: u32 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
-    let repeats: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
-    let db = TestDb::new("kpiq").await;
-    let store = db.store(true).await;
+fn day(s: &str) -> anyhow::Result<NaiveDate> {
+    Ok(s.parse::<NaiveDate>()?)
+}
+
+fn fill(sql: &str) -> String {
+    sql.replace("{first}", FIRST_DAY).replace("{last}", LAST_DAY)
+}
+
+/// The firm and the project of `n` elevators.
+async fn register(store: &impl Registry, n: u32) -> anyhow::Result<()> {
     store
         .put_firm(&Firm {
             id: "zls".into(),
@@ -37,7 +78,6 @@ async fn main() -> anyhow::Result<()> {
             self_declaration_url: Some("https://example.org/decl.pdf".into()),
         })
         .await?;
-    let t0 = Instant::now();
     let elevators = (0..n)
         .map(|i| {
             Ok(ElevatorSpec {
@@ -49,43 +89,25 @@ async fn main() -> anyhow::Result<()> {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let day = |s: &str| s.parse::<NaiveDate>();
-    store
-        .put_project(
-            &ProjectSpec {
-                id: "city".into(),
-                name: "City".into(),
-                firm_id: "zls".into(),
-                owner: String::new(),
-                mode: ProjectMode::Iot,
-                admitted_on: day("2026-01-01")?,
-                commitment: None,
-                elevators,
-                pilot_form: Default::default(),
-            },
-            day("2026-01-01")?,
-        )
-        .await?;
-    let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await?;
-    tokio::spawn(conn);
-    c.batch_execute(
-        "INSERT INTO rollups (elevator_id, day, runs, faults, equipment_faults, reported_equipment_faults, \
-           stoppages_closed, downtime_us, entrapments, rescues, rescue_us) \
-         SELECT e.id, d::date, 200 + e.id % 300, (e.id + extract(doy FROM d)::int) % 7 / 6, \
-           (e.id + extract(doy FROM d)::int) % 7 / 6, (e.id + extract(doy FROM d)::int) % 7 / 6, \
-           (e.id + extract(doy FROM d)::int) % 11 / 10, ((e.id + extract(doy FROM d)::int) % 11 / 10) * 2400000000::bigint, \
-           (e.id + extract(doy FROM d)::int) % 97 / 96, (e.id + extract(doy FROM d)::int) % 97 / 96, \
-           ((e.id + extract(doy FROM d)::int) % 97 / 96) * 900000000::bigint \
-         FROM elevators e CROSS JOIN generate_series('2026-05-01'::date, '2026-11-30'::date, interval '1 day') d; \
-         ANALYZE rollups; ANALYZE memberships;",
-    )
-    .await?;
-    let rows: i64 = c.query_one("SELECT count(*) FROM rollups", &[]).await?.get(0);
-    println!("setup: {n} elevators, {rows} rollup rows in {:.1} s", t0.elapsed().as_secs_f64());
-    let w = Window::rolling(day("2026-11-28")?)?;
-    let mut pooled = Vec::new();
-    let mut per = Vec::new();
-    let mut k = None;
+    let spec = ProjectSpec {
+        id: "city".into(),
+        name: "City".into(),
+        firm_id: "zls".into(),
+        owner: String::new(),
+        mode: ProjectMode::Iot,
+        admitted_on: day("2026-01-01")?,
+        commitment: None,
+        elevators,
+        pilot_form: Default::default(),
+    };
+    store.put_project(&spec, day("2026-01-01")?).await?;
+    Ok(())
+}
+
+/// Times the pooled KPIs and the per-elevator figures at the store.
+async fn time_store(label: &str, store: &impl Kpis, n: u32, repeats: usize) -> anyhow::Result<()> {
+    let w = Window::rolling(day(AT)?)?;
+    let (mut pooled, mut per, mut k) = (Vec::new(), Vec::new(), None);
     for _ in 0..repeats {
         let t = Instant::now();
         k = store.project_kpis("city", w).await?;
@@ -93,19 +115,127 @@ async fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let p = store.project_elevator_totals("city", w).await?;
         per.push(t.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(p.len(), n as usize);
+        if p.len() != n as usize {
+            bail!("{} per-elevator rows, expected {n}", p.len());
+        }
     }
-    let k = k.ok_or_else(|| anyhow::anyhow!("no project"))?;
-    println!("window {w}: {} elevators, {} runs, {} equipment faults", k.elevators, k.runs, k.equipment_faults);
+    let k = k.context("no project")?;
     println!(
-        "pooled project KPIs:     median {:.1} ms, p95 {:.1} ms over {repeats} runs",
+        "{label}: window {w}: {} elevators, {} runs, {} equipment faults",
+        k.elevators, k.runs, k.equipment_faults
+    );
+    println!(
+        "{label}: pooled project KPIs (store):   median {:.1} ms, p95 {:.1} ms over {repeats} runs",
         pct(&mut pooled.clone(), 0.5),
         pct(&mut pooled, 0.95)
     );
     println!(
-        "per-elevator figures:    median {:.1} ms, p95 {:.1} ms over {repeats} runs",
+        "{label}: per-elevator figures (store):  median {:.1} ms, p95 {:.1} ms over {repeats} runs",
         pct(&mut per.clone(), 0.5),
         pct(&mut per, 0.95)
     );
     Ok(())
+}
+
+/// The release `liftwatch` beside this program, if built.
+fn liftwatch_bin() -> Option<PathBuf> {
+    let bin = std::env::current_exe().ok()?.with_file_name("liftwatch");
+    bin.exists().then_some(bin)
+}
+
+/// Times `GET /api/v1/projects/city/kpis` through `liftwatch serve` started
+/// with `store_args` (its embedded broker on a free port).
+async fn time_http(label: &str, bin: &Path, store_args: &[String], repeats: usize) -> anyhow::Result<()> {
+    let port = free_port();
+    let mut args: Vec<String> = ["serve", "--listen", &format!("127.0.0.1:{port}"), "--regulator-token", TOKEN]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    args.extend(["--embedded-mqtt-listen".to_owned(), format!("127.0.0.1:{}", free_port())]);
+    args.extend(store_args.iter().cloned());
+    let mut svc = Service::try_start(bin, args, port, None, "warn").await.context("starting liftwatch serve")?;
+    let path = format!("/api/v1/projects/city/kpis?at={AT}");
+    let mut ms = Vec::new();
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let (code, body) = http(port, "GET", &path, Some(TOKEN), None).context("no HTTP answer")?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        if code != 200 {
+            bail!("HTTP {code}: {body}");
+        }
+    }
+    let _ = svc.terminate_within(Duration::from_secs(10)).await;
+    println!(
+        "{label}: pooled project KPIs (HTTP):    median {:.1} ms, p95 {:.1} ms over {repeats} runs",
+        pct(&mut ms.clone(), 0.5),
+        pct(&mut ms, 0.95)
+    );
+    Ok(())
+}
+
+async fn postgres(n: u32, repeats: usize) -> anyhow::Result<()> {
+    let db = TestDb::new("kpiq").await;
+    let store = db.store(true).await;
+    let t0 = Instant::now();
+    register(&store, n).await?;
+    let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    c.batch_execute(&fill(PG_ROLLUPS)).await?;
+    let rows: i64 = c.query_one("SELECT count(*) FROM rollups", &[]).await?.get(0);
+    println!("postgres: setup: {n} elevators, {rows} rollup rows in {:.1} s", t0.elapsed().as_secs_f64());
+    time_store("postgres", &store, n, repeats).await?;
+    if let Some(bin) = liftwatch_bin() {
+        time_http("postgres", &bin, &["--database-url".to_owned(), db.url.clone()], repeats).await?;
+    }
+    Ok(())
+}
+
+async fn sqlite(n: u32, repeats: usize) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("lw-kpi-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t0 = Instant::now();
+    let result = async {
+        let store = SqliteStore::open(&dir, SqliteOptions::default())?;
+        register(&store, n).await?;
+        // Beside the store's idle writer: one transaction of plain SQL.
+        let c = rusqlite::Connection::open(dir.join(DB_FILE))?;
+        c.busy_timeout(Duration::from_secs(30))?;
+        c.execute_batch(&format!("BEGIN IMMEDIATE; {} COMMIT;", fill(LITE_ROLLUPS)))?;
+        let rows: i64 = c.query_row("SELECT count(*) FROM rollups", [], |r| r.get(0))?;
+        drop(c);
+        let mb = std::fs::metadata(dir.join(DB_FILE)).map_or(0, |m| m.len()) as f64 / 1e6;
+        println!(
+            "sqlite: setup: {n} elevators, {rows} rollup rows in {:.1} s ({mb:.0} MB)",
+            t0.elapsed().as_secs_f64()
+        );
+        time_store("sqlite", &store, n, repeats).await?;
+        drop(store);
+        if let Some(bin) = liftwatch_bin() {
+            time_http("sqlite", &bin, &["--data-dir".to_owned(), dir.display().to_string()], repeats).await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let n: u32 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let repeats: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
+    let which = args.get(3).map_or("pg", String::as_str);
+    if liftwatch_bin().is_none() {
+        eprintln!("note: no release liftwatch beside this program: the HTTP figure is skipped");
+    }
+    match which {
+        "pg" => postgres(n, repeats).await,
+        "sqlite" => sqlite(n, repeats).await,
+        "both" => {
+            postgres(n, repeats).await?;
+            sqlite(n, repeats).await
+        }
+        _ => bail!("{which:?}: expected pg, sqlite or both"),
+    }
 }

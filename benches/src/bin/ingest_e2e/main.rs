@@ -6,6 +6,9 @@
 //!   the release `liftwatch serve` stores them in a fresh TimescaleDB
 //!   database; timed from the first publish until the last event is committed,
 //!   for each gateway setting given;
+//! * **(S)** the same through `liftwatch serve` with nothing to install: its
+//!   embedded MQTT broker and the embedded SQLite store in a fresh data
+//!   folder (phase `s`; the pool size of a setting does not apply);
 //! * **(a)** the same publisher and broker with a bare rumqttc subscriber;
 //! * **(b)** a bare binary COPY of the same rows, 10,000 per committed
 //!   transaction, into a hypertable with (and without) the unique identity index.
@@ -22,6 +25,7 @@
 //! ```
 
 mod cpu;
+mod embedded;
 mod phases;
 mod procs;
 mod roles;
@@ -66,8 +70,9 @@ struct Opts {
     /// headline figure (the defaults: spool on).
     #[arg(long, value_delimiter = ',', default_value = "50000:1000:8,50000:1000:8:nospool,10000:1000:8,50000:1000:3")]
     settings: Vec<GatewaySetting>,
-    /// Phases to run: a (bare subscriber), b (bare COPY), e (end to end).
-    #[arg(long, value_delimiter = ',', default_value = "a,b,e", value_parser = parse_phase)]
+    /// Phases to run: a (bare subscriber), b (bare COPY), e (end to end),
+    /// s (end to end on the embedded broker and store).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,e,s", value_parser = parse_phase)]
     phases: Vec<char>,
     /// Rows per COPY transaction in (b).
     #[arg(long, default_value_t = 10_000)]
@@ -132,8 +137,10 @@ fn main() -> anyhow::Result<()> {
 /// A phase letter of `--phases`.
 fn parse_phase(s: &str) -> Result<char, String> {
     match s {
-        "a" | "b" | "e" => Ok(s.chars().next().unwrap_or('e')),
-        _ => Err(format!("{s:?}: the phases are a (bare subscriber), b (bare COPY) and e (end to end)")),
+        "a" | "b" | "e" | "s" => Ok(s.chars().next().unwrap_or('e')),
+        _ => Err(format!(
+            "{s:?}: the phases are a (bare subscriber), b (bare COPY), e (end to end) and s (end to end, embedded)"
+        )),
     }
 }
 
@@ -207,6 +214,7 @@ struct Results {
     sub: Vec<SubRun>,
     copy: Vec<(Indexes, Vec<f64>)>,
     e2e: Vec<(GatewaySetting, Vec<E2eRun>)>,
+    embedded: Vec<(GatewaySetting, Vec<E2eRun>)>,
     errors: Vec<String>,
 }
 
@@ -216,7 +224,7 @@ async fn bench(o: Opts) -> anyhow::Result<()> {
     let target = target_dir(&root);
     let liftwatch = o.liftwatch.clone().unwrap_or_else(|| target.join("release/liftwatch"));
     let want = |c: char| o.phases.contains(&c);
-    if want('e') {
+    if want('e') || want('s') {
         if !liftwatch.exists() {
             bail!(
                 "{} not found: run `cargo build --release -p liftwatch` first (or pass --liftwatch)",
@@ -251,6 +259,7 @@ async fn bench(o: Opts) -> anyhow::Result<()> {
     };
     let mut r = Results {
         e2e: o.settings.iter().map(|s| (*s, Vec::new())).collect(),
+        embedded: o.settings.iter().map(|s| (*s, Vec::new())).collect(),
         copy: Indexes::ALL.iter().map(|i| (*i, Vec::new())).collect(),
         ..Default::default()
     };
@@ -290,19 +299,23 @@ async fn bench(o: Opts) -> anyhow::Result<()> {
                 let tag = format!("e2e-{}-{}-{}-r{round}", g.max_events, g.max_messages, g.pool);
                 match phases::end_to_end(&ctx, *g, &tag, o.perf && round == 1 && i == 0).await {
                     Ok(e) => {
-                        eprintln!(
-                            "  (E) {g}: {} ({:.2} s; publisher acked in {:.2} s; SIGTERM→exit {:.1} s)",
-                            describe(&e),
-                            e.secs,
-                            e.publish_secs,
-                            e.shutdown_secs,
-                        );
-                        for p in &e.problems {
-                            eprintln!("      ! {p}");
-                        }
+                        print_run(&format!("(E) {g}"), &e);
                         runs.push(e);
                     }
                     Err(e) => r.errors.push(format!("(E) {g} round {round}: {e:#}")),
+                }
+            }
+        }
+        if want('s') {
+            for (g, runs) in r.embedded.iter_mut() {
+                let spool = if g.spool { "" } else { "-nospool" };
+                let tag = format!("embedded-{}-{}{spool}-r{round}", g.max_events, g.max_messages);
+                match embedded::end_to_end_embedded(&ctx, *g, &tag).await {
+                    Ok(e) => {
+                        print_run(&format!("(S) embedded, {g}"), &e);
+                        runs.push(e);
+                    }
+                    Err(e) => r.errors.push(format!("(S) {g} round {round}: {e:#}")),
                 }
             }
         }
@@ -316,6 +329,34 @@ async fn bench(o: Opts) -> anyhow::Result<()> {
         bail!("{} run(s) failed", r.errors.len());
     }
     Ok(())
+}
+
+/// The median rate of the completed runs (if any), its cell, and the runs' cell.
+fn e2e_cells(n: u64, runs: &[E2eRun]) -> (Option<f64>, String, String) {
+    let done: Vec<f64> = runs.iter().filter(|e| e.completed).map(|e| e.secs).collect();
+    let all: Vec<String> =
+        runs.iter().map(|e| if e.completed { fmt_rate(rate(e.events, e.secs)) } else { describe(e) }).collect();
+    if done.is_empty() {
+        let pre: Vec<f64> = runs.iter().map(|e| rate(e.events, e.secs)).collect();
+        (None, format!("stalled ({} before)", fmt_rate(median(&pre))), all.join("; "))
+    } else {
+        let e = rate(n, median(&done));
+        (Some(e), format!("**{}**", fmt_rate(e)), all.join("; "))
+    }
+}
+
+/// One line per E2E run, and its problems.
+fn print_run(label: &str, e: &E2eRun) {
+    eprintln!(
+        "  {label}: {} ({:.2} s; publisher acked in {:.2} s; SIGTERM→exit {:.1} s)",
+        describe(e),
+        e.secs,
+        e.publish_secs,
+        e.shutdown_secs,
+    );
+    for p in &e.problems {
+        eprintln!("      ! {p}");
+    }
 }
 
 /// "123.4 k events/s", or how far a stalled run got.
@@ -416,27 +457,29 @@ fn summary(w: &Workload, r: &Results, o: &Opts, elapsed: f64) -> String {
         (true, true) => f64::NAN,
     };
     let mut best: Option<(GatewaySetting, f64)> = None;
-    for (g, runs) in &r.e2e {
-        if runs.is_empty() {
-            continue;
+    for (g, runs) in r.e2e.iter().filter(|(_, v)| !v.is_empty()) {
+        let (e, med, all) = e2e_cells(n, runs);
+        if let Some(e) = e.filter(|e| best.is_none_or(|(_, x)| *e > x)) {
+            best = Some((*g, e));
         }
-        let done: Vec<f64> = runs.iter().filter(|e| e.completed).map(|e| e.secs).collect();
-        let all: Vec<String> =
-            runs.iter().map(|e| if e.completed { fmt_rate(rate(e.events, e.secs)) } else { describe(e) }).collect();
-        let med = if done.is_empty() {
-            let pre: Vec<f64> = runs.iter().map(|e| rate(e.events, e.secs)).collect();
-            format!("stalled ({} before)", fmt_rate(median(&pre)))
-        } else {
-            let e = rate(n, median(&done));
-            if best.is_none_or(|(_, x)| e > x) {
-                best = Some((*g, e));
-            }
-            format!("**{}**", fmt_rate(e))
-        };
-        s += &format!("| (E) end to end, {g}, events/s | {med} | {} |\n", all.join("; "));
+        s += &format!("| (E) end to end, {g}, events/s | {med} | {all} |\n");
+    }
+    let mut vs_pg = String::new();
+    for ((g, runs), (_, pg)) in r.embedded.iter().zip(&r.e2e).filter(|((_, v), _)| !v.is_empty()) {
+        let (e, med, all) = e2e_cells(n, runs);
+        s += &format!("| (S) end to end, embedded broker and store, {g}, events/s | {med} | {all} |\n");
+        if let (Some(e), (Some(p), _, _)) = (e, e2e_cells(n, pg)) {
+            vs_pg += &format!(
+                "Embedded / PostgreSQL end to end, {g}: {} / {} = **{:.2}**\n",
+                fmt_rate(e),
+                fmt_rate(p),
+                e / p
+            );
+        }
     }
     s += "\n";
-    if let Some((g, e)) = best {
+    s += &vs_pg;
+    if let Some((g, e)) = best.filter(|_| floor.is_finite()) {
         s += &format!(
             "Best completed setting: {g}: E2E / min(a, b) = {} / {} = **{:.0} %** \
              (goal: ≥ 50 k events/s and ≥ 60 %)\n",
@@ -473,11 +516,14 @@ fn summary(w: &Workload, r: &Results, o: &Opts, elapsed: f64) -> String {
             cpu_table(runs)
         );
     }
+    if let Some((g, runs)) = r.embedded.first().filter(|(_, v)| !v.is_empty()) {
+        s += &format!("\nCPU during (S) with {g}, summed over {} run(s):\n\n{}", runs.len(), cpu_table(runs));
+    }
     let mut problems: Vec<String> = Vec::new();
-    for (g, runs) in &r.e2e {
+    for (k, (g, runs)) in r.e2e.iter().map(|x| ("(E)", x)).chain(r.embedded.iter().map(|x| ("(S)", x))) {
         for (i, e) in runs.iter().enumerate() {
             for p in &e.problems {
-                problems.push(format!("{g} run {}: {p}", i + 1));
+                problems.push(format!("{k} {g} run {}: {p}", i + 1));
             }
         }
     }

@@ -78,7 +78,7 @@ fn publisher_args(ctx: &Ctx, w: Workload, port: u16) -> Vec<String> {
 }
 
 /// Starts the load generator and waits until it is connected with its payloads built.
-async fn start_publisher(ctx: &Ctx, port: u16) -> anyhow::Result<Helper> {
+pub async fn start_publisher(ctx: &Ctx, port: u16) -> anyhow::Result<Helper> {
     let mut p = Helper::spawn(&publisher_args(ctx, ctx.w, port))?;
     p.expect("ready", Duration::from_secs(120)).await?;
     Ok(p)
@@ -129,7 +129,7 @@ async fn start_serve(
 
 /// SIGTERM, then waits up to `grace` (SIGKILL after that). Returns the exit
 /// status (`None` when it had to be killed) and how long it took.
-async fn terminate(serve: &mut Service, grace: Duration) -> (Option<std::process::ExitStatus>, Duration) {
+pub async fn terminate(serve: &mut Service, grace: Duration) -> (Option<std::process::ExitStatus>, Duration) {
     let start = Instant::now();
     let status = serve.terminate_within(grace).await;
     if status.is_none() {
@@ -295,6 +295,15 @@ pub async fn registered_db(tag: &str, w: &Workload) -> anyhow::Result<(TestDb, P
     if !store.uses_timescaledb().await? {
         bail!("the events table is not a hypertable: is TimescaleDB in shared_preload_libraries?");
     }
+    register(&store, w).await?;
+    let c = connect(&db.url).await?;
+    let rows = c.query("SELECT device_code, id FROM elevators", &[]).await?;
+    let ids = elevator_ids(w, rows.iter().map(|r| (r.get::<_, String>(0), r.get(1))))?;
+    Ok((db, store, ids))
+}
+
+/// The workload's firm, project and elevators, in any store.
+pub async fn register(store: &impl Registry, w: &Workload) -> anyhow::Result<()> {
     store.put_firm(&firm_spec("bench", "Bench Lifts")).await?;
     let admitted = (Timestamp(w.base_us).to_utc() - chrono::Duration::days(30)).date_naive();
     let elevators = (0..w.devices)
@@ -306,20 +315,23 @@ pub async fn registered_db(tag: &str, w: &Workload) -> anyhow::Result<(TestDb, P
         ..project_spec("bench", "bench", elevators)
     };
     store.put_project(&project, admitted).await?;
-    let c = connect(&db.url).await?;
+    Ok(())
+}
+
+/// The elevator id of each device index, from `(device_code, id)` rows.
+pub fn elevator_ids(w: &Workload, rows: impl Iterator<Item = (String, i32)>) -> anyhow::Result<Vec<i32>> {
     let mut ids = vec![0i32; w.devices as usize];
-    for r in c.query("SELECT device_code, id FROM elevators", &[]).await? {
-        let code: &str = r.get(0);
+    for (code, id) in rows {
         if let Some(d) = code.get(15..).and_then(|s| s.parse::<usize>().ok()) {
             if let Some(slot) = ids.get_mut(d) {
-                *slot = r.get(1);
+                *slot = id;
             }
         }
     }
     if ids.contains(&0) {
         bail!("not every elevator got an id");
     }
-    Ok((db, store, ids))
+    Ok(ids)
 }
 
 /// (E) One end-to-end run.
@@ -342,19 +354,85 @@ pub struct E2eRun {
     pub shutdown_secs: f64,
 }
 
-struct Probe<'a> {
-    c: &'a Client,
-    stmt: tokio_postgres::Statement,
-    w: Workload,
-    ids: &'a [i32],
+/// What the progress probes and the final counts read: the run's
+/// PostgreSQL database, or the embedded store's file (a read connection
+/// beside the service's writer; WAL lets it read while `serve` commits).
+pub enum Db {
+    /// A fresh TimescaleDB database.
+    Pg {
+        /// The connection.
+        c: Client,
+        /// `EXISTS` of one event identity.
+        exists: tokio_postgres::Statement,
+    },
+    /// `liftwatch.db` of the embedded store (`query_only`).
+    Lite(std::sync::Mutex<rusqlite::Connection>),
+}
+
+const EXISTS_SQL: &str = "SELECT EXISTS (SELECT 1 FROM events WHERE elevator_id = $1 AND seq = $2 AND ts = $3)";
+
+impl Db {
+    /// Connects to a PostgreSQL database.
+    pub async fn pg(url: &str) -> anyhow::Result<Db> {
+        let c = connect(url).await?;
+        let exists = c.prepare(EXISTS_SQL).await?;
+        Ok(Db::Pg { c, exists })
+    }
+
+    /// Opens the embedded store's database file for reading.
+    pub fn lite(path: &Path) -> anyhow::Result<Db> {
+        let c = rusqlite::Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        c.busy_timeout(Duration::from_secs(5))?;
+        c.pragma_update(None, "query_only", "ON")?;
+        Ok(Db::Lite(std::sync::Mutex::new(c)))
+    }
+
+    /// Whether the event `(elevator_id, seq, ts)` is stored.
+    async fn exists(&self, id: i32, seq: i64, ts_us: i64) -> anyhow::Result<bool> {
+        match self {
+            Db::Pg { c, exists } => Ok(c.query_one(exists, &[&id, &seq, &utc(ts_us)]).await?.get(0)),
+            Db::Lite(c) => {
+                let c = c.lock().map_err(|_| anyhow::anyhow!("probe connection poisoned"))?;
+                let mut st = c.prepare_cached(&EXISTS_SQL.replace('$', "?"))?;
+                Ok(st.query_row((id, seq, ts_us), |r| r.get(0))?)
+            }
+        }
+    }
+
+    /// The one integer `sql` returns (written for both dialects).
+    pub async fn scalar(&self, sql: &str) -> anyhow::Result<i64> {
+        match self {
+            Db::Pg { c, .. } => Ok(c.query_one(sql, &[]).await?.get(0)),
+            Db::Lite(c) => {
+                let c = c.lock().map_err(|_| anyhow::anyhow!("probe connection poisoned"))?;
+                Ok(c.query_row(sql, [], |r| r.get(0))?)
+            }
+        }
+    }
+}
+
+/// Runs in the rollups (both dialects).
+pub const RUNS_SQL: &str = "SELECT CAST(coalesce(sum(runs), 0) AS bigint) FROM rollups";
+/// Events stored.
+pub const COUNT_SQL: &str = "SELECT count(*) FROM events";
+/// Dead letters.
+pub const DEAD_SQL: &str = "SELECT count(*) FROM dead_letters";
+
+/// Progress of a run, probed by event identity.
+pub struct Probe<'a> {
+    /// Where to look.
+    pub db: &'a Db,
+    /// The workload.
+    pub w: Workload,
+    /// Elevator id of each device index.
+    pub ids: &'a [i32],
 }
 
 impl Probe<'_> {
     /// Whether message `m` is committed (its last event is stored).
     async fn committed(&self, m: u64) -> anyhow::Result<bool> {
         let e = self.w.last_event(m);
-        let row = self.c.query_one(&self.stmt, &[&self.ids[e.device as usize], &e.seq, &utc(e.ts)]).await?;
-        Ok(row.get(0))
+        self.db.exists(self.ids[e.device as usize], e.seq, e.ts).await
     }
 
     /// Messages committed, assuming they commit in publish order, given that
@@ -371,6 +449,89 @@ impl Probe<'_> {
         }
         Ok(lo)
     }
+
+    /// Polls every 25 ms until the last message is committed, or nothing
+    /// moved for `stall_secs`. `t0`/`s0`: the first publish.
+    pub async fn watch(&self, t0: Instant, s0: &cpu::Snapshot, stall_secs: u64) -> anyhow::Result<Watched> {
+        let messages = self.w.messages();
+        let mut count = 0u64;
+        let mut last = (Instant::now(), s0.clone());
+        let mut timeline = Vec::new();
+        let mut tick = 0u64;
+        let completed = loop {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            tick += 1;
+            if self.committed(messages - 1).await? {
+                count = messages;
+                last = (Instant::now(), cpu::snapshot());
+                break true;
+            }
+            if tick % 8 == 0 {
+                let c2 = self.prefix(count).await?;
+                if c2 != count {
+                    count = c2;
+                    last = (Instant::now(), cpu::snapshot());
+                }
+                timeline.push((t0.elapsed().as_secs_f64(), count));
+                if last.0.elapsed().as_secs() >= stall_secs {
+                    break false;
+                }
+            }
+        };
+        timeline.push((t0.elapsed().as_secs_f64(), count));
+        Ok(Watched { completed, count, secs: (last.0 - t0).as_secs_f64(), at_last: last.1, timeline })
+    }
+}
+
+/// What [`Probe::watch`] saw.
+pub struct Watched {
+    /// Every message committed.
+    pub completed: bool,
+    /// Messages committed.
+    pub count: u64,
+    /// First publish → last commit seen.
+    pub secs: f64,
+    /// `/proc` at the last commit seen.
+    pub at_last: cpu::Snapshot,
+    /// `(seconds, messages committed)`.
+    pub timeline: Vec<(f64, u64)>,
+}
+
+impl Watched {
+    /// Writes the timeline to `progress-{tag}.csv`.
+    pub fn write_csv(&self, ctx: &Ctx, tag: &str) -> anyhow::Result<()> {
+        let csv: String = self.timeline.iter().map(|(t, m)| format!("{t:.3},{m}\n")).collect();
+        std::fs::write(ctx.out.join(format!("progress-{tag}.csv")), format!("seconds,messages_committed\n{csv}"))?;
+        Ok(())
+    }
+}
+
+/// A stall, with what the service says about itself (`/readyz`, `/metrics`).
+pub fn stall_report(ctx: &Ctx, http_port: u16, seen: &Watched) -> String {
+    let ready =
+        http_get(http_port, "/readyz").map_or_else(|| "no answer".to_owned(), |(c, b)| format!("{c} {}", b.trim()));
+    let mut stall = format!(
+        "STALL: nothing committed for {} s after {} of {} messages ({} events) in {:.1} s; /readyz answered {ready}",
+        ctx.stall_secs,
+        seen.count,
+        ctx.w.messages(),
+        events_in(&ctx.w, seen.count),
+        seen.secs
+    );
+    if let Some((200, body)) = http_get(http_port, "/metrics") {
+        let interesting: Vec<&str> = body
+            .lines()
+            .filter(|l| {
+                !l.starts_with('#')
+                    && (l.contains("acks_pending")
+                        || l.starts_with("liftwatch_ingest_messages")
+                        || l.contains("mqtt_subscribed")
+                        || l.contains("connection_errors"))
+            })
+            .collect();
+        stall += &format!("; /metrics: {}", interesting.join(", "));
+    }
+    stall
 }
 
 /// Events in the first `messages` messages.
@@ -386,10 +547,8 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
     let broker = start_broker(ctx, tag).await?;
     let serve_log = ctx.out.join(format!("serve-{tag}.log"));
     let (mut serve, http_port) = start_serve(ctx, &db.url, &broker.url(), g, &serve_log).await?;
-    let c = connect(&db.url).await?;
-    let stmt =
-        c.prepare("SELECT EXISTS (SELECT 1 FROM events WHERE elevator_id = $1 AND seq = $2 AND ts = $3)").await?;
-    let probe = Probe { c: &c, stmt, w, ids: &ids };
+    let c = Db::pg(&db.url).await?;
+    let probe = Probe { db: &c, w, ids: &ids };
     checkpoint().await?;
     let mut publisher = start_publisher(ctx, broker.port).await?;
     let roles = Roles {
@@ -421,69 +580,19 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
     let s0 = cpu::snapshot();
     let t0 = Instant::now();
     publisher.say("go").await?;
-    let messages = w.messages();
-    let mut count = 0u64;
-    // Time and /proc snapshot at the last commit seen.
-    let mut last = (Instant::now(), s0.clone());
-    let mut timeline = Vec::new();
-    let mut problems = Vec::new();
-    let mut tick = 0u64;
-    let completed = loop {
-        tokio::time::sleep(Duration::from_millis(25)).await;
-        tick += 1;
-        if probe.committed(messages - 1).await? {
-            count = messages;
-            last = (Instant::now(), cpu::snapshot());
-            break true;
-        }
-        if tick % 8 == 0 {
-            let c2 = probe.prefix(count).await?;
-            if c2 != count {
-                count = c2;
-                last = (Instant::now(), cpu::snapshot());
-            }
-            timeline.push((t0.elapsed().as_secs_f64(), count));
-            if last.0.elapsed().as_secs() >= ctx.stall_secs {
-                break false;
-            }
-        }
-    };
-    let mut secs = (last.0 - t0).as_secs_f64();
-    let cpu = cpu::breakdown(&s0, &last.1, &roles, secs, ctx.tck);
+    let seen = probe.watch(t0, &s0, ctx.stall_secs).await?;
+    let (completed, mut secs) = (seen.completed, seen.secs);
+    let cpu = cpu::breakdown(&s0, &seen.at_last, &roles, secs, ctx.tck);
     if let Some(mut p) = perf_proc {
         if let Some(pid) = p.id() {
             crate::procs::sigint(pid);
         }
         let _ = tokio::time::timeout(Duration::from_secs(60), p.wait()).await;
     }
-    timeline.push((t0.elapsed().as_secs_f64(), count));
-    let csv: String = timeline.iter().map(|(t, m)| format!("{t:.3},{m}\n")).collect();
-    std::fs::write(ctx.out.join(format!("progress-{tag}.csv")), format!("seconds,messages_committed\n{csv}"))?;
-
+    seen.write_csv(ctx, tag)?;
+    let mut problems = Vec::new();
     if !completed {
-        // What the service says about itself while stuck.
-        let ready =
-            http_get(http_port, "/readyz").map_or_else(|| "no answer".to_owned(), |(c, b)| format!("{c} {}", b.trim()));
-        let mut stall = format!(
-            "STALL: nothing committed for {} s after {count} of {messages} messages ({} events) in {secs:.1} s; \
-             /readyz answered {ready}",
-            ctx.stall_secs,
-            events_in(&w, count)
-        );
-        if let Some((200, body)) = http_get(http_port, "/metrics") {
-            let interesting: Vec<&str> = body
-                .lines()
-                .filter(|l| {
-                    !l.starts_with('#')
-                        && (l.contains("acks_pending")
-                            || l.starts_with("liftwatch_ingest_messages")
-                            || l.contains("mqtt_subscribed")
-                            || l.contains("connection_errors"))
-                })
-                .collect();
-            stall += &format!("; /metrics: {}", interesting.join(", "));
-        }
-        problems.push(stall);
+        problems.push(stall_report(ctx, http_port, &seen));
     }
 
     let grace = Duration::from_secs(10);
@@ -496,9 +605,7 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
             None => problems.push(format!("liftwatch serve did not exit within {grace:?} of SIGTERM (killed)")),
         }
     };
-    let runs_sql = "SELECT coalesce(sum(runs), 0)::int8 FROM rollups";
-    let count_sql = "SELECT count(*) FROM events";
-    let stalled_at: i64 = c.query_one(count_sql, &[]).await?.get(0);
+    let stalled_at = c.scalar(COUNT_SQL).await?;
     let mut recovery_log = None;
     if !completed {
         // Does a restart recover (at-least-once: nothing lost, nothing counted twice)?
@@ -510,7 +617,7 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
         serve = s2;
         let mut runs: i64 = 0;
         while t1.elapsed() < Duration::from_secs(60) {
-            runs = c.query_one(runs_sql, &[]).await?.get(0);
+            runs = c.scalar(RUNS_SQL).await?;
             if runs as u64 >= w.events {
                 break;
             }
@@ -525,32 +632,7 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
         recovery_log = Some(log);
     }
 
-    // Exactly N events, counted once.
-    let mut runs: i64 = c.query_one(runs_sql, &[]).await?.get(0);
-    if completed && runs as u64 != w.events {
-        problems.push(format!("last message committed but rollups hold {runs} of {} runs: out of order?", w.events));
-        let wait = Instant::now();
-        while runs as u64 != w.events && wait.elapsed() < Duration::from_secs(30) {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            runs = c.query_one(runs_sql, &[]).await?.get(0);
-        }
-        secs = t0.elapsed().as_secs_f64();
-    }
-    let publish_secs: f64 = match publisher.expect("acked", Duration::from_secs(60)).await {
-        Ok(s) => s.parse()?,
-        Err(e) => {
-            problems.push(format!("publisher: {e}"));
-            f64::NAN
-        }
-    };
-    let n: i64 = c.query_one(count_sql, &[]).await?.get(0);
-    let dead: i64 = c.query_one("SELECT count(*) FROM dead_letters", &[]).await?.get(0);
-    if n as u64 != w.events || runs as u64 != w.events {
-        problems.push(format!("stored {n} events and {runs} runs in rollups, expected {}", w.events));
-    }
-    if dead != 0 {
-        problems.push(format!("{dead} dead letters"));
-    }
+    let publish_secs = exact_counts(&c, &w, &mut publisher, completed, t0, &mut secs, &mut problems).await?;
     let (st, took) = terminate(&mut serve, grace).await;
     if completed {
         check_exit(st, took, &mut problems);
@@ -578,6 +660,47 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
         problems,
         shutdown_secs,
     })
+}
+
+/// Checks that exactly N events are stored and counted once in the rollups,
+/// with no dead letters (waiting up to 30 s for the rollups when the last
+/// message committed first, and then timing to that moment); returns the
+/// publisher's time to its last PUBACK.
+pub async fn exact_counts(
+    c: &Db,
+    w: &Workload,
+    publisher: &mut Helper,
+    completed: bool,
+    t0: Instant,
+    secs: &mut f64,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<f64> {
+    let mut runs = c.scalar(RUNS_SQL).await?;
+    if completed && runs as u64 != w.events {
+        problems.push(format!("last message committed but rollups hold {runs} of {} runs: out of order?", w.events));
+        let wait = Instant::now();
+        while runs as u64 != w.events && wait.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            runs = c.scalar(RUNS_SQL).await?;
+        }
+        *secs = t0.elapsed().as_secs_f64();
+    }
+    let publish_secs: f64 = match publisher.expect("acked", Duration::from_secs(60)).await {
+        Ok(s) => s.parse()?,
+        Err(e) => {
+            problems.push(format!("publisher: {e}"));
+            f64::NAN
+        }
+    };
+    let n = c.scalar(COUNT_SQL).await?;
+    let dead = c.scalar(DEAD_SQL).await?;
+    if n as u64 != w.events || runs as u64 != w.events {
+        problems.push(format!("stored {n} events and {runs} runs in rollups, expected {}", w.events));
+    }
+    if dead != 0 {
+        problems.push(format!("{dead} dead letters"));
+    }
+    Ok(publish_secs)
 }
 
 /// Rows of the workload in publish order.
