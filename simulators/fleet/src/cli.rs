@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use liftwatch_core::protocol::{to_array_payload, topic_for, DeviceCode, Event};
 use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
 
 use crate::Scenario;
@@ -48,6 +47,9 @@ pub struct SimArgs {
     /// scenario publishes exactly these events.
     #[arg(long, value_name = "FILE")]
     pub ground_truth: Option<PathBuf>,
+    /// Box faults on demand (offline buffering, duplicates, malformed payloads).
+    #[command(flatten)]
+    pub faults: crate::faults::BoxFaults,
 }
 
 /// Runs the simulator with `args`.
@@ -92,20 +94,24 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let mut o = MqttOptions::new(format!("liftwatch-sim-{}", std::process::id()), &args.host, args.port);
     o.set_keep_alive(Duration::from_secs(30)).set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut el) = AsyncClient::new(o, 1000);
-    let mut payloads: Vec<(String, String)> = Vec::new();
+    args.faults.check().map_err(anyhow::Error::msg)?;
+    let mut days = Vec::new();
     let mut events = 0usize;
     scenario.for_each_day(|_, evs| {
         events += evs.len();
-        let mut by: std::collections::BTreeMap<DeviceCode, Vec<Event>> = Default::default();
-        for e in evs {
-            by.entry(e.device).or_default().push(e);
-        }
-        for (d, evs) in by {
-            for c in evs.chunks(args.per_message) {
-                payloads.push((format!("{}{}", args.topic_prefix, topic_for(&d)), to_array_payload(c)));
-            }
-        }
+        days.push(evs);
     })?;
+    let plan = crate::faults::plan(days, args.per_message, &args.topic_prefix, &args.faults, scenario.seed);
+    if plan.duplicates + plan.malformed + plan.offline_boxes > 0 {
+        eprintln!(
+            "box faults: {} boxes offline (replayed late in arrays of up to {}), {} duplicate messages, {} malformed messages",
+            plan.offline_boxes,
+            crate::faults::REPLAY_ARRAY,
+            plan.duplicates,
+            plan.malformed
+        );
+    }
+    let payloads = plan.messages;
     let total = payloads.len();
     let pace = match args.rate {
         0 => String::from("as fast as the broker takes them"),

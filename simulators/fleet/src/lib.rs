@@ -17,6 +17,7 @@ use liftwatch_core::protocol::{Body, Cause, DeviceCode, Event, FaultCode, Phase,
 use serde::Deserialize;
 
 pub mod cli;
+pub mod faults;
 pub mod model;
 pub mod truth;
 
