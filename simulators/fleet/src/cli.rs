@@ -39,6 +39,10 @@ pub struct SimArgs {
     /// outrun any subscriber that makes its messages durable first.
     #[arg(long, default_value_t = DEFAULT_RATE)]
     pub rate: u32,
+    /// Accelerated time: publish this many simulated days a minute (overrides --rate;
+    /// 0: off). Without it, a backfill (paced by --rate, or as fast as the broker takes it).
+    #[arg(long, default_value_t = 0)]
+    pub days_per_minute: u32,
     /// Print the fleet as a `PUT /api/v1/projects/{id}` body for this firm and exit.
     #[arg(long, value_name = "FIRM_ID")]
     pub print_project: Option<String>,
@@ -113,15 +117,21 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     }
     let payloads = plan.messages;
     let total = payloads.len();
-    let pace = match args.rate {
-        0 => String::from("as fast as the broker takes them"),
-        r => format!("{r} messages/s, about {} s", total as u64 / u64::from(r)),
+    let every = message_interval(total, scenario.days, args.rate, args.days_per_minute);
+    let pace = match (every, args.days_per_minute) {
+        (None, _) => String::from("as fast as the broker takes them"),
+        (Some(_), n) if n > 0 => format!("accelerated: {n} simulated days a minute"),
+        (Some(d), _) => format!("{} messages/s, about {} s", args.rate, (d * total as u32).as_secs()),
     };
     eprintln!("publishing {events} events in {total} messages for {} elevators ({pace})", devices.len());
-    let rate = args.rate;
+    // Drawn only when stderr is a terminal.
+    let bar = indicatif::ProgressBar::new(total as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} messages acknowledged, {per_sec}, ETA {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let sender = tokio::spawn(async move {
-        let mut tick = (rate > 0).then(|| {
-            let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+        let mut tick = every.map(|d| {
+            let mut i = tokio::time::interval(d);
             i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             i
         });
@@ -136,13 +146,42 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let mut acked = 0;
     while acked < total {
         match el.poll().await {
-            Ok(MqttEvent::Incoming(Packet::PubAck(_))) => acked += 1,
+            Ok(MqttEvent::Incoming(Packet::PubAck(_))) => {
+                acked += 1;
+                bar.inc(1);
+            }
             Ok(_) => {}
             Err(e) => anyhow::bail!("broker connection failed after {acked} of {total} messages: {e}"),
         }
     }
     let client = sender.await??;
     client.disconnect().await?;
+    bar.finish_and_clear();
     eprintln!("done: {total} messages acknowledged by the broker");
     Ok(())
+}
+
+/// The pause between two messages: accelerated time spreads the messages of
+/// `days` simulated days over `days / days_per_minute` minutes; otherwise
+/// `rate` messages a second; `None`: as fast as the broker takes them.
+pub fn message_interval(total: usize, days: u32, rate: u32, days_per_minute: u32) -> Option<Duration> {
+    if days_per_minute > 0 && total > 0 {
+        let wall = 60.0 * f64::from(days) / f64::from(days_per_minute);
+        return Some(Duration::from_secs_f64(wall / total as f64));
+    }
+    (rate > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(rate)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accelerated_time_spreads_the_days_over_their_minutes_and_rate_paces_a_backfill() {
+        // 180 days at 60 a minute: 3 minutes for 18,000 messages → 10 ms apart.
+        assert_eq!(message_interval(18_000, 180, 500, 60), Some(Duration::from_millis(10)));
+        assert_eq!(message_interval(1000, 10, 500, 0), Some(Duration::from_millis(2)));
+        assert_eq!(message_interval(1000, 10, 0, 0), None, "as fast as the broker takes them");
+        assert_eq!(message_interval(0, 10, 0, 6), None);
+    }
 }
