@@ -144,3 +144,33 @@ mod tests {
         assert_eq!(stored_payload(b"[]"), b"[]");
     }
 }
+
+/// One dead letter to write (both adapters write it the same way).
+pub(crate) struct Letter<'a> {
+    /// When the message was received.
+    pub received_at: Timestamp,
+    /// Its topic, as received.
+    pub topic: &'a str,
+    /// The device of the topic, when it names one.
+    pub device: Option<liftwatch_core::protocol::DeviceCode>,
+    /// Reason code.
+    pub code: &'a str,
+    /// Reason, for a person.
+    pub reason: &'a str,
+    /// The refused bytes, whole.
+    pub payload: &'a [u8],
+}
+
+impl<'a> Letter<'a> {
+    /// A dead letter the core sorted out of a batch.
+    pub(crate) fn of_row(d: &'a liftwatch_core::ingest::DeadLetterRow<'a>) -> Letter<'a> {
+        Letter {
+            received_at: d.received_at,
+            topic: d.topic,
+            device: d.device,
+            code: d.code,
+            reason: &d.reason,
+            payload: &d.payload,
+        }
+    }
+}

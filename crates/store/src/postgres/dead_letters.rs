@@ -7,7 +7,6 @@ use crate::dead_letters::*;
 use crate::port::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use liftwatch_core::ingest::DeadLetterRow;
 use liftwatch_core::protocol::{decode_message, DeviceCode, Timestamp};
 use tokio_postgres::GenericClient;
 
@@ -93,36 +92,6 @@ impl DeadLetters for PgStore {
             )
             .await?;
         Ok(PruneReport { expired, over_cap })
-    }
-}
-
-/// One dead letter to write.
-pub(crate) struct Letter<'a> {
-    /// When the message was received.
-    pub received_at: Timestamp,
-    /// Its topic, as received.
-    pub topic: &'a str,
-    /// The device of the topic, when it names one.
-    pub device: Option<DeviceCode>,
-    /// Reason code.
-    pub code: &'a str,
-    /// Reason, for a person.
-    pub reason: &'a str,
-    /// The refused bytes, whole.
-    pub payload: &'a [u8],
-}
-
-impl<'a> Letter<'a> {
-    /// A dead letter the core sorted out of a batch.
-    pub(crate) fn of_row(d: &'a DeadLetterRow<'a>) -> Letter<'a> {
-        Letter {
-            received_at: d.received_at,
-            topic: d.topic,
-            device: d.device,
-            code: d.code,
-            reason: &d.reason,
-            payload: &d.payload,
-        }
     }
 }
 

@@ -23,9 +23,10 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{GenericClient, Transaction};
 
-use super::dead_letters::{write_dead_letters, Letter};
+use super::dead_letters::write_dead_letters;
 use super::incidents::{add_rollups, lock, IncidentRow};
 use super::{dt, ts};
+use crate::dead_letters::Letter;
 use crate::{EventStore, Inbound, IngestReport, PgStore, StoreError};
 
 impl PgStore {

@@ -3,7 +3,6 @@
 //! listing, replay after the cause is fixed, and pruning.
 
 use async_trait::async_trait;
-use liftwatch_core::ingest::DeadLetterRow;
 use liftwatch_core::protocol::{decode_message, DeviceCode, Timestamp};
 use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
@@ -12,36 +11,6 @@ use super::ingest::ingest_in;
 use crate::dead_letters::*;
 use crate::port::DeadLetters;
 use crate::{Inbound, SqliteStore, StoreError};
-
-/// One dead letter to write.
-pub(crate) struct Letter<'a> {
-    /// When the message was received.
-    pub received_at: Timestamp,
-    /// Its topic, as received.
-    pub topic: &'a str,
-    /// The device of the topic, when it names one.
-    pub device: Option<DeviceCode>,
-    /// Reason code.
-    pub code: &'a str,
-    /// Reason, for a person.
-    pub reason: &'a str,
-    /// The refused bytes, whole.
-    pub payload: &'a [u8],
-}
-
-impl<'a> Letter<'a> {
-    /// A dead letter the core sorted out of a batch.
-    pub(crate) fn of_row(d: &'a DeadLetterRow<'a>) -> Letter<'a> {
-        Letter {
-            received_at: d.received_at,
-            topic: d.topic,
-            device: d.device,
-            code: d.code,
-            reason: &d.reason,
-            payload: &d.payload,
-        }
-    }
-}
 
 /// Writes dead letters so that the write cannot fail because of the message
 /// itself (text escaped and cut, payload cut at [`DEAD_LETTER_PAYLOAD_MAX`]

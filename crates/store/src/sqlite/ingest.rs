@@ -17,9 +17,10 @@ use liftwatch_core::ingest;
 use liftwatch_core::protocol::{parse_topic, Body, Cause, DeviceCode, Event, Mode, Phase};
 use rusqlite::{params, Connection};
 
-use super::dead_letters::{write_dead_letters, Letter};
+use super::dead_letters::write_dead_letters;
 use super::incidents::{add_rollups, elevator_id, load, IncidentRow};
 use super::telemetry::ingest_telemetry;
+use crate::dead_letters::Letter;
 use crate::{EventStore, Inbound, IngestReport, SqliteStore, StoreError};
 
 /// Stores a batch inside an open write transaction (ingest, probe and
