@@ -115,36 +115,6 @@ pub struct ReplayReport {
     pub ingest: IngestReport,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A NUL (refused by PostgreSQL text) is escaped; other text is untouched.
-    #[test]
-    fn nul_is_escaped() {
-        assert_eq!(storable_text("lift/v1/a\0b/events", 100), "lift/v1/a\\u0000b/events");
-        assert!(matches!(storable_text("plain", 100), Cow::Borrowed("plain")));
-    }
-
-    /// Long text is cut on a character boundary, marked, within the bound.
-    #[test]
-    fn long_text_is_cut_within_the_bound() {
-        let s = "é".repeat(100);
-        let cut = storable_text(&s, 11);
-        assert!(cut.len() <= 11, "{cut}");
-        assert!(cut.ends_with('…'));
-        assert_eq!(storable_text("abc", 3), "abc");
-    }
-
-    /// Payloads up to the protocol limit are kept whole, larger ones cut.
-    #[test]
-    fn payloads_over_the_protocol_limit_are_cut() {
-        let big = vec![b'x'; DEAD_LETTER_PAYLOAD_MAX + 10];
-        assert_eq!(stored_payload(&big).len(), DEAD_LETTER_PAYLOAD_MAX);
-        assert_eq!(stored_payload(b"[]"), b"[]");
-    }
-}
-
 /// One dead letter to write (both adapters write it the same way).
 pub(crate) struct Letter<'a> {
     /// When the message was received.
@@ -172,5 +142,35 @@ impl<'a> Letter<'a> {
             reason: &d.reason,
             payload: &d.payload,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A NUL (refused by PostgreSQL text) is escaped; other text is untouched.
+    #[test]
+    fn nul_is_escaped() {
+        assert_eq!(storable_text("lift/v1/a\0b/events", 100), "lift/v1/a\\u0000b/events");
+        assert!(matches!(storable_text("plain", 100), Cow::Borrowed("plain")));
+    }
+
+    /// Long text is cut on a character boundary, marked, within the bound.
+    #[test]
+    fn long_text_is_cut_within_the_bound() {
+        let s = "é".repeat(100);
+        let cut = storable_text(&s, 11);
+        assert!(cut.len() <= 11, "{cut}");
+        assert!(cut.ends_with('…'));
+        assert_eq!(storable_text("abc", 3), "abc");
+    }
+
+    /// Payloads up to the protocol limit are kept whole, larger ones cut.
+    #[test]
+    fn payloads_over_the_protocol_limit_are_cut() {
+        let big = vec![b'x'; DEAD_LETTER_PAYLOAD_MAX + 10];
+        assert_eq!(stored_payload(&big).len(), DEAD_LETTER_PAYLOAD_MAX);
+        assert_eq!(stored_payload(b"[]"), b"[]");
     }
 }
