@@ -33,7 +33,15 @@ pub async fn serve(
     loop {
         let stream = tokio::select! {
             r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    // A response is written in more than one segment (head,
+                    // then a large body): with Nagle's algorithm on, the
+                    // second waits for the client's delayed ACK (~40 ms).
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!(error = %e, "HTTP: TCP_NODELAY not set");
+                    }
+                    stream
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "HTTP: accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;

@@ -131,6 +131,7 @@ pub async fn end_to_end_embedded(ctx: &Ctx, g: GatewaySetting, tag: &str) -> any
         db_bytes as f64 / w.events as f64
     );
     let grace = Duration::from_secs(10);
+    let rss = crate::phases::rss_kb(serve.pid().unwrap_or(0));
     let (st, took) = terminate(&mut serve, grace).await;
     match st {
         Some(s) if s.success() => {}
@@ -149,5 +150,7 @@ pub async fn end_to_end_embedded(ctx: &Ctx, g: GatewaySetting, tag: &str) -> any
         cpu,
         problems,
         shutdown_secs: took.as_secs_f64(),
+        rss_kb: rss,
+        restart_secs: None,
     })
 }

@@ -348,11 +348,14 @@ fn e2e_cells(n: u64, runs: &[E2eRun]) -> (Option<f64>, String, String) {
 /// One line per E2E run, and its problems.
 fn print_run(label: &str, e: &E2eRun) {
     eprintln!(
-        "  {label}: {} ({:.2} s; publisher acked in {:.2} s; SIGTERM→exit {:.1} s)",
+        "  {label}: {} ({:.2} s; publisher acked in {:.2} s; SIGTERM→exit {:.1} s; serve RSS peak {} MB, at the end {} MB{})",
         describe(e),
         e.secs,
         e.publish_secs,
         e.shutdown_secs,
+        e.rss_kb.0 / 1024,
+        e.rss_kb.1 / 1024,
+        e.restart_secs.map(|s| format!("; restart on the history to ready {s:.2} s")).unwrap_or_default(),
     );
     for p in &e.problems {
         eprintln!("      ! {p}");

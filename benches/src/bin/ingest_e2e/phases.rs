@@ -352,6 +352,25 @@ pub struct E2eRun {
     pub problems: Vec<String>,
     /// Seconds from SIGTERM to exit (or to the kill after the grace period).
     pub shutdown_secs: f64,
+    /// `liftwatch serve`'s peak and final resident memory (kB, VmHWM and
+    /// VmRSS of /proc) once every event is stored.
+    pub rss_kb: (u64, u64),
+    /// Seconds from starting `liftwatch serve` again on the stored history
+    /// to its `/readyz` answering 200 (`None`: not measured).
+    pub restart_secs: Option<f64>,
+}
+
+/// Peak and current resident memory of process `pid` in kB (VmHWM, VmRSS).
+pub fn rss_kb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
 }
 
 /// What the progress probes and the final counts read: the run's
@@ -633,11 +652,22 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
     }
 
     let publish_secs = exact_counts(&c, &w, &mut publisher, completed, t0, &mut secs, &mut problems).await?;
+    let rss = rss_kb(serve.pid().unwrap_or(0));
     let (st, took) = terminate(&mut serve, grace).await;
     if completed {
         check_exit(st, took, &mut problems);
     } else if !st.is_some_and(|s| s.success()) {
         problems.push("the restarted liftwatch serve did not exit cleanly on SIGTERM".into());
+    }
+    // Restart on the whole history: start to ready (start_serve returns
+    // once /readyz answers 200).
+    let mut restart_secs = None;
+    if completed {
+        let log = ctx.out.join(format!("serve-{tag}-restart-ready.log"));
+        let t1 = Instant::now();
+        let (mut again, _) = start_serve(ctx, &db.url, &broker.url(), g, &log).await?;
+        restart_secs = Some(t1.elapsed().as_secs_f64());
+        let _ = terminate(&mut again, grace).await;
     }
     for p in recovery_log.iter().flat_map(|l| log_problems(l)) {
         problems.push(format!("serve log after restart: {p}"));
@@ -659,6 +689,8 @@ pub async fn end_to_end(ctx: &Ctx, g: GatewaySetting, tag: &str, perf: bool) -> 
         cpu,
         problems,
         shutdown_secs,
+        rss_kb: rss,
+        restart_secs,
     })
 }
 
