@@ -269,3 +269,105 @@ async fn skewed_clocks_and_silent_boxes_the_service_equals_the_truth_and_reports
     assert!(last_seen[..10] < *to_end[0]["from"].as_str().unwrap(), "last heard {last_seen}, before the silence");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Live time through a real broker into `serve`: the scenario starts
+/// today; what happened earlier today is sent at once, and nothing is ever
+/// sent before its time (every box's `last_seen` is in the past and the
+/// service never holds more of its events than were due).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_time_sends_what_is_due_at_once_and_nothing_before_its_time() {
+    use liftwatch_core::protocol::Timestamp;
+    use liftwatch_testkit::procs::http;
+    use liftwatch_testkit::{free_port, wait_until, Broker, Service};
+    use std::io::BufRead;
+    use std::time::Duration;
+    const TOKEN: &str = "simulate-live-token-0123456789abcdef";
+    let dir = std::env::temp_dir().join(format!("lw-sim-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("s.toml");
+    let text = "elevators = 4\ndevice_prefix = \"3110330200209\"\ndays = 1\nruns_per_day = 300\n\
+                heartbeat_minutes = 1\ntimezone = \"Asia/Shanghai\"\nseed = 3\n";
+    std::fs::write(&scenario, text).unwrap();
+    let broker = Broker::start().await;
+    let port = free_port();
+    let args: Vec<String> = ["serve", "--mqtt-url", &broker.url(), "--listen", &format!("127.0.0.1:{port}")]
+        .iter()
+        .chain(&["--mqtt-client-id", "gw-siml", "--mqtt-share-group", "g-siml", "--regulator-token", TOKEN])
+        .map(|s| s.to_string())
+        .collect();
+    let _svc = Service::start_raw(BIN, args, port).await;
+    let (c, b) = http(
+        port,
+        "PUT",
+        "/api/v1/firms/zls",
+        Some(TOKEN),
+        Some(r#"{"name":"ZLS","grade":"A","self_declaration_url":"https://example.org/d.pdf"}"#),
+    )
+    .unwrap();
+    assert_eq!(c, 201, "{b}");
+    let project = Command::new(BIN)
+        .arg("simulate")
+        .arg("--scenario")
+        .arg(&scenario)
+        .args(["--live", "--print-project", "zls"])
+        .output()
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&project.stdout).unwrap();
+    let today = Timestamp::now().local_day(chrono_tz::Asia::Shanghai);
+    let admitted: chrono::NaiveDate = body["admitted_on"].as_str().unwrap().parse().unwrap();
+    assert!(admitted == today || admitted.succ_opt() == Some(today), "live: the scenario starts today: {body}");
+    let (c, b) = http(port, "PUT", "/api/v1/projects/sim", Some(TOKEN), Some(&body.to_string())).unwrap();
+    assert_eq!(c, 201, "{b}");
+    /// The live simulator runs for a day: stopped when the test ends, passed or not.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let started = Timestamp::now();
+    let mut sim = Stop(
+        Command::new(BIN)
+            .arg("simulate")
+            .arg("--scenario")
+            .arg(&scenario)
+            .args(["--port", &broker.port.to_string(), "--live"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // The day it started on, from its own words (the test may straddle midnight).
+    let mut lines = std::io::BufReader::new(sim.0.stderr.take().unwrap()).lines();
+    let start: chrono::NaiveDate = loop {
+        let line = lines.next().expect("simulate ended before publishing").unwrap();
+        if let Some((_, rest)) = line.split_once("live time from ") {
+            break rest[..10].parse().unwrap();
+        }
+    };
+    let s = liftwatch_sim::Scenario { start, ..liftwatch_sim::Scenario::from_toml(text).unwrap() };
+    let mut events = Vec::new();
+    s.for_each_day(|_, evs| events.extend(evs)).unwrap();
+    let due = |d: &str, by: Timestamp| events.iter().filter(|e| e.device.as_str() == d && e.ts <= by).count() as i64;
+    let devices: Vec<String> = s.devices().unwrap().iter().map(|d| d.to_string()).collect();
+    let telemetry = |d: &str| {
+        let (c, b) = http(port, "GET", &format!("/api/v1/elevators/{d}/kpis"), Some(TOKEN), None).unwrap();
+        assert_eq!(c, 200, "{b}");
+        serde_json::from_str::<serde_json::Value>(&b).unwrap()["telemetry"].clone()
+    };
+    let received = |d: &str| telemetry(d)["events"].as_i64().unwrap_or(0);
+    assert!(devices.iter().any(|d| due(d, started) > 0), "heartbeats every minute: something is due");
+    wait_until("everything due at the start is in", Duration::from_secs(120), || {
+        std::future::ready(devices.iter().all(|d| received(d) >= due(d, started)))
+    })
+    .await;
+    for d in &devices {
+        let t = telemetry(d);
+        let now = Timestamp::now();
+        let (last_seen, _) = Timestamp::parse(t["last_seen"].as_str().unwrap()).unwrap();
+        assert!(last_seen <= now, "{d}: last seen {last_seen}, now {now}: nothing before its time");
+        assert!(t["events"].as_i64().unwrap() <= due(d, now), "{d}: no more events than were due by now");
+    }
+    drop(sim);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
