@@ -371,3 +371,87 @@ async fn live_time_sends_what_is_due_at_once_and_nothing_before_its_time() {
     drop(sim);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Visits and remote checks per mode: a `remote` project's boxes report
+/// on-site visits within a month, and its firm's remote checks (not
+/// telemetry) are recorded with the service by `--post-visits`: the
+/// service lists exactly the checks `--visits` writes, as remote checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_checks_of_a_remote_project_are_recorded_as_its_firms_visits() {
+    use liftwatch_testkit::procs::http;
+    use liftwatch_testkit::{free_port, Broker, Service};
+    const TOKEN: &str = "simulate-visits-token-0123456789abcdef";
+    let dir = std::env::temp_dir().join(format!("lw-sim-visits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        "elevators = 4\ndevice_prefix = \"3110330200208\"\nstart = \"2026-06-01\"\ndays = 45\nruns_per_day = 20\n\
+         timezone = \"Asia/Shanghai\"\nseed = 4\nprojects = [{ id = \"east\", elevators = 4, mode = \"remote\" }]\n",
+    )
+    .unwrap();
+    let broker = Broker::start().await;
+    let port = free_port();
+    let args: Vec<String> = ["serve", "--mqtt-url", &broker.url(), "--listen", &format!("127.0.0.1:{port}")]
+        .iter()
+        .chain(&["--mqtt-client-id", "gw-simv", "--mqtt-share-group", "g-simv", "--regulator-token", TOKEN])
+        .map(|s| s.to_string())
+        .collect();
+    let _svc = Service::start_raw(BIN, args, port).await;
+    let (c, b) = http(
+        port,
+        "PUT",
+        "/api/v1/firms/zls",
+        Some(TOKEN),
+        Some(r#"{"name":"ZLS","grade":"A","self_declaration_url":"https://example.org/d.pdf"}"#),
+    )
+    .unwrap();
+    assert_eq!(c, 201, "{b}");
+    let project = Command::new(BIN)
+        .arg("simulate")
+        .arg("--scenario")
+        .arg(&scenario)
+        .args(["--print-project", "zls"])
+        .output()
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&project.stdout).unwrap();
+    assert_eq!(body["mode"], "remote", "the scenario's project mode");
+    let (c, b) = http(port, "PUT", "/api/v1/projects/east", Some(TOKEN), Some(&body.to_string())).unwrap();
+    assert_eq!(c, 201, "{b}");
+    let file = dir.join("checks.jsonl");
+    let st = Command::new(BIN).arg("simulate").arg("--scenario").arg(&scenario).arg("--visits").arg(&file).status();
+    assert!(st.unwrap().success());
+    let written: Vec<serde_json::Value> =
+        std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let out = Command::new(BIN)
+        .arg("simulate")
+        .arg("--scenario")
+        .arg(&scenario)
+        .args(["--port", &broker.port.to_string(), "--rate", "0"])
+        .args(["--post-visits", &format!("http://127.0.0.1:{port}"), "--token", TOKEN])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains(&format!("done: {} remote checks recorded", written.len())), "{log}");
+    let mut devices: Vec<&str> = written.iter().map(|w| w["device_code"].as_str().unwrap()).collect();
+    devices.dedup();
+    devices.sort_unstable();
+    devices.dedup();
+    assert_eq!(devices.len(), 4, "every elevator checked");
+    for d in devices {
+        let (c, b) = http(port, "GET", &format!("/api/v1/elevators/{d}/visits?limit=1000"), Some(TOKEN), None).unwrap();
+        assert_eq!(c, 200, "{b}");
+        let listed: Vec<serde_json::Value> = serde_json::from_str(&b).unwrap();
+        let mine: Vec<&serde_json::Value> = written.iter().filter(|w| w["device_code"] == d).collect();
+        assert_eq!(listed.len(), mine.len(), "{d}: {b}");
+        assert!(mine.len() >= 3, "45 days, one every 14: {}", mine.len());
+        for (l, w) in listed.iter().zip(&mine) {
+            assert_eq!(l["kind"], "remote_check");
+            let at = |v: &serde_json::Value| liftwatch_core::protocol::Timestamp::parse(v.as_str().unwrap()).unwrap().0;
+            assert_eq!(at(&l["started_at"]), at(&w["body"]["started_at"]), "{d}");
+            assert_eq!(l["technician"], w["body"]["technician"]);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -17,6 +17,7 @@ use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
 use crate::faults::Message;
 use crate::Scenario;
 use liftwatch_core::protocol::Timestamp;
+use liftwatch_core::registry::ProjectMode;
 
 /// Messages per second the simulator publishes by default.
 pub const DEFAULT_RATE: u32 = 500;
@@ -62,11 +63,20 @@ pub struct SimArgs {
     /// scenario publishes exactly these events.
     #[arg(long, value_name = "FILE")]
     pub ground_truth: Option<PathBuf>,
-    /// Write the remote checks the projects' firms record (JSON Lines, each
-    /// a body for `POST /api/v1/elevators/{device_code}/visits` with its
-    /// `device_code`) to this file and exit; with --ground-truth, both.
+    /// Write the remote checks the projects' firms record (JSON Lines:
+    /// `{"device_code": …, "body": …}`, the body for `POST
+    /// /api/v1/elevators/{device_code}/visits`) to this file and exit; with
+    /// --ground-truth, both.
     #[arg(long, value_name = "FILE")]
     pub visits: Option<PathBuf>,
+    /// Also record the remote checks with the service at this address
+    /// (`http://host:port`), as the firms do: after the telemetry in a
+    /// backfill or accelerated time, each when it ends in live time.
+    #[arg(long, value_name = "URL", requires = "token")]
+    pub post_visits: Option<String>,
+    /// Bearer token for --post-visits (the firm's, or a regulator's).
+    #[arg(long, env = "LIFTWATCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Box faults on demand (offline buffering, duplicates, malformed payloads, clock skew, silent boxes).
     #[command(flatten)]
     pub faults: crate::faults::BoxFaults,
@@ -89,16 +99,17 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let devices = scenario.devices()?;
     if let Some(firm) = args.print_project {
         anyhow::ensure!(
-            scenario.projects.is_empty(),
+            scenario.projects.len() <= 1,
             "--print-project registers the whole fleet as one project; this scenario splits it into projects \
              ({}): register those with their elevators from --ground-truth",
             scenario.projects.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
         );
+        let mode = scenario.projects.first().and_then(|p| p.mode).unwrap_or(ProjectMode::Iot);
         // Insured from the start for three years: admission needs every
         // elevator insured (A1 §I.(一).2).
         let insured_until = scenario.start.checked_add_months(chrono::Months::new(36)).unwrap_or(scenario.start);
         let body = serde_json::json!({
-            "name": "Simulated fleet", "firm_id": firm, "owner": "Simulated owner", "mode": "iot",
+            "name": "Simulated fleet", "firm_id": firm, "owner": "Simulated owner", "mode": mode.as_str(),
             "admitted_on": scenario.start.to_string(),
             "insurer": "Simulated insurer", "insured_from": scenario.start.to_string(),
             "insured_until": insured_until.to_string(),
@@ -121,7 +132,8 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             scenario.generate(&args.faults, |_, fleet| {
                 for c in fleet.iter().flat_map(|b| &b.remote_checks) {
                     n += 1;
-                    lines += &(serde_json::to_string(c).unwrap_or_default() + "\n");
+                    let line = serde_json::json!({"device_code": c.device_code, "body": c});
+                    lines += &(line.to_string() + "\n");
                 }
             })?;
             std::fs::write(file, lines).with_context(|| format!("writing {}", file.display()))?;
@@ -136,10 +148,30 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let skew = plans.iter().map(|p| (p.device, p.skew_us)).collect();
     let mut days = Vec::new();
     let mut events = 0usize;
-    scenario.for_each_day_with(&args.faults, |_, evs| {
-        events += evs.len();
-        days.push(evs);
+    let mut checks = Vec::new();
+    scenario.generate(&args.faults, |_, fleet| {
+        let mut sent = Vec::new();
+        for b in fleet {
+            checks.extend(b.remote_checks);
+            if !b.silent {
+                sent.extend(b.events);
+            }
+        }
+        events += sent.len();
+        days.push(sent);
     })?;
+    // Remote checks to record: in live time alongside the telemetry, else after it.
+    let mut poster = match &args.post_visits {
+        Some(url) => {
+            let addr = visits_address(url)?;
+            let token = args.token.clone().unwrap_or_default();
+            eprintln!("recording {} remote checks with {url}", checks.len());
+            checks.sort_by_key(|c| c.ended_at);
+            Some(record_visits(addr, token, checks, args.live))
+        }
+        None => None,
+    };
+    let live_poster = if args.live { poster.take().map(tokio::spawn) } else { None };
     let per_message = if args.live { 1 } else { args.per_message };
     let plan = crate::faults::plan(days, per_message, &args.topic_prefix, &args.faults, scenario.seed, &skew);
     let skewed = plans.iter().filter(|p| p.skew_us != 0).count();
@@ -208,7 +240,58 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     client.disconnect().await?;
     bar.finish_and_clear();
     eprintln!("done: {total} messages acknowledged by the broker");
+    match (poster, live_poster) {
+        (Some(p), _) => p.await?,
+        (None, Some(p)) => p.await??,
+        (None, None) => {}
+    }
     Ok(())
+}
+
+/// Records the remote checks with the service (`POST …/visits`), in
+/// order; in live time each when it ends (the API refuses times ahead of
+/// its clock).
+async fn record_visits(addr: String, token: String, checks: Vec<crate::RemoteCheck>, live: bool) -> anyhow::Result<()> {
+    let n = checks.len();
+    for c in checks {
+        if live {
+            let wait = u64::try_from(c.ended_at.0 - Timestamp::now().0).unwrap_or(0);
+            tokio::time::sleep(Duration::from_micros(wait)).await;
+        }
+        let path = format!("/api/v1/elevators/{}/visits", c.device_code);
+        let (code, body) = post(&addr, &path, &token, &serde_json::to_string(&c)?).await?;
+        anyhow::ensure!(code == 201, "POST {path}: {code} {body}");
+    }
+    eprintln!("done: {n} remote checks recorded");
+    Ok(())
+}
+
+/// `host:port` of an `http://host:port` address (the service's API; TLS
+/// is the job of a proxy in front of it).
+fn visits_address(url: &str) -> anyhow::Result<String> {
+    let rest =
+        url.strip_prefix("http://").with_context(|| format!("--post-visits {url:?} must be http://host:port"))?;
+    let host = rest.trim_end_matches('/');
+    anyhow::ensure!(!host.is_empty() && !host.contains('/'), "--post-visits {url:?} must be http://host:port");
+    Ok(host.to_owned())
+}
+
+/// A minimal HTTP/1.1 POST with a bearer token: `(status, body)`.
+async fn post(addr: &str, path: &str, token: &str, body: &str) -> anyhow::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await?;
+    let text = String::from_utf8_lossy(&out);
+    let code = text.split(' ').nth(1).and_then(|c| c.parse().ok()).context("no HTTP status")?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((code, body))
 }
 
 /// Live time: each message with how long after `now` it is sent — when its
@@ -283,6 +366,8 @@ mod tests {
             print_project: None,
             ground_truth: Some(file.clone()),
             visits: None,
+            post_visits: None,
+            token: None,
             faults,
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

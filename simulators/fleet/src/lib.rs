@@ -149,7 +149,8 @@ pub struct BoxPlan {
 /// v1 has no such event).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RemoteCheck {
-    /// The elevator.
+    /// The elevator (in the path, not the body).
+    #[serde(skip)]
     pub device_code: String,
     /// Always `remote_check`.
     pub kind: &'static str,
@@ -940,6 +941,8 @@ mod tests {
         assert_eq!(seen.len(), 3, "all three modes: {seen:?}");
         assert!(stopped_past_midnight > 0, "a stoppage carried past midnight");
         let body = serde_json::to_value(&checks[0]).unwrap();
+        let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["ended_at", "kind", "started_at", "technician"], "exactly the body the API takes");
         assert_eq!(body["kind"], "remote_check");
         let visit: liftwatch_core::records::NewVisit = serde_json::from_value(body).unwrap();
         assert!(visit.validate().is_ok(), "a valid POST …/visits body");
