@@ -45,6 +45,17 @@ pub(crate) struct MembershipPlan<'a, Id> {
     pub joining: Vec<(Id, &'a ElevatorSpec, NaiveDate)>,
 }
 
+impl<Id> MembershipPlan<'_, Id> {
+    /// The first day whose membership the plan changes (from which the
+    /// project's sums are rebuilt), if it changes any.
+    pub(crate) fn first_changed_day(&self) -> Option<NaiveDate> {
+        let ended = self.ended.iter().filter_map(|(_, _, until)| until.succ_opt());
+        let removed = self.removed.iter().map(|(_, since)| *since);
+        let joining = self.joining.iter().map(|(_, _, since)| *since);
+        ended.chain(removed).chain(joining).min()
+    }
+}
+
 /// The [`MembershipPlan`] of putting `p` on `today`: `listed` are its
 /// elevators with their stored ids, `open` the project's current memberships
 /// `(elevator, since)`. A listed current member whose asked `since` differs

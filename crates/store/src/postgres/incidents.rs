@@ -261,7 +261,9 @@ pub(crate) fn entrapment_from_row(r: &tokio_postgres::Row) -> EntrapmentRecord {
         released_at: r.get::<_, Option<DateTime<Utc>>>("released_at").map(ts),
     }
 }
-/// Adds rollup deltas, in key order (no deadlocks between gateways).
+/// Adds rollup deltas, in key order (no deadlocks between gateways), and
+/// the same deltas to the project-day sums. The caller holds
+/// [`super::project_sums::hold_shared`].
 pub(crate) async fn add_rollups<C: GenericClient>(
     c: &C,
     rollups: &BTreeMap<(i32, NaiveDate), DayRollup>,
@@ -274,12 +276,23 @@ pub(crate) async fn add_rollups<C: GenericClient>(
     let day: Vec<NaiveDate> = rows.iter().map(|(k, _)| k.1).collect();
     let cols: Vec<Vec<i64>> = (0..12).map(|i| rows.iter().map(|(_, r)| r.scalars()[i]).collect()).collect();
     let names = DayRollup::SCALAR_NAMES;
+    // One statement: the rollups and, for the days an elevator belongs to a
+    // project, the same deltas to that project's day (project_sums; in
+    // key order, so gateways never deadlock on them).
     let sql = format!(
-        "INSERT INTO rollups (elevator_id, day, {cols}) SELECT * FROM unnest($1::int4[], $2::date[], {params}) \
-         ON CONFLICT (elevator_id, day) DO UPDATE SET {sets}",
+        "WITH x (elevator_id, day, {cols}) AS (SELECT * FROM unnest($1::int4[], $2::date[], {params})), \
+         r AS (INSERT INTO rollups (elevator_id, day, {cols}) SELECT * FROM x \
+               ON CONFLICT (elevator_id, day) DO UPDATE SET {sets}) \
+         INSERT INTO project_days AS p (project_id, day, {cols}) \
+         SELECT m.project_id, x.day, {sums} FROM x JOIN memberships m ON m.elevator_id = x.elevator_id \
+              AND x.day >= m.since AND (m.until IS NULL OR x.day <= m.until) \
+         GROUP BY m.project_id, x.day ORDER BY 1, 2 \
+         ON CONFLICT (project_id, day) DO UPDATE SET {psets}",
         cols = names.join(", "),
         params = (3..15).map(|i| format!("${i}::int8[]")).collect::<Vec<_>>().join(", "),
         sets = names.iter().map(|n| format!("{n} = rollups.{n} + excluded.{n}")).collect::<Vec<_>>().join(", "),
+        sums = names.iter().map(|n| format!("sum(x.{n})")).collect::<Vec<_>>().join(", "),
+        psets = names.iter().map(|n| format!("{n} = p.{n} + excluded.{n}")).collect::<Vec<_>>().join(", "),
     );
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&eid, &day];
     for c in &cols {

@@ -67,6 +67,8 @@ impl PgStore {
 
     /// Stores a batch inside an open transaction (ingest and replay share it).
     pub(crate) async fn ingest_in(&self, tx: &Transaction<'_>, batch: &[Inbound]) -> Result<IngestReport, StoreError> {
+        // Before any row lock: deltas to the project sums (project_sums).
+        super::project_sums::hold_shared(tx).await?;
         let ids = self.resolve(tx, ingest::devices(batch).into_iter()).await?;
         let sorted = ingest::sort_batch(batch, |d| ids.get(&d).copied());
         let new = self.insert_events(tx, &sorted.events).await?;

@@ -1,4 +1,5 @@
-//! KPI queries: sums of rollup rows, never a scan of raw events.
+//! KPI queries: sums of rollup rows, never a scan of raw events; a
+//! project's from its project-day sums (`project_sums`), a row per day.
 
 use crate::port::*;
 use crate::records::Reclassification;
@@ -13,7 +14,7 @@ use crate::overview::{Grouped, ProjectOverview};
 use crate::postgres::records::{Scoped, FIRST_DAY, LAST_DAY};
 use crate::postgres::registry::project_commitment_on;
 use crate::postgres::telemetry::device_telemetry_on;
-use crate::postgres::telemetry::{span_sums, PROJECT_SPANS, PROJECT_SPANS_WHERE, SPAN_SUMS};
+use crate::postgres::telemetry::{span_sums, SPAN_SUMS};
 use crate::postgres::ts;
 use crate::records::Scope;
 use crate::{PgStore, StoreError};
@@ -42,11 +43,8 @@ impl Kpis for PgStore {
         // would wait on each other until the pool's timeout).
         let c = self.pool.get().await?;
         let Some(commitment) = project_commitment_on(&**c, project_id).await? else { return Ok(None) };
-        let sql = format!(
-            "SELECT {SUMS} FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
-             AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
-             WHERE m.project_id = $1 AND r.day BETWEEN $2 AND $3"
-        );
+        // The project-day sums (project_sums): a row per day of the window.
+        let sql = format!("SELECT {SUMS} FROM project_days r WHERE r.project_id = $1 AND r.day BETWEEN $2 AND $3");
         let t = totals(&c.query_one(sql.as_str(), &[&project_id, &w.from, &w.to]).await?);
         let n: i64 = c
             .query_one(
@@ -58,7 +56,9 @@ impl Kpis for PgStore {
             .get(0);
         let spans = c
             .query_one(
-                format!("SELECT {SPAN_SUMS} {PROJECT_SPANS} {PROJECT_SPANS_WHERE}").as_str(),
+                "SELECT coalesce(sum(pairs), 0)::int8, coalesce(sum(resets), 0)::int8, \
+                 coalesce(sum(runs_reported), 0)::int8, coalesce(sum(runs_by_odometer), 0)::int8 \
+                 FROM project_spans WHERE project_id = $1 AND prev_day >= $2 AND day <= $3",
                 &[&project_id, &w.from, &w.to],
             )
             .await?;
@@ -75,9 +75,7 @@ impl Kpis for PgStore {
         let (from, to) = (&w.from, &w.to);
         let mut g = Grouped::default();
         let sums = format!(
-            "SELECT {SUMS}, m.project_id FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
-             AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
-             WHERE r.day BETWEEN $1 AND $2 GROUP BY m.project_id"
+            "SELECT {SUMS}, r.project_id FROM project_days r WHERE r.day BETWEEN $1 AND $2 GROUP BY r.project_id"
         );
         for r in c.query(sums.as_str(), &[from, to]).await? {
             g.totals.insert(r.get(12), totals(&r));
@@ -92,10 +90,10 @@ impl Kpis for PgStore {
         {
             g.elevators.insert(r.get(0), r.get(1));
         }
-        let spans = format!(
-            "SELECT m.project_id, {SPAN_SUMS} {PROJECT_SPANS} WHERE c.prev_day >= $1 AND c.day <= $2 GROUP BY m.project_id"
-        );
-        for r in c.query(spans.as_str(), &[from, to]).await? {
+        let spans = "SELECT project_id, coalesce(sum(pairs), 0)::int8, coalesce(sum(resets), 0)::int8, \
+             coalesce(sum(runs_reported), 0)::int8, coalesce(sum(runs_by_odometer), 0)::int8 \
+             FROM project_spans WHERE prev_day >= $1 AND day <= $2 GROUP BY project_id";
+        for r in c.query(spans, &[from, to]).await? {
             g.spans.insert(r.get(0), span_sums(&r, 1));
         }
         let member = "JOIN memberships m ON m.elevator_id = x.elevator_id AND x.day >= m.since \
@@ -200,9 +198,8 @@ impl Kpis for PgStore {
     async fn project_series(&self, project_id: &str, w: Window) -> Result<Vec<(NaiveDate, DayRollup)>, StoreError> {
         let c = self.pool.get().await?;
         let sql = format!(
-            "SELECT {SUMS}, r.day FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
-             AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
-             WHERE m.project_id = $1 AND r.day BETWEEN $2 AND $3 GROUP BY r.day ORDER BY r.day"
+            "SELECT {SUMS}, r.day FROM project_days r WHERE r.project_id = $1 AND r.day BETWEEN $2 AND $3 \
+             GROUP BY r.day ORDER BY r.day"
         );
         let rows = c.query(sql.as_str(), &[&project_id, &w.from, &w.to]).await?;
         Ok(rows.iter().map(|r| (r.get::<_, NaiveDate>(12), totals(r))).collect())
@@ -245,9 +242,7 @@ impl Kpis for PgStore {
             .query_one(
                 "SELECT coalesce(sum(r.reported_equipment_faults), 0)::int8, \
                         coalesce(sum(r.reclassified_from_equipment), 0)::int8 \
-                 FROM projects p JOIN memberships m ON m.project_id = p.id \
-                 JOIN rollups r ON r.elevator_id = m.elevator_id \
-                      AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
+                 FROM projects p JOIN project_days r ON r.project_id = p.id \
                  WHERE p.firm_id = $1 AND r.day BETWEEN $2 AND $3",
                 &[&firm_id, &w.from, &w.to],
             )

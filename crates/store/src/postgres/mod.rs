@@ -15,6 +15,7 @@ mod incidents;
 mod ingest;
 mod inspections;
 mod kpis;
+mod project_sums;
 pub(crate) mod records;
 mod registry;
 pub(crate) mod telemetry;

@@ -3,6 +3,7 @@
 //! rules are the core's ([`liftwatch_core::registry`],
 //! [`liftwatch_core::pilot::membership`]); this file stores their outcome.
 
+use super::project_sums;
 use crate::port::*;
 use crate::registry::{overlap, plan_memberships, MembershipPlan, ProjectFilter};
 use async_trait::async_trait;
@@ -135,6 +136,8 @@ impl Registry for PgStore {
         let tx = c.transaction().await?;
         // Serialise membership changes: one registry writer at a time.
         tx.execute("SELECT pg_advisory_xact_lock(7460001)", &[]).await?;
+        // Memberships decide the project sums: no delta lands meanwhile.
+        project_sums::hold_exclusive(&*tx).await?;
         if tx.query_opt("SELECT 1 FROM firms WHERE id = $1", &[&p.firm_id]).await?.is_none() {
             return Err(StoreError::NotFound(format!("firm {} does not exist", p.firm_id)));
         }
@@ -172,6 +175,9 @@ impl Registry for PgStore {
             .await?;
         let plan = plan_memberships(p, listed, open.iter().map(|r| (r.get(0), r.get(1))), created, today)?;
         write_memberships(&*tx, &p.id, &plan).await?;
+        if let Some(from) = plan.first_changed_day() {
+            project_sums::rebuild(&*tx, &p.id, from).await?;
+        }
         tx.commit().await?;
         Ok(created)
     }

@@ -207,7 +207,8 @@ pub(crate) fn entrapment_from_row(r: &Row<'_>) -> Result<EntrapmentRecord, Store
     })
 }
 
-/// Adds rollup deltas (and fault counts by code and cause).
+/// Adds rollup deltas (and fault counts by code and cause), and the same
+/// deltas to the project-day sums.
 pub(crate) fn add_rollups(c: &Connection, rollups: &BTreeMap<(i64, NaiveDate), DayRollup>) -> Result<(), StoreError> {
     let names = DayRollup::SCALAR_NAMES;
     let sql = format!(
@@ -218,6 +219,17 @@ pub(crate) fn add_rollups(c: &Connection, rollups: &BTreeMap<(i64, NaiveDate), D
         sets = names.iter().map(|n| format!("{n} = {n} + excluded.{n}")).collect::<Vec<_>>().join(", "),
     );
     let mut up = c.prepare_cached(&sql)?;
+    // The same delta to the project the elevator belongs to that day
+    // (project sums, migration V3).
+    let project = format!(
+        "INSERT INTO project_days (project_id, day, {cols}) SELECT m.project_id, ?2, {params} FROM memberships m \
+         WHERE m.elevator_id = ?1 AND ?2 >= m.since AND (m.until IS NULL OR ?2 <= m.until) \
+         ON CONFLICT (project_id, day) DO UPDATE SET {sets}",
+        cols = names.join(", "),
+        params = (3..15).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", "),
+        sets = names.iter().map(|n| format!("{n} = {n} + excluded.{n}")).collect::<Vec<_>>().join(", "),
+    );
+    let mut project = c.prepare_cached(&project)?;
     let mut counts = c.prepare_cached(
         "INSERT INTO fault_counts (elevator_id, day, code, cause, n) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (elevator_id, day, code, cause) DO UPDATE SET n = n + excluded.n",
@@ -226,6 +238,7 @@ pub(crate) fn add_rollups(c: &Connection, rollups: &BTreeMap<(i64, NaiveDate), D
         let mut p: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(*e), Box::new(*d)];
         p.extend(r.scalars().into_iter().map(|v| Box::new(v) as Box<dyn rusqlite::ToSql>));
         up.execute(rusqlite::params_from_iter(p.iter()))?;
+        project.execute(rusqlite::params_from_iter(p.iter()))?;
         for (code, by_cause) in &r.by_code {
             for cause in Cause::ALL {
                 let n = *by_cause.clone().get_mut(cause);

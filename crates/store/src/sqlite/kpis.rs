@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, Row};
 use super::code;
 use super::records::{in_spans, spans_json, OwnedScope, Scoped, FIRST_DAY, LAST_DAY};
 use super::registry::project_commitment_on;
-use super::telemetry::{device_telemetry_on, span_sums, PROJECT_SPANS, PROJECT_SPANS_WHERE, SPAN_SUMS};
+use super::telemetry::{device_telemetry_on, span_sums, SPAN_SUMS};
 use crate::overview::{Grouped, ProjectOverview};
 use crate::port::Kpis;
 use crate::records::{Reclassification, Scope};
@@ -25,6 +25,15 @@ const SUMS: &str = "coalesce(sum(r.runs),0), coalesce(sum(r.faults),0), coalesce
     coalesce(sum(r.stoppages_closed),0), coalesce(sum(r.downtime_us),0), coalesce(sum(r.stoppages_open),0), \
     coalesce(sum(r.entrapments),0), coalesce(sum(r.rescues),0), coalesce(sum(r.rescue_us),0), \
     coalesce(sum(r.awaiting_arrival),0)";
+
+/// A project's day sums in the window (`?1` project, `?2`..`?3` window):
+/// the rollups of its member elevator-days, a row per day (project sums,
+/// migration V3).
+const PROJECT_DAYS: &str = "FROM project_days r WHERE r.project_id = ?1 AND r.day BETWEEN ?2 AND ?3";
+
+/// Sums of `project_spans` rows, as [`SPAN_SUMS`] of the spans they hold.
+const SPAN_TOTALS: &str =
+    "coalesce(sum(pairs), 0), coalesce(sum(resets), 0), coalesce(sum(runs_reported), 0), coalesce(sum(runs_by_odometer), 0)";
 
 /// Rollup rows of a project's elevators on the days they belonged (`?1`
 /// project, `?2`..`?3` window).
@@ -42,15 +51,18 @@ fn totals(r: &Row<'_>, at: usize) -> rusqlite::Result<DayRollup> {
 fn project_kpis_on(c: &Connection, project_id: &str, w: Window) -> Result<Option<KpiReport>, StoreError> {
     let Some(commitment) = project_commitment_on(c, project_id)? else { return Ok(None) };
     let p = params![project_id, w.from, w.to];
-    let t = c.query_row(&format!("SELECT {SUMS} {PROJECT_ROLLUPS}"), p, |r| totals(r, 0))?;
+    let t = c.query_row(&format!("SELECT {SUMS} {PROJECT_DAYS}"), p, |r| totals(r, 0))?;
     let n: i64 = c.query_row(
         "SELECT count(DISTINCT elevator_id) FROM memberships WHERE project_id = ?1 \
          AND since <= ?3 AND (until IS NULL OR until >= ?2)",
         p,
         |r| r.get(0),
     )?;
-    let spans =
-        c.query_row(&format!("SELECT {SPAN_SUMS} {PROJECT_SPANS} {PROJECT_SPANS_WHERE}"), p, |r| span_sums(r, 0))?;
+    let spans = c.query_row(
+        &format!("SELECT {SPAN_TOTALS} FROM project_spans WHERE project_id = ?1 AND prev_day >= ?2 AND day <= ?3"),
+        p,
+        |r| span_sums(r, 0),
+    )?;
     let mut k = KpiReport::new(Subject::Project(project_id.to_owned()), w, n as usize, &t, commitment);
     k.completeness = Completeness::new(spans);
     fill_open_ages(c, &mut k, Some(project_id), None, &[(FIRST_DAY, LAST_DAY)], w)?;
@@ -63,9 +75,7 @@ fn projects_kpis_on(c: &Connection, w: Window) -> Result<Vec<ProjectOverview>, S
     let p = params![w.from, w.to];
     let mut g = Grouped::default();
     let mut st = c.prepare(&format!(
-        "SELECT {SUMS}, m.project_id FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
-         AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
-         WHERE r.day BETWEEN ?1 AND ?2 GROUP BY m.project_id"
+        "SELECT {SUMS}, r.project_id FROM project_days r WHERE r.day BETWEEN ?1 AND ?2 GROUP BY r.project_id"
     ))?;
     for r in st.query_map(p, |r| Ok((r.get::<_, String>(12)?, totals(r, 0)?)))? {
         let (id, t) = r?;
@@ -80,7 +90,7 @@ fn projects_kpis_on(c: &Connection, w: Window) -> Result<Vec<ProjectOverview>, S
         g.elevators.insert(id, n);
     }
     let mut st = c.prepare(&format!(
-        "SELECT m.project_id, {SPAN_SUMS} {PROJECT_SPANS} WHERE c.prev_day >= ?1 AND c.day <= ?2 GROUP BY m.project_id"
+        "SELECT project_id, {SPAN_TOTALS} FROM project_spans WHERE prev_day >= ?1 AND day <= ?2 GROUP BY project_id"
     ))?;
     for r in st.query_map(p, |r| Ok((r.get::<_, String>(0)?, span_sums(r, 1)?)))? {
         let (id, s) = r?;
@@ -253,7 +263,7 @@ impl Kpis for SqliteStore {
     async fn project_series(&self, project_id: &str, w: Window) -> Result<Vec<(NaiveDate, DayRollup)>, StoreError> {
         let project_id = project_id.to_owned();
         self.read(move |c| {
-            let mut st = c.prepare(&format!("SELECT {SUMS}, r.day {PROJECT_ROLLUPS} GROUP BY r.day ORDER BY r.day"))?;
+            let mut st = c.prepare(&format!("SELECT {SUMS}, r.day {PROJECT_DAYS} GROUP BY r.day ORDER BY r.day"))?;
             let rows = st.query_map(params![project_id, w.from, w.to], |r| Ok((r.get(12)?, totals(r, 0)?)))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
@@ -290,9 +300,7 @@ impl Kpis for SqliteStore {
             }
             let (first, away): (i64, i64) = c.query_row(
                 "SELECT coalesce(sum(r.reported_equipment_faults), 0), coalesce(sum(r.reclassified_from_equipment), 0) \
-                 FROM projects p JOIN memberships m ON m.project_id = p.id \
-                 JOIN rollups r ON r.elevator_id = m.elevator_id \
-                      AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
+                 FROM projects p JOIN project_days r ON r.project_id = p.id \
                  WHERE p.firm_id = ?1 AND r.day BETWEEN ?2 AND ?3",
                 params![firm_id, w.from, w.to],
                 |r| Ok((r.get(0)?, r.get(1)?)),

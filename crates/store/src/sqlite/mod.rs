@@ -76,6 +76,7 @@ pub(crate) const NOW: &str = "CAST(unixepoch('subsec') * 1000000 AS INTEGER)";
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../../migrations/sqlite/V1__initial.sql")),
     (2, "equipment_and_checks", include_str!("../../migrations/sqlite/V2__equipment_and_checks.sql")),
+    (3, "project_sums", include_str!("../../migrations/sqlite/V3__project_sums.sql")),
 ];
 
 /// How to open the embedded store.

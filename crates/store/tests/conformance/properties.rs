@@ -2,7 +2,10 @@
 //! reordered, in batches of any shape — interleaved with cause corrections
 //! and arrivals reported over the API, gives the same rollups, KPIs,
 //! counter readings (with the runs of each span), completeness and device
-//! telemetry through the store as through the core's reference `Ledger`.
+//! telemetry through the store as through the core's reference `Ledger`;
+//! and, with the project's memberships changed between them (backdated
+//! joins, ends, removals), the project's KPIs (read from the project sums)
+//! follow the memberships as stored.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -13,6 +16,7 @@ use liftwatch_core::protocol::{parse_rfc3339, Body, Cause, DeviceCode, Event, Fa
 use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
 use liftwatch_core::window::Window;
 use liftwatch_store::prelude::*;
+use liftwatch_store::StoreError;
 use proptest::prelude::*;
 
 use crate::fixtures::{day, dev, messages};
@@ -30,6 +34,10 @@ enum Op {
     Correct(u8, u8, u8),
     /// A firm reports an arrival `(device, incident, minute)`.
     Arrive(u8, u8, u32),
+    /// The project is put again on day `today` (days after 2026-09-01)
+    /// with `device` listed or not, (re)joining from day `since` when given:
+    /// its membership history changes (and with it the project sums).
+    Member { device: u8, listed: bool, today: u32, since: Option<u32> },
 }
 
 const DEVICES: u8 = 2;
@@ -42,6 +50,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..8).prop_map(Op::Redeliver),
         2 => (0..DEVICES, 0u8..3, 0u8..4).prop_map(|(d, i, c)| Op::Correct(d, i, c)),
         1 => (0..DEVICES, 0u8..3, 0..MINUTES).prop_map(|(d, i, m)| Op::Arrive(d, i, m)),
+        2 => (0..DEVICES, any::<bool>(), 0u32..45, prop::option::of(0u32..45))
+            .prop_map(|(device, listed, today, since)| Op::Member { device, listed, today, since }),
     ]
 }
 
@@ -69,6 +79,30 @@ fn event(device: DeviceCode, seq: u64, kind: u8, incident: u8, minute: u32) -> E
     Event { device, seq, ts, ts_offset: 8 * 3600, body }
 }
 
+/// Project `id` of firm `zls`, admitted 2026-01-01, with `devs` from the day it is put.
+fn project_spec(id: &str, devs: &[DeviceCode]) -> ProjectSpec {
+    ProjectSpec {
+        id: id.into(),
+        name: id.into(),
+        firm_id: "zls".into(),
+        owner: String::new(),
+        mode: ProjectMode::Iot,
+        admitted_on: day("2026-01-01"),
+        commitment: None,
+        elevators: devs
+            .iter()
+            .map(|d| ElevatorSpec {
+                device_code: *d,
+                kind: String::new(),
+                location: String::new(),
+                insured_until: None,
+                since: None,
+            })
+            .collect(),
+        pilot_form: Default::default(),
+    }
+}
+
 /// Runs one stream through the store and the ledger and compares.
 async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCaseError> {
     // Each case has its own elevators and project in the shared database.
@@ -78,32 +112,9 @@ async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCa
     s.put_firm(&Firm { id: "zls".into(), name: "ZLS".into(), grade: GradeLetter::C, self_declaration_url: None })
         .await
         .unwrap();
-    s.put_project(
-        &ProjectSpec {
-            id: project.clone(),
-            name: project.clone(),
-            firm_id: "zls".into(),
-            owner: String::new(),
-            mode: ProjectMode::Iot,
-            admitted_on: day("2026-01-01"),
-            commitment: None,
-            elevators: devs
-                .iter()
-                .map(|d| ElevatorSpec {
-                    device_code: *d,
-                    kind: String::new(),
-                    location: String::new(),
-                    insured_until: None,
-                    since: None,
-                })
-                .collect(),
-            pilot_form: Default::default(),
-        },
-        day("2026-01-01"),
-    )
-    .await
-    .unwrap();
+    s.put_project(&project_spec(&project, &devs), day("2026-01-01")).await.unwrap();
 
+    let mut listed = vec![true; devs.len()];
     let mut ledger = Ledger::new(Shanghai);
     let mut batches: Vec<Vec<Event>> = Vec::new();
     let mut seq = 0u64;
@@ -151,6 +162,34 @@ async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCa
                 ledger.report_arrival(device, &id, at(*m));
                 s.report_arrival(device, &id, at(*m)).await.unwrap();
             }
+            Op::Member { device, listed: l, today, since } => {
+                let sept = |n: u32| day("2026-09-01").checked_add_days(chrono::Days::new(u64::from(n))).unwrap();
+                let mut next = listed.clone();
+                next[usize::from(*device)] = *l;
+                let spec = ProjectSpec {
+                    elevators: devs
+                        .iter()
+                        .zip(&next)
+                        .enumerate()
+                        .filter(|(_, (_, on))| **on)
+                        .map(|(i, (d, _))| ElevatorSpec {
+                            device_code: *d,
+                            kind: String::new(),
+                            location: String::new(),
+                            insured_until: None,
+                            since: (i == usize::from(*device)).then(|| since.map(sept)).flatten(),
+                        })
+                        .collect(),
+                    ..project_spec(&project, &[])
+                };
+                // Refused changes (an overlap, a moved `since`)
+                // change nothing; the memberships read back are the truth.
+                match s.put_project(&spec, sept(*today)).await {
+                    Ok(_) => listed = next,
+                    Err(StoreError::Conflict(_)) => {}
+                    Err(e) => panic!("put_project: {e}"),
+                }
+            }
         }
     }
 
@@ -161,8 +200,8 @@ async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCa
     prop_assert_eq!(&stored, &expected);
     // … and the same KPIs (counts, means, open incidents).
     let w = Window::rolling(day("2026-11-28")).unwrap();
-    let m: Vec<Membership> =
-        devs.iter().map(|d| Membership { device: *d, since: day("2026-01-01"), until: None }).collect();
+    // The project's memberships as stored: the project sums must follow them.
+    let m: Vec<Membership> = s.memberships(&project).await.unwrap();
     let agg = aggregate(&w, &m, ledger.rows());
     let want = KpiReport::new(Subject::Project(project.clone()), w, agg.elevators, &agg.totals, None);
     // … the same counter readings, spans and telemetry …
@@ -173,6 +212,7 @@ async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCa
         prop_assert_eq!(s.device_telemetry(*d).await.unwrap(), ledger.telemetry(*d));
     }
     let got = s.project_kpis(&project, w).await.unwrap().unwrap();
+    prop_assert_eq!(got.elevators, want.elevators);
     prop_assert_eq!(
         (got.runs, got.equipment_faults, &got.downtime.count, &got.downtime.open, &got.rescue.count),
         (want.runs, want.equipment_faults, &want.downtime.count, &want.downtime.open, &want.rescue.count)

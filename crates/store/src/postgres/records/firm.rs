@@ -78,6 +78,8 @@ impl FirmRecords for PgStore {
         check_text("reason", reason, MAX_TEXT_CHARS, true)?;
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
+        // Before any row lock: the change adds deltas to the project sums.
+        crate::postgres::project_sums::hold_shared(&*tx).await?;
         let el = Scoped::load(&*tx, scope, device, true).await?;
         let eid = el.eid;
         let tz = self.tz;
@@ -185,6 +187,8 @@ impl FirmRecords for PgStore {
         check_incident_id("incident_id", incident_id)?;
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
+        // Before any row lock: the change adds deltas to the project sums.
+        crate::postgres::project_sums::hold_shared(&*tx).await?;
         let el = Scoped::load(&*tx, scope, device, true).await?;
         let tz = self.tz;
         // The entrapment's day (if anything of it is known) and the
