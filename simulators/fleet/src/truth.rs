@@ -4,6 +4,13 @@
 //! after 12) — not by replaying the events through the core's ledger — so a
 //! store that miscounts what it ingested disagrees with it.
 //!
+//! Box faults that change what the service can know are part of it: a
+//! skewed box's events count on the days of its clock (the service can only
+//! go by `ts`), and a silent box's lost days are kept apart — the figures
+//! are what was sent (what the service must answer), `generated` what
+//! happened, `completeness` what the odometer readings that were sent let
+//! the service see of the difference (docs/kpis.md §9).
+//!
 //! `liftwatch-sim --ground-truth FILE` writes it as JSON (format in
 //! docs/simulator.md).
 
@@ -11,12 +18,15 @@ use std::collections::BTreeMap;
 use std::ops::AddAssign;
 
 use chrono::{Days, NaiveDate};
+use liftwatch_core::completeness::{Completeness, SpanSums};
 use liftwatch_core::kpi::{KpiReport, Subject};
 use liftwatch_core::protocol::DeviceCode;
+use liftwatch_core::registry::ProjectMode;
 use liftwatch_core::rollup::DayRollup;
 use liftwatch_core::window::Window;
 use serde::Serialize;
 
+use crate::faults::BoxFaults;
 use crate::{Scenario, ScenarioError};
 
 /// What the generator put into one elevator-day (or a sum of them): the
@@ -94,6 +104,42 @@ pub struct WindowTruth {
     pub rescue_mean_minutes: Option<f64>,
     /// Entrapments with no arrival.
     pub awaiting_arrival: i64,
+    /// What the odometer readings that were sent show of the runs
+    /// (`completeness` of the KPI answer): a silent box's lost runs are
+    /// counted by its odometer but never reported.
+    pub completeness: Completeness,
+    /// What was generated on the window's days, sent or not (equal to the
+    /// figures above when no box was silent).
+    pub generated: Tally,
+}
+
+/// Two consecutive odometer readings of an elevator that were sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// Local day (box clock) of the earlier reading.
+    pub from: NaiveDate,
+    /// Local day of the later one.
+    pub to: NaiveDate,
+    /// Runs sent between them.
+    pub runs_reported: i64,
+    /// Runs the odometer counted between them.
+    pub runs_by_odometer: i64,
+}
+
+/// A box that went silent: what it generated and never sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SilentBox {
+    /// The elevator.
+    pub device_code: String,
+    /// First silent local day.
+    pub from: NaiveDate,
+    /// Last silent local day.
+    pub to: NaiveDate,
+    /// Events generated on those days and never sent (the seq numbers the
+    /// service sees missing, when the box is heard again after).
+    pub events_withheld: i64,
+    /// Runs among them (counted by the odometer, never reported).
+    pub runs_withheld: i64,
 }
 
 /// One project's elevators and what they generated, per local day.
@@ -101,18 +147,45 @@ pub struct WindowTruth {
 pub struct ProjectTruth {
     /// Project id (as `--print-project` and the demo register it).
     pub id: String,
+    /// Its mode.
+    pub mode: ProjectMode,
     /// Its elevators.
     pub devices: Vec<DeviceCode>,
-    /// What they generated, by local day.
+    /// First day of membership (the scenario's start): a skewed box's
+    /// events stamped before it are not the project's.
+    pub since: NaiveDate,
+    /// What they sent, by local day of their clocks.
     pub days: BTreeMap<NaiveDate, Tally>,
+    /// What they generated, sent or not, by local day of their clocks.
+    pub generated: BTreeMap<NaiveDate, Tally>,
+    /// Consecutive odometer readings sent, per elevator.
+    pub spans: Vec<Span>,
+    /// Boxes that went silent.
+    pub silent: Vec<SilentBox>,
+    /// Boxes whose clock is off, and by how many seconds.
+    pub skewed: Vec<(DeviceCode, i64)>,
+}
+
+/// Sum of `days` over the window from `since`.
+fn sum(days: &BTreeMap<NaiveDate, Tally>, from: NaiveDate, to: NaiveDate) -> Tally {
+    let mut t = Tally::default();
+    if from <= to {
+        for (_, d) in days.range(from..=to) {
+            t += d;
+        }
+    }
+    t
 }
 
 impl ProjectTruth {
     /// The KPIs over `w` (days outside the scenario count nothing).
     pub fn window(&self, w: Window) -> WindowTruth {
-        let mut t = Tally::default();
-        for (_, d) in self.days.range(w.from..=w.to) {
-            t += d;
+        let from = w.from.max(self.since);
+        let t = sum(&self.days, from, w.to);
+        let mut spans = SpanSums::default();
+        for s in self.spans.iter().filter(|s| s.from >= from && s.to <= w.to && s.from <= w.to && s.to >= from) {
+            spans +=
+                SpanSums { pairs: 1, resets: 0, runs_reported: s.runs_reported, runs_by_odometer: s.runs_by_odometer };
         }
         let r = KpiReport::new(Subject::Project(self.id.clone()), w, self.devices.len(), &rollup_of(&t), None);
         WindowTruth {
@@ -131,6 +204,8 @@ impl ProjectTruth {
             rescue_us: t.rescue_us,
             rescue_mean_minutes: r.rescue.mean_minutes,
             awaiting_arrival: t.awaiting_arrival,
+            completeness: Completeness::new(spans),
+            generated: sum(&self.generated, from, w.to),
         }
     }
 }
@@ -197,7 +272,12 @@ impl GroundTruth {
             "end": self.end,
             "projects": self.projects.iter().map(|p| serde_json::json!({
                 "id": p.id,
+                "mode": p.mode.as_str(),
                 "elevators": p.devices.iter().map(DeviceCode::as_str).collect::<Vec<_>>(),
+                "silent_boxes": p.silent,
+                "skewed_boxes": p.skewed.iter().map(|(d, s)| serde_json::json!({
+                    "device_code": d.as_str(), "seconds": s,
+                })).collect::<Vec<_>>(),
                 "windows": windows.iter().map(|w| p.window(*w)).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         })
@@ -208,27 +288,81 @@ impl Scenario {
     /// Generates the whole scenario, counting what it generates: the ground
     /// truth the service's KPIs must equal once every event is ingested.
     pub fn ground_truth(&self) -> Result<GroundTruth, ScenarioError> {
+        self.ground_truth_with(&BoxFaults::default())
+    }
+
+    /// [`Scenario::ground_truth`] with the box faults of `faults` that
+    /// change what is sent (clock skew, silent boxes; the others change how
+    /// events travel, not which).
+    pub fn ground_truth_with(&self, faults: &BoxFaults) -> Result<GroundTruth, ScenarioError> {
         let projects = self.projects()?;
-        let owner: Vec<usize> =
-            projects.iter().enumerate().flat_map(|(p, (_, devs))| devs.iter().map(move |_| p)).collect();
-        let mut days: Vec<BTreeMap<NaiveDate, Tally>> = vec![BTreeMap::new(); projects.len()];
-        self.generate(|day, fleet| {
-            for (device, (_, tally)) in fleet.iter().enumerate() {
-                *days[owner[device]].entry(day).or_default() += tally;
+        let plans = self.plans(faults)?;
+        let n = projects.len();
+        let (mut sent, mut generated) = (vec![BTreeMap::new(); n], vec![BTreeMap::new(); n]);
+        let mut spans: Vec<Vec<Span>> = vec![Vec::new(); n];
+        // Per box: the day of its last reading sent, runs since, what it withheld.
+        let mut last: Vec<Option<NaiveDate>> = vec![None; plans.len()];
+        let mut pending = vec![0i64; plans.len()];
+        let mut withheld = vec![(0i64, 0i64); plans.len()];
+        self.generate(faults, |_, fleet| {
+            for (i, b) in fleet.iter().enumerate() {
+                let p = plans[i].project;
+                for (day, t) in &b.tally {
+                    *generated[p].entry(*day).or_default() += t;
+                    if !b.silent {
+                        *sent[p].entry(*day).or_default() += t;
+                    }
+                }
+                pending[i] += b.runs;
+                if b.silent {
+                    withheld[i].0 += b.events.len() as i64;
+                    withheld[i].1 += b.runs;
+                    continue;
+                }
+                if let Some(from) = last[i] {
+                    let s = Span { from, to: b.counter_day, runs_reported: b.runs, runs_by_odometer: pending[i] };
+                    spans[p].push(s);
+                }
+                last[i] = Some(b.counter_day);
+                pending[i] = 0;
             }
         })?;
         let end = self
             .start
             .checked_add_days(Days::new(u64::from(self.days.max(1) - 1)))
             .ok_or_else(|| ScenarioError("date out of range".into()))?;
-        Ok(GroundTruth {
-            start: self.start,
-            end,
-            projects: projects
-                .into_iter()
-                .zip(days)
-                .map(|((id, devices), days)| ProjectTruth { id, devices, days })
-                .collect(),
-        })
+        let mut out: Vec<ProjectTruth> = projects
+            .into_iter()
+            .zip(sent.into_iter().zip(generated).zip(spans))
+            .map(|((id, devices), ((days, generated), spans))| ProjectTruth {
+                id,
+                mode: ProjectMode::Iot,
+                devices,
+                since: self.start,
+                days,
+                generated,
+                spans,
+                silent: Vec::new(),
+                skewed: Vec::new(),
+            })
+            .collect();
+        for (i, plan) in plans.iter().enumerate() {
+            let p = &mut out[plan.project];
+            p.mode = plan.mode;
+            if plan.skew_us != 0 {
+                p.skewed.push((plan.device, plan.skew_us / 1_000_000));
+            }
+            if let Some(r) = &plan.silent {
+                let day = |k: u32| self.start.checked_add_days(Days::new(u64::from(k))).unwrap_or(self.start);
+                p.silent.push(SilentBox {
+                    device_code: plan.device.as_str().to_owned(),
+                    from: day(r.start),
+                    to: day(r.end - 1),
+                    events_withheld: withheld[i].0,
+                    runs_withheld: withheld[i].1,
+                });
+            }
+        }
+        Ok(GroundTruth { start: self.start, end, projects: out })
     }
 }

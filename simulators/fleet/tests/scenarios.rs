@@ -26,6 +26,8 @@ fn every_shipped_scenario_parses_and_generates() {
         let s = Scenario::from_toml(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let devices = s.devices().unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         assert_eq!(devices.len(), s.elevators as usize, "{}", f.display());
+        let plans = s.plans(&Default::default()).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(plans.len(), devices.len(), "{}: the projects add up", f.display());
         let mut seq = 0;
         let mut rng = liftwatch_sim::Rng::new(s.seed);
         let day = s.day_events(devices[0], s.start, &mut seq, &mut rng).unwrap();

@@ -259,6 +259,11 @@ macro_rules! conformance {
                 truth::six_months_of_a_simulated_fleet_equal_its_ground_truth(&$factory).await
             }
 
+            #[tokio::test]
+            async fn skewed_clocks_and_silent_boxes_equal_their_ground_truth() {
+                truth::skewed_clocks_and_silent_boxes_equal_their_ground_truth(&$factory).await
+            }
+
             #[test]
             fn random_streams_match_the_ledger() {
                 properties::random_streams_match_the_ledger(&$factory)
