@@ -95,6 +95,12 @@ async fn write_draft(c: &impl GenericClient, id: &str, d: &FindingDraft, now: Ti
 
 /// An `exit` or `disqualify` finding records the exit (with the project's
 /// elevators now, the ban follows them) or the disqualification.
+/// Records what a finding's action does beyond the finding: a project's
+/// exit from the pilot (once per admission: a project that has left does
+/// not leave again on its next exit finding, whose evidence stays with that
+/// finding; a project with 10,000 uninsured elevators would otherwise
+/// record 10,000 exits of 10,000 devices each), or a firm's
+/// disqualification.
 async fn record_sanction(
     c: &impl GenericClient,
     id: &str,
@@ -108,7 +114,9 @@ async fn record_sanction(
                  SELECT $1, $2, $3, COALESCE(array_agg(e.device_code ORDER BY e.device_code) \
                    FILTER (WHERE e.device_code IS NOT NULL), '{}'), $4, $5 \
                  FROM memberships m JOIN elevators e ON e.id = m.elevator_id \
-                 WHERE m.project_id = $1 AND m.since <= $3 AND (m.until IS NULL OR m.until >= $3)",
+                 WHERE m.project_id = $1 AND m.since <= $3 AND (m.until IS NULL OR m.until >= $3) \
+                 HAVING NOT EXISTS (SELECT 1 FROM pilot_exits x JOIN projects p ON p.id = x.project_id \
+                   WHERE x.project_id = $1 AND x.on_day >= p.admitted_on)",
                 &[p, f, &today, &d.rule.as_str(), &id],
             )
             .await?;

@@ -105,6 +105,16 @@ fn write_draft(c: &Connection, id: &str, d: &FindingDraft, now: Timestamp) -> Re
 fn record_sanction(c: &Connection, id: &str, d: &FindingDraft, today: NaiveDate) -> Result<(), StoreError> {
     match (d.action, &d.project, &d.firm) {
         (Action::Exit, Some(p), Some(f)) => {
+            // Once per admission, as the PostgreSQL adapter.
+            let exited: bool = c
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM pilot_exits x JOIN projects p ON p.id = x.project_id \
+                     WHERE x.project_id = ?1 AND x.on_day >= p.admitted_on)",
+                )?
+                .query_row([p], |r| r.get(0))?;
+            if exited {
+                return Ok(());
+            }
             let devices: Vec<String> = c
                 .prepare(
                     "SELECT e.device_code FROM memberships m JOIN elevators e ON e.id = m.elevator_id \

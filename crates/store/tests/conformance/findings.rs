@@ -146,4 +146,9 @@ pub async fn findings_lifecycle_with_alerts_sanctions_acknowledgements_and_notes
     // Statuses set by the engine.
     s.set_project_statuses(&[("haibin".into(), ProjectStatus::Rectifying)]).await.unwrap();
     assert_eq!(s.project("haibin").await.unwrap().unwrap().status, ProjectStatus::Rectifying);
+    // A project leaves once per admission: another exit finding, a day
+    // later, records no second exit (nor a second copy of its elevators).
+    let another = FindingDraft { rule: RuleId::InsuranceLapsed, ..draft(Action::Exit) };
+    s.apply_findings(&[Change::Open(another)], minute(7 + 24 * 60)).await.unwrap();
+    assert_eq!(s.pilot_history().await.unwrap().0.len(), 1, "one exit per admission");
 }
