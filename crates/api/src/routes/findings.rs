@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::registry::visible_project;
+use super::registry::check_project_visible;
 use super::Page;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -67,7 +67,7 @@ async fn list(
         a.parse::<Action>()?;
     }
     if let Some(p) = &q.project {
-        visible_project(&s, &caller, p).await?;
+        check_project_visible(&s, &caller, p).await?;
     }
     let firm = match &caller {
         Caller::Regulator => q.firm,

@@ -31,7 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::params::{device, past_day, Page};
-use super::registry::visible_project;
+use super::registry::check_project_visible;
 use crate::auth::Caller;
 use crate::error::{write_refused, ApiError, ApiResult, ErrorBody};
 use crate::ApiState;
@@ -416,7 +416,7 @@ async fn list_due(
         return Err(ApiError::bad_request(format!("status {st:?} must be one of {}", STATUSES.join(", "))));
     }
     if let Some(p) = &q.project {
-        visible_project(&s, &caller, p).await?;
+        check_project_visible(&s, &caller, p).await?;
     }
     let firm = match (&caller, q.firm) {
         (Caller::Regulator, f) => f,

@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::params::{device, parse_day, RangeQuery, WindowQuery};
-use super::registry::{visible_project, CommitmentBody};
+use super::registry::{check_project_visible, CommitmentBody};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::ApiState;
@@ -220,7 +220,7 @@ async fn project_kpis(
 ) -> ApiResult<Json<KpiOut>> {
     let Query(q) = q?;
     let w = q.window(s.today())?;
-    visible_project(&s, &caller, &project_id).await?;
+    check_project_visible(&s, &caller, &project_id).await?;
     let k = s
         .store
         .project_kpis(&project_id, w)
@@ -374,7 +374,7 @@ async fn project_series(
     if w.days() > 400 {
         return Err(ApiError::bad_request(format!("the range has {} days; at most 400 are served at once", w.days())));
     }
-    visible_project(&s, &caller, &project_id).await?;
+    check_project_visible(&s, &caller, &project_id).await?;
     let rows = s.store.project_series(&project_id, w).await?;
     let r2 = |x: Option<f64>| x.map(|v| (v * 100.0).round() / 100.0);
     Ok(Json(

@@ -462,6 +462,16 @@ async fn get_project(
     Ok(Json(rec.into()))
 }
 
+/// Whether `caller` may see project `project_id` (404 otherwise, as for a
+/// project that does not exist), reading only its firm: a KPI answer of a
+/// 10,000-elevator project does not load its 10,000 elevators for that.
+pub async fn check_project_visible(s: &ApiState, caller: &Caller, project_id: &str) -> ApiResult<()> {
+    match s.store.project_firm(project_id).await? {
+        Some(firm) if caller.sees_firm(&firm) => Ok(()),
+        _ => Err(ApiError::not_found(format!("project {project_id} does not exist"))),
+    }
+}
+
 /// The project if the caller may see it, else 404 (as if it did not exist).
 pub async fn visible_project(s: &ApiState, caller: &Caller, project_id: &str) -> ApiResult<ProjectRecord> {
     let not_found = || ApiError::not_found(format!("project {project_id} does not exist"));

@@ -31,7 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::params::{body_device, opt_device, parse_day, past_day, Page, RecordQuery};
-use super::registry::visible_project;
+use super::registry::check_project_visible;
 use crate::auth::Caller;
 use crate::error::{write_refused, ApiError, ApiResult, ErrorBody};
 use crate::ApiState;
@@ -105,7 +105,7 @@ async fn list<R: RegulatorRecord>(
     let Query(q) = q?;
     let (limit, offset) = Page { limit: q.limit, offset: q.offset }.get()?;
     if let Some(p) = &q.project {
-        visible_project(s, caller, p).await?;
+        check_project_visible(s, caller, p).await?;
     }
     let firm = match caller {
         Caller::Regulator => None,
