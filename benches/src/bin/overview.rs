@@ -67,7 +67,7 @@ async fn register(store: &impl Registry, projects: u32, per: u32) -> anyhow::Res
                 id: format!("f{f:02}"),
                 name: format!("Firm {f}"),
                 grade: GradeLetter::A,
-                self_declaration_url: None,
+                self_declaration_url: Some(format!("https://example.org/f{f:02}/declaration.pdf")),
             })
             .await?;
     }
@@ -78,7 +78,7 @@ async fn register(store: &impl Registry, projects: u32, per: u32) -> anyhow::Res
                     device_code: DeviceCode::parse(&format!("3110330200201{:07}", p * per + i))?,
                     kind: "traction".into(),
                     location: String::new(),
-                    insured_until: None,
+                    insured_until: Some(day("2027-12-31")?),
                     since: None,
                 })
             })

@@ -59,3 +59,103 @@ impl Grouped {
             .collect()
     }
 }
+
+/// How a window splits over the month sums (docs/storage.md "Project
+/// sums"): whole months `[full_from, full_until)` read from the month rows,
+/// the edge days `[from, full_from)` and `[full_until, to]` from the day
+/// rows. `None`: no whole month in the window (read the days alone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MonthSplit {
+    /// First day of the first whole month.
+    pub full_from: chrono::NaiveDate,
+    /// First day after the last whole month.
+    pub full_until: chrono::NaiveDate,
+}
+
+impl MonthSplit {
+    /// The split of `w`.
+    pub(crate) fn of(w: &Window) -> Option<MonthSplit> {
+        use chrono::{Datelike, Months};
+        let first_of = |d: chrono::NaiveDate| d.with_day(1).unwrap_or(d);
+        let full_from = if w.from.day() == 1 { w.from } else { first_of(w.from).checked_add_months(Months::new(1))? };
+        let next = w.to.succ_opt()?;
+        let full_until = if next.day() == 1 { next } else { first_of(w.to) };
+        (full_from < full_until).then_some(MonthSplit { full_from, full_until })
+    }
+}
+
+const SUM_COLUMNS: &str = "runs, faults, equipment_faults, reported_equipment_faults, reclassified_from_equipment, \
+    stoppages_closed, downtime_us, stoppages_open, entrapments, rescues, rescue_us, awaiting_arrival";
+
+/// The rows to sum for a window (docs/storage.md "Project sums"): its
+/// whole months from the month sums, its edge days from the day sums; with
+/// `p` the placeholders of (from, to, first whole month, first day after
+/// the whole months) and `only` a condition on `project_id` (or `true`).
+/// Yields `project_id` and the [`SUM_COLUMNS`].
+pub(crate) fn window_rows(only: &str, p: [&str; 4]) -> String {
+    let [from, to, a, b] = p;
+    format!(
+        "SELECT project_id, {SUM_COLUMNS} FROM project_months WHERE {only} AND month >= {a} AND month < {b} \
+         UNION ALL SELECT project_id, {SUM_COLUMNS} FROM project_days WHERE {only} \
+           AND ((day >= {from} AND day < {a}) OR (day >= {b} AND day <= {to}))"
+    )
+}
+
+/// The spans to sum for a window, as [`window_rows`]: the same-month spans
+/// of its whole months from their month sums, the spans of its edge days,
+/// and the spans crossing into its whole months or last edge from a day of
+/// the window (`crosses`: the condition that a span's ends lie in different
+/// months). Yields `project_id, pairs, resets, runs_reported, runs_by_odometer`.
+pub(crate) fn window_spans(only: &str, p: [&str; 4], crosses: &str) -> String {
+    let [from, to, a, b] = p;
+    let cols = "project_id, pairs, resets, runs_reported, runs_by_odometer";
+    format!(
+        "SELECT {cols} FROM project_span_months WHERE {only} AND month >= {a} AND month < {b} \
+         UNION ALL SELECT {cols} FROM project_spans WHERE {only} AND day >= {from} AND day < {a} AND prev_day >= {from} \
+         UNION ALL SELECT {cols} FROM project_spans WHERE {only} AND day >= {b} AND day <= {to} AND prev_day >= {b} \
+         UNION ALL SELECT {cols} FROM project_spans WHERE {only} AND {crosses} AND day >= {a} AND day <= {to} \
+           AND prev_day >= {from}"
+    )
+}
+
+/// The first whole month of `w` and the day after its last (both the day
+/// after `w` when it has no whole month: every day is then an edge day).
+pub(crate) fn split(w: &Window) -> (chrono::NaiveDate, chrono::NaiveDate) {
+    match MonthSplit::of(w) {
+        Some(s) => (s.full_from, s.full_until),
+        None => {
+            let after = w.to.succ_opt().unwrap_or(w.to);
+            (after, after)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn split(from: &str, to: &str) -> Option<(NaiveDate, NaiveDate)> {
+        MonthSplit::of(&Window { from: d(from), to: d(to) }).map(|s| (s.full_from, s.full_until))
+    }
+
+    #[test]
+    fn a_window_splits_into_whole_months_and_edge_days() {
+        // The rolling window: edges at both ends.
+        assert_eq!(split("2026-05-28", "2026-11-27"), Some((d("2026-06-01"), d("2026-11-01"))));
+        // A half-year: whole months only.
+        assert_eq!(split("2026-01-01", "2026-06-30"), Some((d("2026-01-01"), d("2026-07-01"))));
+        // Starting on a first, ending mid-month; ending on the last of February.
+        assert_eq!(split("2026-03-01", "2026-03-15"), None);
+        assert_eq!(split("2026-01-15", "2026-02-28"), Some((d("2026-02-01"), d("2026-03-01"))));
+        // Within one month, or across two without a whole one.
+        assert_eq!(split("2026-03-02", "2026-03-30"), None);
+        assert_eq!(split("2026-03-02", "2026-04-29"), None);
+        // December to January.
+        assert_eq!(split("2025-12-31", "2026-02-01"), Some((d("2026-01-01"), d("2026-02-01"))));
+    }
+}

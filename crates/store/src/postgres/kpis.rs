@@ -10,7 +10,7 @@ use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::rollup::DayRollup;
 use liftwatch_core::window::Window;
 
-use crate::overview::{Grouped, ProjectOverview};
+use crate::overview::{split, window_rows, window_spans, Grouped, ProjectOverview};
 use crate::postgres::records::{Scoped, FIRST_DAY, LAST_DAY};
 use crate::postgres::registry::project_commitment_on;
 use crate::postgres::telemetry::device_telemetry_on;
@@ -26,6 +26,9 @@ const SUMS: &str = "coalesce(sum(r.runs),0)::int8, coalesce(sum(r.faults),0)::in
     coalesce(sum(r.stoppages_closed),0)::int8, coalesce(sum(r.downtime_us),0)::int8, coalesce(sum(r.stoppages_open),0)::int8, \
     coalesce(sum(r.entrapments),0)::int8, coalesce(sum(r.rescues),0)::int8, coalesce(sum(r.rescue_us),0)::int8, \
     coalesce(sum(r.awaiting_arrival),0)::int8";
+
+const SPAN_TOTALS: &str = "coalesce(sum(pairs), 0)::int8, coalesce(sum(resets), 0)::int8, \
+    coalesce(sum(runs_reported), 0)::int8, coalesce(sum(runs_by_odometer), 0)::int8";
 
 fn totals(r: &tokio_postgres::Row) -> DayRollup {
     let mut v = [0i64; 12];
@@ -43,9 +46,11 @@ impl Kpis for PgStore {
         // would wait on each other until the pool's timeout).
         let c = self.pool.get().await?;
         let Some(commitment) = project_commitment_on(&**c, project_id).await? else { return Ok(None) };
-        // The project-day sums (project_sums): a row per day of the window.
-        let sql = format!("SELECT {SUMS} FROM project_days r WHERE r.project_id = $1 AND r.day BETWEEN $2 AND $3");
-        let t = totals(&c.query_one(sql.as_str(), &[&project_id, &w.from, &w.to]).await?);
+        // The project sums (project_sums): whole months and edge days.
+        let (a, b) = split(&w);
+        let p = ["$2", "$3", "$4", "$5"];
+        let sql = format!("SELECT {SUMS} FROM ({}) r", window_rows("project_id = $1", p));
+        let t = totals(&c.query_one(sql.as_str(), &[&project_id, &w.from, &w.to, &a, &b]).await?);
         let n: i64 = c
             .query_one(
                 "SELECT count(DISTINCT elevator_id) FROM memberships WHERE project_id = $1 \
@@ -56,10 +61,8 @@ impl Kpis for PgStore {
             .get(0);
         let spans = c
             .query_one(
-                "SELECT coalesce(sum(pairs), 0)::int8, coalesce(sum(resets), 0)::int8, \
-                 coalesce(sum(runs_reported), 0)::int8, coalesce(sum(runs_by_odometer), 0)::int8 \
-                 FROM project_spans WHERE project_id = $1 AND prev_day >= $2 AND day <= $3",
-                &[&project_id, &w.from, &w.to],
+                format!("SELECT {SPAN_TOTALS} FROM ({}) s", window_spans("project_id = $1", p, "crosses")).as_str(),
+                &[&project_id, &w.from, &w.to, &a, &b],
             )
             .await?;
         let mut k = KpiReport::new(Subject::Project(project_id.to_owned()), w, n as usize, &t, commitment);
@@ -74,10 +77,10 @@ impl Kpis for PgStore {
         let c = self.pool.get().await?;
         let (from, to) = (&w.from, &w.to);
         let mut g = Grouped::default();
-        let sums = format!(
-            "SELECT {SUMS}, r.project_id FROM project_days r WHERE r.day BETWEEN $1 AND $2 GROUP BY r.project_id"
-        );
-        for r in c.query(sums.as_str(), &[from, to]).await? {
+        let (a, b) = split(&w);
+        let p = ["$1", "$2", "$3", "$4"];
+        let sums = format!("SELECT {SUMS}, r.project_id FROM ({}) r GROUP BY r.project_id", window_rows("true", p));
+        for r in c.query(sums.as_str(), &[from, to, &a, &b]).await? {
             g.totals.insert(r.get(12), totals(&r));
         }
         for r in c
@@ -90,10 +93,11 @@ impl Kpis for PgStore {
         {
             g.elevators.insert(r.get(0), r.get(1));
         }
-        let spans = "SELECT project_id, coalesce(sum(pairs), 0)::int8, coalesce(sum(resets), 0)::int8, \
-             coalesce(sum(runs_reported), 0)::int8, coalesce(sum(runs_by_odometer), 0)::int8 \
-             FROM project_spans WHERE prev_day >= $1 AND day <= $2 GROUP BY project_id";
-        for r in c.query(spans, &[from, to]).await? {
+        let spans = format!(
+            "SELECT project_id, {SPAN_TOTALS} FROM ({}) s GROUP BY project_id",
+            window_spans("true", p, "crosses")
+        );
+        for r in c.query(spans.as_str(), &[from, to, &a, &b]).await? {
             g.spans.insert(r.get(0), span_sums(&r, 1));
         }
         let member = "JOIN memberships m ON m.elevator_id = x.elevator_id AND x.day >= m.since \
@@ -238,13 +242,16 @@ impl Kpis for PgStore {
         if c.query_opt("SELECT 1 FROM firms WHERE id = $1", &[&firm_id]).await?.is_none() {
             return Ok(None);
         }
+        let (a, b) = split(&w);
+        let rows = window_rows("project_id IN (SELECT id FROM projects WHERE firm_id = $1)", ["$2", "$3", "$4", "$5"]);
         let r = c
             .query_one(
-                "SELECT coalesce(sum(r.reported_equipment_faults), 0)::int8, \
-                        coalesce(sum(r.reclassified_from_equipment), 0)::int8 \
-                 FROM projects p JOIN project_days r ON r.project_id = p.id \
-                 WHERE p.firm_id = $1 AND r.day BETWEEN $2 AND $3",
-                &[&firm_id, &w.from, &w.to],
+                format!(
+                    "SELECT coalesce(sum(r.reported_equipment_faults), 0)::int8, \
+                            coalesce(sum(r.reclassified_from_equipment), 0)::int8 FROM ({rows}) r"
+                )
+                .as_str(),
+                &[&firm_id, &w.from, &w.to, &a, &b],
             )
             .await?;
         let (first, away): (i64, i64) = (r.get(0), r.get(1));

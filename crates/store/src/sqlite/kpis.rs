@@ -15,7 +15,7 @@ use super::code;
 use super::records::{in_spans, spans_json, OwnedScope, Scoped, FIRST_DAY, LAST_DAY};
 use super::registry::project_commitment_on;
 use super::telemetry::{device_telemetry_on, span_sums, SPAN_SUMS};
-use crate::overview::{Grouped, ProjectOverview};
+use crate::overview::{split, window_rows, window_spans, Grouped, ProjectOverview};
 use crate::port::Kpis;
 use crate::records::{Reclassification, Scope};
 use crate::{SqliteStore, StoreError};
@@ -30,6 +30,10 @@ const SUMS: &str = "coalesce(sum(r.runs),0), coalesce(sum(r.faults),0), coalesce
 /// the rollups of its member elevator-days, a row per day (project sums,
 /// migration V3).
 const PROJECT_DAYS: &str = "FROM project_days r WHERE r.project_id = ?1 AND r.day BETWEEN ?2 AND ?3";
+
+/// That a `project_spans` row's ends lie in different months (the partial
+/// index `project_spans_crossing` has the same condition).
+const CROSSES: &str = "substr(prev_day, 1, 7) <> substr(day, 1, 7)";
 
 /// Sums of `project_spans` rows, as [`SPAN_SUMS`] of the spans they hold.
 const SPAN_TOTALS: &str =
@@ -51,7 +55,12 @@ fn totals(r: &Row<'_>, at: usize) -> rusqlite::Result<DayRollup> {
 fn project_kpis_on(c: &Connection, project_id: &str, w: Window) -> Result<Option<KpiReport>, StoreError> {
     let Some(commitment) = project_commitment_on(c, project_id)? else { return Ok(None) };
     let p = params![project_id, w.from, w.to];
-    let t = c.query_row(&format!("SELECT {SUMS} {PROJECT_DAYS}"), p, |r| totals(r, 0))?;
+    // The project sums: whole months and edge days (docs/storage.md).
+    let (a, b) = split(&w);
+    let pm = params![project_id, w.from, w.to, a, b];
+    let at = ["?2", "?3", "?4", "?5"];
+    let t =
+        c.query_row(&format!("SELECT {SUMS} FROM ({}) r", window_rows("project_id = ?1", at)), pm, |r| totals(r, 0))?;
     let n: i64 = c.query_row(
         "SELECT count(DISTINCT elevator_id) FROM memberships WHERE project_id = ?1 \
          AND since <= ?3 AND (until IS NULL OR until >= ?2)",
@@ -59,8 +68,8 @@ fn project_kpis_on(c: &Connection, project_id: &str, w: Window) -> Result<Option
         |r| r.get(0),
     )?;
     let spans = c.query_row(
-        &format!("SELECT {SPAN_TOTALS} FROM project_spans WHERE project_id = ?1 AND prev_day >= ?2 AND day <= ?3"),
-        p,
+        &format!("SELECT {SPAN_TOTALS} FROM ({}) s", window_spans("project_id = ?1", at, CROSSES)),
+        pm,
         |r| span_sums(r, 0),
     )?;
     let mut k = KpiReport::new(Subject::Project(project_id.to_owned()), w, n as usize, &t, commitment);
@@ -74,10 +83,12 @@ fn project_kpis_on(c: &Connection, project_id: &str, w: Window) -> Result<Option
 fn projects_kpis_on(c: &Connection, w: Window) -> Result<Vec<ProjectOverview>, StoreError> {
     let p = params![w.from, w.to];
     let mut g = Grouped::default();
-    let mut st = c.prepare(&format!(
-        "SELECT {SUMS}, r.project_id FROM project_days r WHERE r.day BETWEEN ?1 AND ?2 GROUP BY r.project_id"
-    ))?;
-    for r in st.query_map(p, |r| Ok((r.get::<_, String>(12)?, totals(r, 0)?)))? {
+    let (a, b) = split(&w);
+    let pm = params![w.from, w.to, a, b];
+    let at = ["?1", "?2", "?3", "?4"];
+    let mut st =
+        c.prepare(&format!("SELECT {SUMS}, r.project_id FROM ({}) r GROUP BY r.project_id", window_rows("true", at)))?;
+    for r in st.query_map(pm, |r| Ok((r.get::<_, String>(12)?, totals(r, 0)?)))? {
         let (id, t) = r?;
         g.totals.insert(id, t);
     }
@@ -90,9 +101,10 @@ fn projects_kpis_on(c: &Connection, w: Window) -> Result<Vec<ProjectOverview>, S
         g.elevators.insert(id, n);
     }
     let mut st = c.prepare(&format!(
-        "SELECT project_id, {SPAN_TOTALS} FROM project_spans WHERE prev_day >= ?1 AND day <= ?2 GROUP BY project_id"
+        "SELECT project_id, {SPAN_TOTALS} FROM ({}) s GROUP BY project_id",
+        window_spans("true", at, CROSSES)
     ))?;
-    for r in st.query_map(p, |r| Ok((r.get::<_, String>(0)?, span_sums(r, 1)?)))? {
+    for r in st.query_map(pm, |r| Ok((r.get::<_, String>(0)?, span_sums(r, 1)?)))? {
         let (id, s) = r?;
         g.spans.insert(id, s);
     }
@@ -298,11 +310,15 @@ impl Kpis for SqliteStore {
             if !super::registry::exists(c, "SELECT 1 FROM firms WHERE id = ?1", [&firm_id])? {
                 return Ok(None);
             }
+            let (a, b) = split(&w);
+            let rows =
+                window_rows("project_id IN (SELECT id FROM projects WHERE firm_id = ?1)", ["?2", "?3", "?4", "?5"]);
             let (first, away): (i64, i64) = c.query_row(
-                "SELECT coalesce(sum(r.reported_equipment_faults), 0), coalesce(sum(r.reclassified_from_equipment), 0) \
-                 FROM projects p JOIN project_days r ON r.project_id = p.id \
-                 WHERE p.firm_id = ?1 AND r.day BETWEEN ?2 AND ?3",
-                params![firm_id, w.from, w.to],
+                &format!(
+                    "SELECT coalesce(sum(r.reported_equipment_faults), 0), \
+                     coalesce(sum(r.reclassified_from_equipment), 0) FROM ({rows}) r"
+                ),
+                params![firm_id, w.from, w.to, a, b],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             let share = (first > 0).then(|| (away as f64 / first as f64 * 10_000.0).round() / 10_000.0);

@@ -77,6 +77,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../../migrations/sqlite/V1__initial.sql")),
     (2, "equipment_and_checks", include_str!("../../migrations/sqlite/V2__equipment_and_checks.sql")),
     (3, "project_sums", include_str!("../../migrations/sqlite/V3__project_sums.sql")),
+    (4, "project_month_sums", include_str!("../../migrations/sqlite/V4__project_month_sums.sql")),
 ];
 
 /// How to open the embedded store.

@@ -198,12 +198,6 @@ async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCa
     stored.retain(|(d, _, _)| devs.contains(d));
     let expected: Vec<_> = ledger.rows().map(|(d, day, r)| (d, day, r.clone())).collect();
     prop_assert_eq!(&stored, &expected);
-    // … and the same KPIs (counts, means, open incidents).
-    let w = Window::rolling(day("2026-11-28")).unwrap();
-    // The project's memberships as stored: the project sums must follow them.
-    let m: Vec<Membership> = s.memberships(&project).await.unwrap();
-    let agg = aggregate(&w, &m, ledger.rows());
-    let want = KpiReport::new(Subject::Project(project.clone()), w, agg.elevators, &agg.totals, None);
     // … the same counter readings, spans and telemetry …
     let mut readings = s.counter_readings().await.unwrap();
     readings.retain(|(d, _)| devs.contains(d));
@@ -211,17 +205,41 @@ async fn run_case<S: EventStore + Store>(s: &S, ops: &[Op]) -> Result<(), TestCa
     for d in &devs {
         prop_assert_eq!(s.device_telemetry(*d).await.unwrap(), ledger.telemetry(*d));
     }
-    let got = s.project_kpis(&project, w).await.unwrap().unwrap();
-    prop_assert_eq!(got.elevators, want.elevators);
-    prop_assert_eq!(
-        (got.runs, got.equipment_faults, &got.downtime.count, &got.downtime.open, &got.rescue.count),
-        (want.runs, want.equipment_faults, &want.downtime.count, &want.downtime.open, &want.rescue.count)
-    );
-    prop_assert_eq!(got.fault_rate_per_10k, want.fault_rate_per_10k);
-    prop_assert_eq!(got.downtime.mean_minutes, want.downtime.mean_minutes);
-    prop_assert_eq!(got.rescue.mean_minutes, want.rescue.mean_minutes);
-    prop_assert_eq!(got.rescue.awaiting_arrival, want.rescue.awaiting_arrival);
-    prop_assert_eq!(got.completeness, crate::fixtures::ledger_completeness(&ledger, &w, Some(&m)));
+    // … and the same KPIs (counts, means, open incidents, completeness)
+    // over windows cut every way the month sums split them: the rolling
+    // six months (edges at both ends), whole months, a window inside one
+    // month, one across a month's end without a whole month, and one from
+    // mid-month to a month's end (docs/storage.md "Project sums").
+    // The project's memberships as stored: the project sums must follow them.
+    let m: Vec<Membership> = s.memberships(&project).await.unwrap();
+    let windows = [
+        Window::rolling(day("2026-11-28")).unwrap(),
+        Window { from: day("2026-09-01"), to: day("2026-10-31") },
+        Window { from: day("2026-09-10"), to: day("2026-09-25") },
+        Window { from: day("2026-09-12"), to: day("2026-10-09") },
+        Window { from: day("2026-09-20"), to: day("2026-10-31") },
+    ];
+    for w in windows {
+        let agg = aggregate(&w, &m, ledger.rows());
+        let want = KpiReport::new(Subject::Project(project.clone()), w, agg.elevators, &agg.totals, None);
+        let got = s.project_kpis(&project, w).await.unwrap().unwrap();
+        prop_assert_eq!(got.elevators, want.elevators, "{}", w);
+        prop_assert_eq!(
+            (got.runs, got.equipment_faults, &got.downtime.count, &got.downtime.open, &got.rescue.count),
+            (want.runs, want.equipment_faults, &want.downtime.count, &want.downtime.open, &want.rescue.count),
+            "{}",
+            w
+        );
+        prop_assert_eq!(got.fault_rate_per_10k, want.fault_rate_per_10k);
+        prop_assert_eq!(got.downtime.mean_minutes, want.downtime.mean_minutes);
+        prop_assert_eq!(got.rescue.mean_minutes, want.rescue.mean_minutes);
+        prop_assert_eq!(got.rescue.awaiting_arrival, want.rescue.awaiting_arrival);
+        prop_assert_eq!(got.completeness, crate::fixtures::ledger_completeness(&ledger, &w, Some(&m)), "{}", w);
+        // The overview answers the same for this project.
+        let all = s.projects_kpis(w).await.unwrap();
+        let row = all.iter().find(|o| o.kpis.subject == Subject::Project(project.clone()));
+        prop_assert_eq!(row.map(|o| &o.kpis), Some(&got), "overview of {}", w);
+    }
     Ok(())
 }
 
