@@ -130,6 +130,51 @@ pub(crate) fn split(w: &Window) -> (chrono::NaiveDate, chrono::NaiveDate) {
     }
 }
 
+/// The overview's sums as [`window_rows`] cut them, one query per part,
+/// each grouped by project and read in key order (per project a seek into
+/// the day rows, no sort): to be added up per project by the caller. `sums`
+/// is the adapter's 12 sums over `r.` columns. Yields the sums then the
+/// project id.
+pub(crate) fn grouped_window_rows(sums: &str, p: [&str; 4]) -> [String; 3] {
+    let [from, to, a, b] = p;
+    [
+        format!("SELECT {sums}, r.project_id FROM project_months r WHERE r.month >= {a} AND r.month < {b} GROUP BY r.project_id"),
+        format!(
+            "SELECT {sums}, p.id FROM projects p JOIN project_days r ON r.project_id = p.id \
+             AND r.day >= {from} AND r.day < {a} GROUP BY p.id"
+        ),
+        format!(
+            "SELECT {sums}, p.id FROM projects p JOIN project_days r ON r.project_id = p.id \
+             AND r.day >= {b} AND r.day <= {to} GROUP BY p.id"
+        ),
+    ]
+}
+
+/// The overview's spans as [`window_spans`] cut them, one query per part as
+/// [`grouped_window_rows`]; `totals` is the adapter's four sums over `s.`
+/// columns. Yields the project id then the four sums.
+pub(crate) fn grouped_window_spans(totals: &str, p: [&str; 4], crosses: &str) -> [String; 4] {
+    let [from, to, a, b] = p;
+    [
+        format!(
+            "SELECT s.project_id, {totals} FROM project_span_months s WHERE s.month >= {a} AND s.month < {b} \
+             GROUP BY s.project_id"
+        ),
+        format!(
+            "SELECT p.id, {totals} FROM projects p JOIN project_spans s ON s.project_id = p.id \
+             AND s.prev_day >= {from} AND s.prev_day < {a} AND s.day < {a} GROUP BY p.id"
+        ),
+        format!(
+            "SELECT p.id, {totals} FROM projects p JOIN project_spans s ON s.project_id = p.id \
+             AND s.prev_day >= {b} AND s.prev_day <= {to} AND s.day <= {to} GROUP BY p.id"
+        ),
+        format!(
+            "SELECT s.project_id, {totals} FROM project_spans s WHERE {crosses} AND s.day >= {a} AND s.day <= {to} \
+             AND s.prev_day >= {from} GROUP BY s.project_id"
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,9 @@ use liftwatch_core::protocol::DeviceCode;
 use liftwatch_core::rollup::DayRollup;
 use liftwatch_core::window::Window;
 
-use crate::overview::{split, window_rows, window_spans, Grouped, ProjectOverview};
+use crate::overview::{
+    grouped_window_rows, grouped_window_spans, split, window_rows, window_spans, Grouped, ProjectOverview,
+};
 use crate::postgres::records::{Scoped, FIRST_DAY, LAST_DAY};
 use crate::postgres::registry::project_commitment_on;
 use crate::postgres::telemetry::device_telemetry_on;
@@ -79,9 +81,10 @@ impl Kpis for PgStore {
         let mut g = Grouped::default();
         let (a, b) = split(&w);
         let p = ["$1", "$2", "$3", "$4"];
-        let sums = format!("SELECT {SUMS}, r.project_id FROM ({}) r GROUP BY r.project_id", window_rows("true", p));
-        for r in c.query(sums.as_str(), &[from, to, &a, &b]).await? {
-            g.totals.insert(r.get(12), totals(&r));
+        for sql in grouped_window_rows(SUMS, p) {
+            for r in c.query(sql.as_str(), &[from, to, &a, &b]).await? {
+                *g.totals.entry(r.get(12)).or_default() += &totals(&r);
+            }
         }
         for r in c
             .query(
@@ -93,12 +96,12 @@ impl Kpis for PgStore {
         {
             g.elevators.insert(r.get(0), r.get(1));
         }
-        let spans = format!(
-            "SELECT project_id, {SPAN_TOTALS} FROM ({}) s GROUP BY project_id",
-            window_spans("true", p, "crosses")
-        );
-        for r in c.query(spans.as_str(), &[from, to, &a, &b]).await? {
-            g.spans.insert(r.get(0), span_sums(&r, 1));
+        let span_totals = "coalesce(sum(s.pairs), 0)::int8, coalesce(sum(s.resets), 0)::int8, \
+            coalesce(sum(s.runs_reported), 0)::int8, coalesce(sum(s.runs_by_odometer), 0)::int8";
+        for sql in grouped_window_spans(span_totals, p, "s.crosses") {
+            for r in c.query(sql.as_str(), &[from, to, &a, &b]).await? {
+                *g.spans.entry(r.get(0)).or_default() += span_sums(&r, 1);
+            }
         }
         let member = "JOIN memberships m ON m.elevator_id = x.elevator_id AND x.day >= m.since \
              AND (m.until IS NULL OR x.day <= m.until) WHERE x.day BETWEEN $1 AND $2 GROUP BY m.project_id";

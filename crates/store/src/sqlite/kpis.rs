@@ -15,7 +15,9 @@ use super::code;
 use super::records::{in_spans, spans_json, OwnedScope, Scoped, FIRST_DAY, LAST_DAY};
 use super::registry::project_commitment_on;
 use super::telemetry::{device_telemetry_on, span_sums, SPAN_SUMS};
-use crate::overview::{split, window_rows, window_spans, Grouped, ProjectOverview};
+use crate::overview::{
+    grouped_window_rows, grouped_window_spans, split, window_rows, window_spans, Grouped, ProjectOverview,
+};
 use crate::port::Kpis;
 use crate::records::{Reclassification, Scope};
 use crate::{SqliteStore, StoreError};
@@ -86,11 +88,12 @@ fn projects_kpis_on(c: &Connection, w: Window) -> Result<Vec<ProjectOverview>, S
     let (a, b) = split(&w);
     let pm = params![w.from, w.to, a, b];
     let at = ["?1", "?2", "?3", "?4"];
-    let mut st =
-        c.prepare(&format!("SELECT {SUMS}, r.project_id FROM ({}) r GROUP BY r.project_id", window_rows("true", at)))?;
-    for r in st.query_map(pm, |r| Ok((r.get::<_, String>(12)?, totals(r, 0)?)))? {
-        let (id, t) = r?;
-        g.totals.insert(id, t);
+    for sql in grouped_window_rows(SUMS, at) {
+        let mut st = c.prepare(&sql)?;
+        for r in st.query_map(pm, |r| Ok((r.get::<_, String>(12)?, totals(r, 0)?)))? {
+            let (id, t) = r?;
+            *g.totals.entry(id).or_default() += &t;
+        }
     }
     let mut st = c.prepare(
         "SELECT project_id, count(DISTINCT elevator_id) FROM memberships \
@@ -100,13 +103,15 @@ fn projects_kpis_on(c: &Connection, w: Window) -> Result<Vec<ProjectOverview>, S
         let (id, n) = r?;
         g.elevators.insert(id, n);
     }
-    let mut st = c.prepare(&format!(
-        "SELECT project_id, {SPAN_TOTALS} FROM ({}) s GROUP BY project_id",
-        window_spans("true", at, CROSSES)
-    ))?;
-    for r in st.query_map(pm, |r| Ok((r.get::<_, String>(0)?, span_sums(r, 1)?)))? {
-        let (id, s) = r?;
-        g.spans.insert(id, s);
+    let span_totals = "coalesce(sum(s.pairs), 0), coalesce(sum(s.resets), 0), coalesce(sum(s.runs_reported), 0), \
+        coalesce(sum(s.runs_by_odometer), 0)";
+    let crosses = "substr(s.prev_day, 1, 7) <> substr(s.day, 1, 7)";
+    for sql in grouped_window_spans(span_totals, at, crosses) {
+        let mut st = c.prepare(&sql)?;
+        for r in st.query_map(pm, |r| Ok((r.get::<_, String>(0)?, span_sums(r, 1)?)))? {
+            let (id, s) = r?;
+            *g.spans.entry(id).or_default() += s;
+        }
     }
     let member = "JOIN memberships m ON m.elevator_id = x.elevator_id AND x.day >= m.since \
          AND (m.until IS NULL OR x.day <= m.until) WHERE x.day BETWEEN ?1 AND ?2 GROUP BY m.project_id";
