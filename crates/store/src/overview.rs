@@ -130,22 +130,55 @@ pub(crate) fn split(w: &Window) -> (chrono::NaiveDate, chrono::NaiveDate) {
     }
 }
 
+/// A query of the overview and the window values it binds, in order
+/// (indices into `[from, to, first whole month, day after the whole months]`).
+pub(crate) type Part = (String, Vec<usize>);
+
+/// Numbers the placeholders of `sql`, written `{0}`..`{3}` for the window
+/// values, in order of first use, with `ph` (`$n` or `?n`).
+fn part(sql: &str, ph: &dyn Fn(usize) -> String) -> Part {
+    let mut used: Vec<usize> = Vec::new();
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find('{') {
+        out.push_str(&rest[..at]);
+        let k = rest.as_bytes()[at + 1] - b'0';
+        let k = usize::from(k);
+        let n = used.iter().position(|u| *u == k).unwrap_or_else(|| {
+            used.push(k);
+            used.len() - 1
+        });
+        out.push_str(&ph(n + 1));
+        rest = &rest[at + 3..];
+    }
+    out.push_str(rest);
+    (out, used)
+}
+
 /// The overview's sums as [`window_rows`] cut them, one query per part,
 /// each grouped by project and read in key order (per project a seek into
 /// the day rows, no sort): to be added up per project by the caller. `sums`
-/// is the adapter's 12 sums over `r.` columns. Yields the sums then the
-/// project id.
-pub(crate) fn grouped_window_rows(sums: &str, p: [&str; 4]) -> [String; 3] {
-    let [from, to, a, b] = p;
+/// is the adapter's 12 sums over `r.` columns (no braces). Yields the sums
+/// then the project id.
+pub(crate) fn grouped_window_rows(sums: &str, ph: &dyn Fn(usize) -> String) -> [Part; 3] {
     [
-        format!("SELECT {sums}, r.project_id FROM project_months r WHERE r.month >= {a} AND r.month < {b} GROUP BY r.project_id"),
-        format!(
-            "SELECT {sums}, p.id FROM projects p JOIN project_days r ON r.project_id = p.id \
-             AND r.day >= {from} AND r.day < {a} GROUP BY p.id"
+        part(
+            &format!("SELECT {sums}, r.project_id FROM project_months r WHERE r.month >= {{2}} AND r.month < {{3}} GROUP BY r.project_id"),
+            ph,
         ),
-        format!(
-            "SELECT {sums}, p.id FROM projects p JOIN project_days r ON r.project_id = p.id \
-             AND r.day >= {b} AND r.day <= {to} GROUP BY p.id"
+        part(
+            &format!(
+                "SELECT {sums}, p.id FROM projects p JOIN project_days r ON r.project_id = p.id \
+                 AND r.day >= {{0}} AND r.day < {{2}} GROUP BY p.id"
+            ),
+            ph,
+        ),
+        part(
+            &format!(
+                "SELECT {sums}, p.id FROM projects p JOIN project_days r ON r.project_id = p.id \
+                 AND r.day >= {{3}} AND r.day <= {{1}} GROUP BY p.id"
+            ),
+            ph,
         ),
     ]
 }
@@ -153,24 +186,35 @@ pub(crate) fn grouped_window_rows(sums: &str, p: [&str; 4]) -> [String; 3] {
 /// The overview's spans as [`window_spans`] cut them, one query per part as
 /// [`grouped_window_rows`]; `totals` is the adapter's four sums over `s.`
 /// columns. Yields the project id then the four sums.
-pub(crate) fn grouped_window_spans(totals: &str, p: [&str; 4], crosses: &str) -> [String; 4] {
-    let [from, to, a, b] = p;
+pub(crate) fn grouped_window_spans(totals: &str, crosses: &str, ph: &dyn Fn(usize) -> String) -> [Part; 4] {
     [
-        format!(
-            "SELECT s.project_id, {totals} FROM project_span_months s WHERE s.month >= {a} AND s.month < {b} \
-             GROUP BY s.project_id"
+        part(
+            &format!(
+                "SELECT s.project_id, {totals} FROM project_span_months s WHERE s.month >= {{2}} AND s.month < {{3}} \
+                 GROUP BY s.project_id"
+            ),
+            ph,
         ),
-        format!(
-            "SELECT p.id, {totals} FROM projects p JOIN project_spans s ON s.project_id = p.id \
-             AND s.prev_day >= {from} AND s.prev_day < {a} AND s.day < {a} GROUP BY p.id"
+        part(
+            &format!(
+                "SELECT p.id, {totals} FROM projects p JOIN project_spans s ON s.project_id = p.id \
+                 AND s.prev_day >= {{0}} AND s.prev_day < {{2}} AND s.day < {{2}} GROUP BY p.id"
+            ),
+            ph,
         ),
-        format!(
-            "SELECT p.id, {totals} FROM projects p JOIN project_spans s ON s.project_id = p.id \
-             AND s.prev_day >= {b} AND s.prev_day <= {to} AND s.day <= {to} GROUP BY p.id"
+        part(
+            &format!(
+                "SELECT p.id, {totals} FROM projects p JOIN project_spans s ON s.project_id = p.id \
+                 AND s.prev_day >= {{3}} AND s.prev_day <= {{1}} AND s.day <= {{1}} GROUP BY p.id"
+            ),
+            ph,
         ),
-        format!(
-            "SELECT s.project_id, {totals} FROM project_spans s WHERE {crosses} AND s.day >= {a} AND s.day <= {to} \
-             AND s.prev_day >= {from} GROUP BY s.project_id"
+        part(
+            &format!(
+                "SELECT s.project_id, {totals} FROM project_spans s WHERE {crosses} AND s.day >= {{2}} \
+                 AND s.day <= {{1}} AND s.prev_day >= {{0}} GROUP BY s.project_id"
+            ),
+            ph,
         ),
     ]
 }
@@ -186,6 +230,15 @@ mod tests {
 
     fn split(from: &str, to: &str) -> Option<(NaiveDate, NaiveDate)> {
         MonthSplit::of(&Window { from: d(from), to: d(to) }).map(|s| (s.full_from, s.full_until))
+    }
+
+    #[test]
+    fn parts_bind_only_the_window_values_they_use_numbered_in_order() {
+        let pg = |n: usize| format!("${n}");
+        let (sql, used) = part("a >= {3} AND b < {1} AND c = {3}", &pg);
+        assert_eq!((sql.as_str(), used), ("a >= $1 AND b < $2 AND c = $1", vec![3, 1]));
+        let [months, first, last] = grouped_window_rows("S", &|n| format!("?{n}"));
+        assert_eq!((months.1, first.1, last.1), (vec![2, 3], vec![0, 2], vec![3, 1]));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::postgres::ts;
 use crate::records::Scope;
 use crate::{PgStore, StoreError};
 use liftwatch_core::completeness::Completeness;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::GenericClient;
 
 const SUMS: &str = "coalesce(sum(r.runs),0)::int8, coalesce(sum(r.faults),0)::int8, coalesce(sum(r.equipment_faults),0)::int8, \
@@ -80,9 +81,11 @@ impl Kpis for PgStore {
         let (from, to) = (&w.from, &w.to);
         let mut g = Grouped::default();
         let (a, b) = split(&w);
-        let p = ["$1", "$2", "$3", "$4"];
-        for sql in grouped_window_rows(SUMS, p) {
-            for r in c.query(sql.as_str(), &[from, to, &a, &b]).await? {
+        let values: [&(dyn ToSql + Sync); 4] = [from, to, &a, &b];
+        let ph = |n: usize| format!("${n}");
+        let bind = |used: &[usize]| used.iter().map(|k| values[*k]).collect::<Vec<_>>();
+        for (sql, used) in grouped_window_rows(SUMS, &ph) {
+            for r in c.query(sql.as_str(), &bind(&used)).await? {
                 *g.totals.entry(r.get(12)).or_default() += &totals(&r);
             }
         }
@@ -98,8 +101,8 @@ impl Kpis for PgStore {
         }
         let span_totals = "coalesce(sum(s.pairs), 0)::int8, coalesce(sum(s.resets), 0)::int8, \
             coalesce(sum(s.runs_reported), 0)::int8, coalesce(sum(s.runs_by_odometer), 0)::int8";
-        for sql in grouped_window_spans(span_totals, p, "s.crosses") {
-            for r in c.query(sql.as_str(), &[from, to, &a, &b]).await? {
+        for (sql, used) in grouped_window_spans(span_totals, "s.crosses", &ph) {
+            for r in c.query(sql.as_str(), &bind(&used)).await? {
                 *g.spans.entry(r.get(0)).or_default() += span_sums(&r, 1);
             }
         }

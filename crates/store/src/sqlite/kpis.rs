@@ -86,11 +86,12 @@ fn projects_kpis_on(c: &Connection, w: Window) -> Result<Vec<ProjectOverview>, S
     let p = params![w.from, w.to];
     let mut g = Grouped::default();
     let (a, b) = split(&w);
-    let pm = params![w.from, w.to, a, b];
-    let at = ["?1", "?2", "?3", "?4"];
-    for sql in grouped_window_rows(SUMS, at) {
+    let values: [&dyn rusqlite::ToSql; 4] = [&w.from, &w.to, &a, &b];
+    let ph = |n: usize| format!("?{n}");
+    let bind = |used: &[usize]| used.iter().map(|k| values[*k]).collect::<Vec<_>>();
+    for (sql, used) in grouped_window_rows(SUMS, &ph) {
         let mut st = c.prepare(&sql)?;
-        for r in st.query_map(pm, |r| Ok((r.get::<_, String>(12)?, totals(r, 0)?)))? {
+        for r in st.query_map(bind(&used).as_slice(), |r| Ok((r.get::<_, String>(12)?, totals(r, 0)?)))? {
             let (id, t) = r?;
             *g.totals.entry(id).or_default() += &t;
         }
@@ -106,9 +107,9 @@ fn projects_kpis_on(c: &Connection, w: Window) -> Result<Vec<ProjectOverview>, S
     let span_totals = "coalesce(sum(s.pairs), 0), coalesce(sum(s.resets), 0), coalesce(sum(s.runs_reported), 0), \
         coalesce(sum(s.runs_by_odometer), 0)";
     let crosses = "substr(s.prev_day, 1, 7) <> substr(s.day, 1, 7)";
-    for sql in grouped_window_spans(span_totals, at, crosses) {
+    for (sql, used) in grouped_window_spans(span_totals, crosses, &ph) {
         let mut st = c.prepare(&sql)?;
-        for r in st.query_map(pm, |r| Ok((r.get::<_, String>(0)?, span_sums(r, 1)?)))? {
+        for r in st.query_map(bind(&used).as_slice(), |r| Ok((r.get::<_, String>(0)?, span_sums(r, 1)?)))? {
             let (id, s) = r?;
             *g.spans.entry(id).or_default() += s;
         }
