@@ -15,6 +15,8 @@
 //! evaluation that finds what is already open changes nothing and sends
 //! nothing.
 
+pub mod metrics;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +33,8 @@ use liftwatch_store::records::RecordFilter;
 use liftwatch_store::registry::ProjectFilter;
 use liftwatch_store::{Store, StoreError};
 use tokio::sync::{watch, Notify};
+
+pub use metrics::EngineMetrics;
 
 /// Evaluate at least this often (and right after a kick).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -168,6 +172,8 @@ pub struct RunConfig {
     pub interval: Duration,
     /// The clock.
     pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    /// Where evaluations are counted and timed (`/metrics`).
+    pub metrics: EngineMetrics,
 }
 
 /// Leads when it can; while leading, evaluates every `interval` and after
@@ -208,11 +214,17 @@ pub async fn run(
             if due || kicked {
                 last_eval = Some(tokio::time::Instant::now());
                 match engine.evaluate_once((cfg.clock)()).await {
-                    Ok(e) if e.applied != Applied::default() => {
-                        tracing::info!(drafts = e.drafts, applied = ?e.applied, "rules evaluated")
+                    Ok(e) => {
+                        cfg.metrics.observe(&e);
+                        if e.applied != Applied::default() {
+                            tracing::info!(drafts = e.drafts, applied = ?e.applied, open = e.open,
+                                seconds = e.phases.total().as_secs_f64(), phases = ?e.phases, "rules evaluated");
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "rule evaluation failed; retrying at the next tick"),
+                    Err(e) => {
+                        cfg.metrics.failed();
+                        tracing::warn!(error = %e, "rule evaluation failed; retrying at the next tick")
+                    }
                 }
             }
             if let Err(e) = dispatcher.run_once((cfg.clock)()).await {
