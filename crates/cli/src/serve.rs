@@ -140,6 +140,8 @@ async fn run_with<S: EventStore + Store + Clone>(cfg: Config, ingest: S, api: S)
     let clock: liftwatch_api::Clock = std::sync::Arc::new(Timestamp::now);
     metrics.register_telemetry(port.clone(), liftwatch_api::metrics::DEFAULT_SILENT_AFTER, clock.clone());
     metrics.register_collector(gateway.stats.clone());
+    let engine_metrics = liftwatch_engine::EngineMetrics::default();
+    engine_metrics.register(metrics.registry_mut());
     let kick = std::sync::Arc::new(tokio::sync::Notify::new());
     let years: Vec<String> = cfg
         .calendar
@@ -164,7 +166,7 @@ async fn run_with<S: EventStore + Store + Clone>(cfg: Config, ingest: S, api: S)
     };
     let app = liftwatch_api::app_with_metrics(state, std::sync::Arc::new(metrics));
     let watcher = tokio::spawn(kick_on_incidents(gateway.stats.clone(), kick.clone(), shutdown_rx.clone()));
-    let engine = start_engine(&cfg, &stores.api, alerts_mqtt, kick, shutdown_rx.clone());
+    let engine = start_engine(&cfg, &stores.api, alerts_mqtt, kick, engine_metrics, shutdown_rx.clone());
     tracing::info!(listen = %cfg.listen, "HTTP listening");
     let mut http_shutdown = shutdown_rx.clone();
     let header_read_timeout = cfg.http.header_read_timeout;
@@ -200,6 +202,7 @@ fn start_engine<S: Store + Clone + 'static>(
     store: &S,
     mqtt: rumqttc::MqttOptions,
     kick: std::sync::Arc<tokio::sync::Notify>,
+    metrics: liftwatch_engine::EngineMetrics,
     shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     use std::sync::Arc;
@@ -214,7 +217,7 @@ fn start_engine<S: Store + Clone + 'static>(
             lease: liftwatch_alerts::DEFAULT_LEASE,
         },
     );
-    let run = liftwatch_engine::RunConfig { interval: cfg.rules_interval, clock: Arc::new(Timestamp::now) };
+    let run = liftwatch_engine::RunConfig { interval: cfg.rules_interval, clock: Arc::new(Timestamp::now), metrics };
     tokio::spawn(liftwatch_engine::run(engine, dispatcher, kick, run, shutdown))
 }
 

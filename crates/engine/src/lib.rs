@@ -15,9 +15,11 @@
 //! evaluation that finds what is already open changes nothing and sends
 //! nothing.
 
+pub mod metrics;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
 use liftwatch_alerts::Dispatcher;
@@ -31,6 +33,8 @@ use liftwatch_store::records::RecordFilter;
 use liftwatch_store::registry::ProjectFilter;
 use liftwatch_store::{Store, StoreError};
 use tokio::sync::{watch, Notify};
+
+pub use metrics::EngineMetrics;
 
 /// Evaluate at least this often (and right after a kick).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -49,6 +53,33 @@ pub struct Evaluation {
     pub drafts: usize,
     /// What changed in the store.
     pub applied: Applied,
+    /// Findings open after the evaluation.
+    pub open: usize,
+    /// Where the time went.
+    pub phases: Phases,
+}
+
+/// Wall time of each phase of one evaluation: an evaluation runs beside
+/// ingest and the HTTP API on the same cores, so an operator (and the
+/// `engine` benchmark, docs/performance.md) needs to see which part grows
+/// with the fleet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Phases {
+    /// Reading the store's facts (`Engine::snapshot`).
+    pub snapshot: Duration,
+    /// The rules and the lifecycle (`evaluate` and `reconcile`, pure).
+    pub rules: Duration,
+    /// Writing the changes with their alerts (`apply_findings`, one transaction).
+    pub apply: Duration,
+    /// Reading the open findings and exits back and writing the projects' statuses.
+    pub statuses: Duration,
+}
+
+impl Phases {
+    /// The whole evaluation.
+    pub fn total(&self) -> Duration {
+        self.snapshot + self.rules + self.apply + self.statuses
+    }
 }
 
 /// The engine over a store.
@@ -105,11 +136,19 @@ impl Engine {
     /// One evaluation at `now`: snapshot, rules, lifecycle, store; then the
     /// projects' statuses.
     pub async fn evaluate_once(&self, now: Timestamp) -> Result<Evaluation, StoreError> {
+        let mut phases = Phases::default();
+        let t = Instant::now();
         let snap = self.snapshot(now).await?;
+        phases.snapshot = t.elapsed();
+        let t = Instant::now();
         let drafts = evaluate(&snap, &self.rules);
         let changes = reconcile(&snap.findings, &drafts, now, &self.rules.hysteresis);
+        phases.rules = t.elapsed();
+        let t = Instant::now();
         let applied =
             if changes.is_empty() { Applied::default() } else { self.store.apply_findings(&changes, now).await? };
+        phases.apply = t.elapsed();
+        let t = Instant::now();
         let open = self.store.open_findings().await?;
         let (exits, _) = self.store.pilot_history().await?;
         let statuses: Vec<(String, ProjectStatus)> = snap
@@ -122,7 +161,8 @@ impl Engine {
             .filter(|(id, st)| snap.projects.iter().any(|p| p.id() == id && p.record.status != *st))
             .collect();
         self.store.set_project_statuses(&statuses).await?;
-        Ok(Evaluation { drafts: drafts.len(), applied })
+        phases.statuses = t.elapsed();
+        Ok(Evaluation { drafts: drafts.len(), applied, open: open.len(), phases })
     }
 }
 
@@ -132,6 +172,8 @@ pub struct RunConfig {
     pub interval: Duration,
     /// The clock.
     pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    /// Where evaluations are counted and timed (`/metrics`).
+    pub metrics: EngineMetrics,
 }
 
 /// Leads when it can; while leading, evaluates every `interval` and after
@@ -172,11 +214,17 @@ pub async fn run(
             if due || kicked {
                 last_eval = Some(tokio::time::Instant::now());
                 match engine.evaluate_once((cfg.clock)()).await {
-                    Ok(e) if e.applied != Applied::default() => {
-                        tracing::info!(drafts = e.drafts, applied = ?e.applied, "rules evaluated")
+                    Ok(e) => {
+                        cfg.metrics.observe(&e);
+                        if e.applied != Applied::default() {
+                            tracing::info!(drafts = e.drafts, applied = ?e.applied, open = e.open,
+                                seconds = e.phases.total().as_secs_f64(), phases = ?e.phases, "rules evaluated");
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "rule evaluation failed; retrying at the next tick"),
+                    Err(e) => {
+                        cfg.metrics.failed();
+                        tracing::warn!(error = %e, "rule evaluation failed; retrying at the next tick")
+                    }
                 }
             }
             if let Err(e) = dispatcher.run_once((cfg.clock)()).await {

@@ -153,7 +153,11 @@ async fn alerts_of_the_engine_reach_a_webhook_signed_once_across_a_leader_change
                 lease: Duration::from_secs(60),
             },
         );
-        let cfg = RunConfig { interval: Duration::from_secs(3600), clock: clock.clone() };
+        let cfg = RunConfig {
+            interval: Duration::from_secs(3600),
+            clock: clock.clone(),
+            metrics: liftwatch_engine::EngineMetrics::default(),
+        };
         let h = tokio::spawn(run(engine, d, Arc::new(Notify::new()), cfg, rx));
         (tx, h)
     };

@@ -14,10 +14,8 @@ use liftwatch_core::rules::{
 };
 use tokio_postgres::{GenericClient, Row};
 
-use crate::alerts::NewAlert;
 use crate::findings::*;
 use crate::port::*;
-use crate::postgres::alerts::enqueue_in;
 use crate::postgres::{dt, entrapment_from_row, fault_from_row, ts};
 use crate::{PgStore, StoreError};
 
@@ -57,79 +55,322 @@ async fn read(c: &impl GenericClient, id: &str) -> Result<Option<Finding>, Store
     Ok(c.query_opt(&sql, &[&id]).await?.as_ref().map(finding_from_row))
 }
 
-/// Enqueues the alert event of a finding as it now stands.
-async fn announce(c: &impl GenericClient, id: &str, kind: &str, tag: &str, now: Timestamp) -> Result<(), StoreError> {
-    let f = read(c, id).await?.ok_or_else(|| StoreError::NotFound(format!("finding {id}")))?;
-    let body = serde_json::json!({"type": kind, "timestamp": now, "data": &f});
-    let a = NewAlert {
-        msg_id: format!("msg_{id}_{tag}"),
-        kind: kind.to_owned(),
-        subject: id.to_owned(),
-        firm_id: f.firm.clone(),
-        action: f.action.clone(),
-        body: body.to_string(),
-    };
-    enqueue_in(c, &a, now).await?;
-    Ok(())
-}
+/// Changes applied with one statement per kind of write, at most this many
+/// at a time (a first evaluation of a large fleet opens one finding per
+/// elevator: 10,000 changes are 2 statements of 5,000 rows each, not
+/// 40,000 round trips).
+const SET_SIZE: usize = 5_000;
 
-/// Writes a draft's content over finding `id`.
-async fn write_draft(c: &impl GenericClient, id: &str, d: &FindingDraft, now: Timestamp) -> Result<(), StoreError> {
-    c.execute(
-        "UPDATE findings SET action = $2, severity = $3, evidence = $4, summary = $5, summary_zh = $6, draft = $7, \
-         clearing = NULL, updated_at = $8 WHERE id = $1",
-        &[
-            &id,
-            &d.action.as_str(),
-            &d.severity.as_str(),
-            &json(&d.evidence)?,
-            &d.summary.en,
-            &d.summary.zh,
-            &json(d)?,
-            &dt(now),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-/// An `exit` or `disqualify` finding records the exit (with the project's
-/// elevators now, the ban follows them) or the disqualification.
-/// Records what a finding's action does beyond the finding: a project's
-/// exit from the pilot (once per admission: a project that has left does
-/// not leave again on its next exit finding, whose evidence stays with that
-/// finding; a project with 10,000 uninsured elevators would otherwise
-/// record 10,000 exits of 10,000 devices each), or a firm's
-/// disqualification.
-async fn record_sanction(
+/// Applies `changes` in order, in sets with at most one change per finding
+/// (a finding changed twice in one call starts a new set, so the later
+/// change sees the earlier one, as it would one change after the other).
+async fn apply_in(
     c: &impl GenericClient,
-    id: &str,
-    d: &FindingDraft,
+    changes: &[Change],
+    now: Timestamp,
+    today: NaiveDate,
+) -> Result<Applied, StoreError> {
+    let mut a = Applied::default();
+    let mut start = 0;
+    while start < changes.len() {
+        let mut seen = std::collections::HashSet::new();
+        let mut end = start;
+        while end < changes.len() && end - start < SET_SIZE {
+            if let Some(id) = changed_id(&changes[end]) {
+                if !seen.insert(id) {
+                    break;
+                }
+            }
+            end += 1;
+        }
+        apply_set(c, &changes[start..end], now, today, &mut a).await?;
+        start = end;
+    }
+    Ok(a)
+}
+
+/// The stored finding a change is about (none for a new one).
+fn changed_id(ch: &Change) -> Option<&str> {
+    match ch {
+        Change::Open(_) => None,
+        Change::Escalate { id, .. }
+        | Change::Update { id, .. }
+        | Change::Clearing { id, .. }
+        | Change::Resolve { id, .. } => Some(id),
+    }
+}
+
+/// Rows of drafts written over findings, as `unnest` arrays.
+#[derive(Default)]
+struct DraftRows {
+    ids: Vec<String>,
+    actions: Vec<&'static str>,
+    severities: Vec<&'static str>,
+    evidence: Vec<serde_json::Value>,
+    summaries: Vec<String>,
+    summaries_zh: Vec<String>,
+    drafts: Vec<serde_json::Value>,
+}
+
+impl DraftRows {
+    fn push(&mut self, id: String, d: &FindingDraft) -> Result<(), StoreError> {
+        self.ids.push(id);
+        self.actions.push(d.action.as_str());
+        self.severities.push(d.severity.as_str());
+        self.evidence.push(json(&d.evidence)?);
+        self.summaries.push(d.summary.en.clone());
+        self.summaries_zh.push(d.summary.zh.clone());
+        self.drafts.push(json(d)?);
+        Ok(())
+    }
+}
+
+/// Applies a set of changes with at most one change per finding: the
+/// findings' writes (new ids from the sequence in bulk, in order), the
+/// sanctions, then the alert events of the findings as they now stand, in
+/// the order of the changes (one `INSERT … SELECT` for the outbox and the
+/// deliveries).
+async fn apply_set(
+    c: &impl GenericClient,
+    changes: &[Change],
+    now: Timestamp,
+    today: NaiveDate,
+    a: &mut Applied,
+) -> Result<(), StoreError> {
+    let opens: Vec<&FindingDraft> =
+        changes.iter().filter_map(|ch| if let Change::Open(d) = ch { Some(d) } else { None }).collect();
+    let new_ids: Vec<String> = if opens.is_empty() {
+        Vec::new()
+    } else {
+        c.query(
+            "SELECT 'F' || nextval('findings_number') FROM generate_series(1, $1::bigint)",
+            &[&(opens.len() as i64)],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+    let mut new_ids_iter = new_ids.iter();
+    let mut opened = DraftRows::default();
+    let (mut rules, mut clauses, mut subjects, mut projects, mut firms) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut rewritten = DraftRows::default();
+    let (mut clearing_ids, mut clearings) = (Vec::new(), Vec::new());
+    let (mut resolved_ids, mut resolved_at) = (Vec::new(), Vec::new());
+    // (finding, draft) of the changes whose action records a sanction, in order.
+    let mut sanctions: Vec<(&str, &FindingDraft)> = Vec::new();
+    // (finding, kind, tag) of the alert events, in order.
+    let mut events: Vec<(&str, &str, String)> = Vec::new();
+    for ch in changes {
+        match ch {
+            Change::Open(d) => {
+                let id = new_ids_iter
+                    .next()
+                    .ok_or_else(|| StoreError::Permanent("findings_number gave too few ids".into()))?;
+                opened.push(id.clone(), d)?;
+                rules.push(d.rule.as_str());
+                clauses.push(d.clause());
+                subjects.push(d.subject.to_string());
+                projects.push(d.project.clone());
+                firms.push(d.firm.clone());
+                sanctions.push((id, d));
+                events.push((id, "finding.opened", "opened".to_owned()));
+                a.opened += 1;
+                a.alerts += 1;
+            }
+            Change::Escalate { id, draft, .. } => {
+                rewritten.push(id.clone(), draft)?;
+                sanctions.push((id, draft));
+                events.push((id, "finding.escalated", format!("escalated_{}", draft.action.as_str())));
+                a.escalated += 1;
+                a.alerts += 1;
+            }
+            Change::Update { id, draft } => {
+                rewritten.push(id.clone(), draft)?;
+                a.updated += 1;
+            }
+            Change::Clearing { id, clearing } => {
+                clearing_ids.push(id.as_str());
+                clearings.push(json(clearing)?);
+                a.updated += 1;
+            }
+            Change::Resolve { id, at, .. } => {
+                resolved_ids.push(id.as_str());
+                resolved_at.push(dt(*at));
+                events.push((id, "finding.resolved", "resolved".to_owned()));
+                a.resolved += 1;
+                a.alerts += 1;
+            }
+        }
+    }
+    if !opened.ids.is_empty() {
+        c.execute(
+            "INSERT INTO findings (id, rule, clause, subject, project_id, firm_id, action, severity, \
+               summary, summary_zh, evidence, draft, opened_at, updated_at, state) \
+             SELECT u.*, $13, $13, 'open' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+               $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[]) AS u",
+            &[
+                &opened.ids,
+                &rules,
+                &clauses,
+                &subjects,
+                &projects,
+                &firms,
+                &opened.actions,
+                &opened.severities,
+                &opened.summaries,
+                &opened.summaries_zh,
+                &opened.evidence,
+                &opened.drafts,
+                &dt(now),
+            ],
+        )
+        .await?;
+    }
+    if !rewritten.ids.is_empty() {
+        let r = &rewritten;
+        c.execute(
+            "UPDATE findings f SET action = u.action, severity = u.severity, evidence = u.evidence, \
+               summary = u.summary, summary_zh = u.summary_zh, draft = u.draft, clearing = NULL, updated_at = $8 \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::jsonb[]) \
+               AS u(id, action, severity, evidence, summary, summary_zh, draft) \
+             WHERE f.id = u.id",
+            &[&r.ids, &r.actions, &r.severities, &r.evidence, &r.summaries, &r.summaries_zh, &r.drafts, &dt(now)],
+        )
+        .await?;
+    }
+    if !clearing_ids.is_empty() {
+        c.execute(
+            "UPDATE findings f SET clearing = u.clearing FROM unnest($1::text[], $2::jsonb[]) AS u(id, clearing) \
+             WHERE f.id = u.id",
+            &[&clearing_ids, &clearings],
+        )
+        .await?;
+    }
+    if !resolved_ids.is_empty() {
+        c.execute(
+            "UPDATE findings f SET state = 'resolved', resolved_at = u.at, updated_at = u.at \
+             FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) WHERE f.id = u.id AND f.state = 'open'",
+            &[&resolved_ids, &resolved_at],
+        )
+        .await?;
+    }
+    record_sanctions(c, &sanctions, today).await?;
+    announce(c, &events, now).await
+}
+
+/// Records what the findings' actions do beyond the findings, in the order
+/// of the changes: a project's exit from the pilot (once per admission: a
+/// project that has left does not leave again on its next exit finding,
+/// whose evidence stays with that finding; a project with 10,000 uninsured
+/// elevators would otherwise record 10,000 exits of 10,000 devices each),
+/// with the project's elevators now (the ban follows them), by the first
+/// exit finding of the set; or a firm's disqualification, one per finding.
+async fn record_sanctions(
+    c: &impl GenericClient,
+    sanctions: &[(&str, &FindingDraft)],
     today: NaiveDate,
 ) -> Result<(), StoreError> {
-    match (d.action, &d.project, &d.firm) {
-        (Action::Exit, Some(p), Some(f)) => {
-            c.execute(
-                "INSERT INTO pilot_exits (project_id, firm_id, on_day, devices, reason, finding_id) \
-                 SELECT $1, $2, $3, COALESCE(array_agg(e.device_code ORDER BY e.device_code) \
-                   FILTER (WHERE e.device_code IS NOT NULL), '{}'), $4, $5 \
-                 FROM memberships m JOIN elevators e ON e.id = m.elevator_id \
-                 WHERE m.project_id = $1 AND m.since <= $3 AND (m.until IS NULL OR m.until >= $3) \
-                 HAVING NOT EXISTS (SELECT 1 FROM pilot_exits x JOIN projects p ON p.id = x.project_id \
-                   WHERE x.project_id = $1 AND x.on_day >= p.admitted_on)",
-                &[p, f, &today, &d.rule.as_str(), &id],
-            )
-            .await?;
+    let (mut ex_projects, mut ex_firms, mut ex_reasons, mut ex_findings) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut dq_firms, mut dq_reasons, mut dq_findings) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, d) in sanctions {
+        match (d.action, &d.project, &d.firm) {
+            (Action::Exit, Some(p), Some(f)) => {
+                ex_projects.push(p.as_str());
+                ex_firms.push(f.as_str());
+                ex_reasons.push(d.rule.as_str());
+                ex_findings.push(*id);
+            }
+            (Action::Disqualify, _, Some(f)) => {
+                dq_firms.push(f.as_str());
+                dq_reasons.push(d.rule.as_str());
+                dq_findings.push(*id);
+            }
+            _ => {}
         }
-        (Action::Disqualify, _, Some(f)) => {
-            c.execute(
-                "INSERT INTO disqualifications (firm_id, on_day, reason, finding_id) VALUES ($1, $2, $3, $4)",
-                &[f, &today, &d.rule.as_str(), &id],
-            )
-            .await?;
-        }
-        _ => {}
     }
+    if !ex_projects.is_empty() {
+        c.execute(
+            "INSERT INTO pilot_exits (project_id, firm_id, on_day, devices, reason, finding_id) \
+             SELECT s.project_id, s.firm_id, $5, COALESCE((SELECT array_agg(e.device_code ORDER BY e.device_code) \
+                 FROM memberships m JOIN elevators e ON e.id = m.elevator_id \
+                 WHERE m.project_id = s.project_id AND m.since <= $5 AND (m.until IS NULL OR m.until >= $5) \
+                   AND e.device_code IS NOT NULL), '{}'), s.reason, s.finding_id \
+             FROM (SELECT DISTINCT ON (u.project_id) u.* \
+                   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
+                     AS u(project_id, firm_id, reason, finding_id, ord) \
+                   ORDER BY u.project_id, u.ord) s \
+             WHERE NOT EXISTS (SELECT 1 FROM pilot_exits x JOIN projects p ON p.id = x.project_id \
+               WHERE x.project_id = s.project_id AND x.on_day >= p.admitted_on) \
+             ORDER BY s.ord",
+            &[&ex_projects, &ex_firms, &ex_reasons, &ex_findings, &today],
+        )
+        .await?;
+    }
+    if !dq_firms.is_empty() {
+        c.execute(
+            "INSERT INTO disqualifications (firm_id, on_day, reason, finding_id) \
+             SELECT u.firm_id, $4, u.reason, u.finding_id \
+             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(firm_id, reason, finding_id, ord) \
+             ORDER BY u.ord",
+            &[&dq_firms, &dq_reasons, &dq_findings, &today],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Enqueues the alert events `(finding, kind, tag)` of findings as they now
+/// stand, in this order (outbox sequence numbers follow it), each with its
+/// deliveries (the webhooks that take it, and the firm's MQTT topic); an
+/// event already enqueued (same message id) is not enqueued again.
+async fn announce(c: &impl GenericClient, events: &[(&str, &str, String)], now: Timestamp) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = events.iter().map(|e| e.0).collect();
+    let sql = format!("SELECT {COLUMNS} FROM findings WHERE id = ANY($1)");
+    let stored: std::collections::HashMap<String, Finding> =
+        c.query(&sql, &[&ids]).await?.iter().map(finding_from_row).map(|f| (f.id.clone(), f)).collect();
+    let n = events.len();
+    let (mut msg_ids, mut kinds, mut subjects, mut firms, mut actions, mut bodies) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (id, kind, tag) in events {
+        let f = stored.get(*id).ok_or_else(|| StoreError::NotFound(format!("finding {id}")))?;
+        let body = serde_json::json!({"type": kind, "timestamp": now, "data": f});
+        msg_ids.push(format!("msg_{id}_{tag}"));
+        kinds.push(*kind);
+        subjects.push(*id);
+        firms.push(f.firm.as_deref());
+        actions.push(f.action.as_str());
+        bodies.push(body.to_string());
+    }
+    c.execute(
+        "WITH ins AS ( \
+           INSERT INTO alert_outbox (msg_id, kind, subject, firm_id, action, body, created_at) \
+           SELECT u.msg_id, u.kind, u.subject, u.firm_id, u.action, u.body, $7 \
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY \
+             AS u(msg_id, kind, subject, firm_id, action, body, ord) \
+           ORDER BY u.ord \
+           ON CONFLICT (msg_id) DO NOTHING RETURNING seq, subject, firm_id, action) \
+         INSERT INTO alert_deliveries (outbox_seq, webhook_key, target_key, subject, next_attempt_at) \
+         SELECT d.seq, d.key, d.target, d.subject, $7 FROM ( \
+           SELECT i.seq, w.key, 'webhook:' || w.key AS target, i.subject, 0 AS last FROM ins i JOIN webhooks w \
+             ON (w.firm_id IS NULL OR w.firm_id = i.firm_id) AND (w.actions IS NULL OR i.action = ANY (w.actions)) \
+           UNION ALL \
+           SELECT i.seq, NULL, 'mqtt', i.subject, 1 FROM ins i WHERE i.firm_id IS NOT NULL) d \
+         ORDER BY d.seq, d.last, d.key",
+        &[&msg_ids, &kinds, &subjects, &firms, &actions, &bodies, &dt(now)],
+    )
+    .await?;
     Ok(())
 }
 
@@ -181,67 +422,7 @@ impl Findings for PgStore {
     async fn apply_findings(&self, changes: &[Change], now: Timestamp) -> Result<Applied, StoreError> {
         let mut c = self.pool.get().await?;
         let txn = c.transaction().await?;
-        let tx = &*txn;
-        let today = now.local_day(self.tz);
-        let mut a = Applied::default();
-        for ch in changes {
-            match ch {
-                Change::Open(d) => {
-                    let id: String = tx
-                        .query_one(
-                            "INSERT INTO findings (id, rule, clause, subject, project_id, firm_id, action, severity, \
-                               summary, summary_zh, evidence, draft, opened_at, updated_at, state) \
-                             VALUES ('F' || nextval('findings_number'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, 'open') \
-                             RETURNING id",
-                            &[
-                                &d.rule.as_str(),
-                                &d.clause(),
-                                &d.subject.to_string(),
-                                &d.project,
-                                &d.firm,
-                                &d.action.as_str(),
-                                &d.severity.as_str(),
-                                &d.summary.en,
-                                &d.summary.zh,
-                                &json(&d.evidence)?,
-                                &json(d)?,
-                                &dt(now),
-                            ],
-                        )
-                        .await?
-                        .get(0);
-                    record_sanction(tx, &id, d, today).await?;
-                    announce(tx, &id, "finding.opened", "opened", now).await?;
-                    a.opened += 1;
-                    a.alerts += 1;
-                }
-                Change::Escalate { id, draft, .. } => {
-                    write_draft(tx, id, draft, now).await?;
-                    record_sanction(tx, id, draft, today).await?;
-                    announce(tx, id, "finding.escalated", &format!("escalated_{}", draft.action.as_str()), now).await?;
-                    a.escalated += 1;
-                    a.alerts += 1;
-                }
-                Change::Update { id, draft } => {
-                    write_draft(tx, id, draft, now).await?;
-                    a.updated += 1;
-                }
-                Change::Clearing { id, clearing } => {
-                    tx.execute("UPDATE findings SET clearing = $2 WHERE id = $1", &[id, &json(clearing)?]).await?;
-                    a.updated += 1;
-                }
-                Change::Resolve { id, at, .. } => {
-                    tx.execute(
-                        "UPDATE findings SET state = 'resolved', resolved_at = $2, updated_at = $2 WHERE id = $1 AND state = 'open'",
-                        &[id, &dt(*at)],
-                    )
-                    .await?;
-                    announce(tx, id, "finding.resolved", "resolved", now).await?;
-                    a.resolved += 1;
-                    a.alerts += 1;
-                }
-            }
-        }
+        let a = apply_in(&*txn, changes, now, now.local_day(self.tz)).await?;
         txn.commit().await?;
         Ok(a)
     }

@@ -44,24 +44,22 @@ fn webhook_from_row(r: &Row<'_>) -> Result<Webhook, StoreError> {
 /// change and its event commit together).
 pub(crate) fn enqueue_in(c: &Connection, a: &NewAlert, now: Timestamp) -> Result<bool, StoreError> {
     let seq: Option<i64> = c
-        .query_row(
+        .prepare_cached(
             "INSERT INTO alert_outbox (msg_id, kind, subject, firm_id, action, body, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (msg_id) DO NOTHING RETURNING seq",
-            params![a.msg_id, a.kind, a.subject, a.firm_id, a.action, a.body, now.0],
-            |r| r.get(0),
-        )
+        )?
+        .query_row(params![a.msg_id, a.kind, a.subject, a.firm_id, a.action, a.body, now.0], |r| r.get(0))
         .optional()?;
     let Some(seq) = seq else { return Ok(false) };
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO alert_deliveries (outbox_seq, webhook_key, target_key, subject, next_attempt_at) \
          SELECT ?1, w.key, 'webhook:' || w.key, ?2, ?3 FROM webhooks w \
          WHERE (w.firm_id IS NULL OR w.firm_id = ?4) \
            AND (w.actions IS NULL OR EXISTS (SELECT 1 FROM json_each(w.actions) x WHERE x.value = ?5))",
-        params![seq, a.subject, now.0, a.firm_id, a.action],
-    )?;
+    )?
+    .execute(params![seq, a.subject, now.0, a.firm_id, a.action])?;
     if a.firm_id.is_some() {
-        c.execute(
-            "INSERT INTO alert_deliveries (outbox_seq, target_key, subject, next_attempt_at) VALUES (?1, 'mqtt', ?2, ?3)",
+        c.prepare_cached("INSERT INTO alert_deliveries (outbox_seq, target_key, subject, next_attempt_at) VALUES (?1, 'mqtt', ?2, ?3)")?.execute(
             params![seq, a.subject, now.0],
         )?;
     }

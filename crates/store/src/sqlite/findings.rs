@@ -83,20 +83,20 @@ fn announce(c: &Connection, id: &str, kind: &str, tag: &str, now: Timestamp) -> 
 
 /// Writes a draft's content over finding `id`.
 fn write_draft(c: &Connection, id: &str, d: &FindingDraft, now: Timestamp) -> Result<(), StoreError> {
-    c.execute(
+    c.prepare_cached(
         "UPDATE findings SET action = ?2, severity = ?3, evidence = ?4, summary = ?5, summary_zh = ?6, draft = ?7, \
          clearing = NULL, updated_at = ?8 WHERE id = ?1",
-        params![
-            id,
-            d.action.as_str(),
-            d.severity.as_str(),
-            json(&d.evidence)?,
-            d.summary.en,
-            d.summary.zh,
-            json(d)?,
-            now.0
-        ],
-    )?;
+    )?
+    .execute(params![
+        id,
+        d.action.as_str(),
+        d.severity.as_str(),
+        json(&d.evidence)?,
+        d.summary.en,
+        d.summary.zh,
+        json(d)?,
+        now.0
+    ])?;
     Ok(())
 }
 
@@ -123,17 +123,17 @@ fn record_sanction(c: &Connection, id: &str, d: &FindingDraft, today: NaiveDate)
                 )?
                 .query_map(params![p, today], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO pilot_exits (project_id, firm_id, on_day, devices, reason, finding_id) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![p, f, today, json(&devices)?, d.rule.as_str(), id],
-            )?;
+            )?
+            .execute(params![p, f, today, json(&devices)?, d.rule.as_str(), id])?;
         }
         (Action::Disqualify, _, Some(f)) => {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO disqualifications (firm_id, on_day, reason, finding_id) VALUES (?1, ?2, ?3, ?4)",
-                params![f, today, d.rule.as_str(), id],
-            )?;
+            )?
+            .execute(params![f, today, d.rule.as_str(), id])?;
         }
         _ => {}
     }
@@ -145,32 +145,32 @@ fn apply_in(c: &Connection, changes: &[Change], now: Timestamp, today: NaiveDate
     for ch in changes {
         match ch {
             Change::Open(d) => {
-                let n: i64 = c.query_row(
-                    "UPDATE liftwatch_counters SET value = value + 1 WHERE name = 'findings' RETURNING value",
-                    [],
-                    |r| r.get(0),
-                )?;
+                let n: i64 = c
+                    .prepare_cached(
+                        "UPDATE liftwatch_counters SET value = value + 1 WHERE name = 'findings' RETURNING value",
+                    )?
+                    .query_row([], |r| r.get(0))?;
                 let id = format!("F{n}");
-                c.execute(
+                c.prepare_cached(
                     "INSERT INTO findings (id, rule, clause, subject, project_id, firm_id, action, severity, \
                        summary, summary_zh, evidence, draft, opened_at, updated_at, state) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 'open')",
-                    params![
-                        id,
-                        d.rule.as_str(),
-                        d.clause(),
-                        d.subject.to_string(),
-                        d.project,
-                        d.firm,
-                        d.action.as_str(),
-                        d.severity.as_str(),
-                        d.summary.en,
-                        d.summary.zh,
-                        json(&d.evidence)?,
-                        json(d)?,
-                        now.0,
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    id,
+                    d.rule.as_str(),
+                    d.clause(),
+                    d.subject.to_string(),
+                    d.project,
+                    d.firm,
+                    d.action.as_str(),
+                    d.severity.as_str(),
+                    d.summary.en,
+                    d.summary.zh,
+                    json(&d.evidence)?,
+                    json(d)?,
+                    now.0,
+                ])?;
                 record_sanction(c, &id, d, today)?;
                 announce(c, &id, "finding.opened", "opened", now)?;
                 a.opened += 1;
@@ -188,12 +188,12 @@ fn apply_in(c: &Connection, changes: &[Change], now: Timestamp, today: NaiveDate
                 a.updated += 1;
             }
             Change::Clearing { id, clearing } => {
-                c.execute("UPDATE findings SET clearing = ?2 WHERE id = ?1", params![id, json(clearing)?])?;
+                c.prepare_cached("UPDATE findings SET clearing = ?2 WHERE id = ?1")?
+                    .execute(params![id, json(clearing)?])?;
                 a.updated += 1;
             }
             Change::Resolve { id, at, .. } => {
-                c.execute(
-                    "UPDATE findings SET state = 'resolved', resolved_at = ?2, updated_at = ?2 WHERE id = ?1 AND state = 'open'",
+                c.prepare_cached("UPDATE findings SET state = 'resolved', resolved_at = ?2, updated_at = ?2 WHERE id = ?1 AND state = 'open'")?.execute(
                     params![id, at.0],
                 )?;
                 announce(c, id, "finding.resolved", "resolved", now)?;

@@ -152,3 +152,144 @@ pub async fn findings_lifecycle_with_alerts_sanctions_acknowledgements_and_notes
     s.apply_findings(&[Change::Open(another)], minute(7 + 24 * 60)).await.unwrap();
     assert_eq!(s.pilot_history().await.unwrap().0.len(), 1, "one exit per admission");
 }
+
+/// One evaluation of a large fleet: 2,000 findings opened in one
+/// `apply_findings` (one per elevator), then a mix of every kind of change
+/// in one call, one finding changed twice. Each finding gets its own id, in
+/// the order of the changes; each alert event is stored once, with one
+/// delivery per target, in the order of the changes, and its body is the
+/// finding as it stands after its change; the project's exit is recorded
+/// once, by its first exit finding; a finding changed twice ends as the
+/// second change left it.
+pub async fn many_findings_changed_in_one_call_are_each_applied_and_announced_once_in_order<F: Factory>(f: &F) {
+    const N: u32 = 2_000;
+    let (s, _g) = f.open("findings_many").await;
+    register(&s, 3).await;
+    let hook = WebhookSpec {
+        id: "all".into(),
+        url: "http://127.0.0.1:9/all".into(),
+        secret: "whsec_test".into(),
+        firm_id: None,
+        actions: None,
+        owner: "regulator".into(),
+    };
+    s.put_webhook(&hook).await.unwrap();
+    let t0 = now();
+    let minute = |n: u64| t0.plus(Duration::from_secs(60 * n));
+    let elevator = |i: u32| FindingDraft {
+        subject: Subject::Elevator(dev(i)),
+        summary: Summary::new(format!("电梯{i}"), format!("elevator {i}")),
+        ..draft(if i.is_multiple_of(2) { Action::Rectify } else { Action::Exit })
+    };
+    let disq = FindingDraft { subject: Subject::Firm("zls".into()), project: None, ..draft(Action::Disqualify) };
+    let mut changes = vec![Change::Open(disq)];
+    changes.extend((0..N).map(|i| Change::Open(elevator(i))));
+    let a = s.apply_findings(&changes, t0).await.unwrap();
+    assert_eq!(a, Applied { opened: N as usize + 1, alerts: N as usize + 1, ..Applied::default() });
+
+    // Distinct ids, numbered in the order of the changes.
+    let all = s.findings(&FindingFilter { limit: 10 * i64::from(N), ..filter(Some("open")) }).await.unwrap();
+    assert_eq!(all.len(), N as usize + 1);
+    let id_of = |subject: &Subject| {
+        all.iter().find(|f| f.subject.as_deref() == Some(subject.to_string().as_str())).unwrap().id.clone()
+    };
+    let ids: Vec<String> = std::iter::once(id_of(&Subject::Firm("zls".into())))
+        .chain((0..N).map(|i| id_of(&Subject::Elevator(dev(i)))))
+        .collect();
+    let numbers: Vec<u64> = ids.iter().map(|id| id.trim_start_matches('F').parse().unwrap()).collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "ids in the order of the changes");
+    let stored = s.finding(&ids[2]).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.action.as_str(), stored.summary.as_str(), stored.opened_at),
+        ("exit", "elevator 1", t0),
+        "the second elevator's draft"
+    );
+
+    // Sanctions: one exit for the project (by its first exit finding), one
+    // disqualification for the disqualify finding.
+    let (exits, dq) = s.pilot_history().await.unwrap();
+    assert_eq!(exits.len(), 1, "one exit per admission");
+    assert_eq!((exits[0].project_id.as_str(), exits[0].devices.clone()), ("haibin", vec![dev(0), dev(1), dev(2)]));
+    assert_eq!(dq.len(), 1);
+
+    // Each event once per target (the webhook, the firm's MQTT topic), in
+    // the order of the changes, its body the finding as opened.
+    let sent = s.claim_deliveries("p", t0, minute(1), 100 * i64::from(N)).await.unwrap();
+    assert_eq!(sent.len(), 2 * (N as usize + 1));
+    let mut order: Vec<&str> = sent.iter().map(|d| d.subject.as_str()).collect();
+    order.dedup();
+    assert_eq!(order, ids.iter().map(String::as_str).collect::<Vec<_>>(), "events in the order of the changes");
+    for d in &sent {
+        assert_eq!((d.msg_id.clone(), d.kind.as_str()), (format!("msg_{}_opened", d.subject), "finding.opened"));
+        let body: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+        assert_eq!(body["data"]["id"].as_str(), Some(d.subject.as_str()));
+    }
+    let webhook = sent.iter().filter(|d| matches!(d.target, liftwatch_store::alerts::Target::Webhook { .. }));
+    assert_eq!(webhook.count(), N as usize + 1, "one webhook delivery per event");
+    for d in &sent {
+        assert!(s.complete_delivery(d.id, "p", &liftwatch_store::alerts::Outcome::Delivered, minute(1)).await.unwrap());
+    }
+    assert_eq!(s.outbox_status(minute(2)).await.unwrap().pending, 0);
+
+    // A mix: escalations (0, 2, …, 8), updates (10..20), clearings
+    // (20..30), resolutions (30..40), and two findings changed twice.
+    let id = |i: u32| ids[i as usize + 1].clone();
+    let clearing = Clearing { since: minute(9), evaluations: 1 };
+    let minor = |i: u32| FindingDraft { severity: Severity::Minor, ..elevator(i) };
+    let mut mix = Vec::new();
+    for i in (0..10).step_by(2) {
+        mix.push(Change::Escalate { id: id(i), from: Action::Rectify, draft: elevator(i + 1) });
+    }
+    mix.extend((10..20).map(|i| Change::Update { id: id(i), draft: minor(i) }));
+    mix.extend((20..30).map(|i| Change::Clearing { id: id(i), clearing }));
+    mix.extend((30..40).map(|i| Change::Resolve { id: id(i), at: minute(10), clear_since: minute(9) }));
+    mix.push(Change::Clearing { id: id(40), clearing });
+    mix.push(Change::Update { id: id(42), draft: minor(42) });
+    mix.push(Change::Update { id: id(40), draft: minor(40) });
+    mix.push(Change::Clearing { id: id(42), clearing });
+    let a = s.apply_findings(&mix, minute(10)).await.unwrap();
+    assert_eq!(a, Applied { escalated: 5, updated: 24, resolved: 10, alerts: 15, ..Applied::default() });
+
+    let open = s.open_findings().await.unwrap();
+    let open_of = |i: u32| open.iter().find(|o| o.id == id(i));
+    assert_eq!(open_of(2).map(|o| o.draft.action), Some(Action::Exit), "escalated");
+    assert_eq!(open_of(12).map(|o| (o.draft.severity, o.clearing)), Some((Severity::Minor, None)), "updated");
+    assert_eq!(open_of(22).map(|o| o.clearing), Some(Some(clearing)), "clearing");
+    assert!(open_of(32).is_none(), "resolved");
+    assert_eq!(s.finding(&id(32)).await.unwrap().unwrap().resolved_at, Some(minute(10)));
+    assert_eq!(
+        open_of(40).map(|o| (o.draft.severity, o.clearing)),
+        Some((Severity::Minor, None)),
+        "cleared, then updated"
+    );
+    assert_eq!(
+        open_of(42).map(|o| (o.draft.severity, o.clearing)),
+        Some((Severity::Minor, Some(clearing))),
+        "updated, then cleared"
+    );
+    assert_eq!(s.pilot_history().await.unwrap().0.len(), 1, "escalations to exit record no second exit");
+
+    let sent = s.claim_deliveries("p", minute(10), minute(11), 100 * i64::from(N)).await.unwrap();
+    assert_eq!(sent.len(), 2 * 15);
+    let mut order: Vec<(&str, &str)> = sent.iter().map(|d| (d.subject.as_str(), d.kind.as_str())).collect();
+    order.dedup();
+    let expected: Vec<(String, &str)> = (0..10)
+        .step_by(2)
+        .map(|i| (id(i), "finding.escalated"))
+        .chain((30..40).map(|i| (id(i), "finding.resolved")))
+        .collect();
+    assert_eq!(order, expected.iter().map(|(i, k)| (i.as_str(), *k)).collect::<Vec<_>>());
+    for d in &sent {
+        let body: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+        let (action, state) = (body["data"]["action"].as_str(), body["data"]["state"].as_str());
+        match d.kind.as_str() {
+            "finding.escalated" => {
+                assert_eq!(
+                    (d.msg_id.clone(), action, state),
+                    (format!("msg_{}_escalated_exit", d.subject), Some("exit"), Some("open"))
+                )
+            }
+            _ => assert_eq!((d.msg_id.clone(), state), (format!("msg_{}_resolved", d.subject), Some("resolved"))),
+        }
+    }
+}

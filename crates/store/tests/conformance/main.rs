@@ -255,6 +255,12 @@ macro_rules! conformance {
             }
 
             #[tokio::test]
+            async fn many_findings_changed_in_one_call_are_each_applied_and_announced_once_in_order() {
+                findings::many_findings_changed_in_one_call_are_each_applied_and_announced_once_in_order(&$factory)
+                    .await
+            }
+
+            #[tokio::test]
             async fn six_months_of_a_simulated_fleet_equal_its_ground_truth() {
                 truth::six_months_of_a_simulated_fleet_equal_its_ground_truth(&$factory).await
             }
