@@ -145,7 +145,11 @@ async fn time_http(label: &str, bin: &Path, store_args: &[String], repeats: usiz
     let t = Instant::now();
     while !std::fs::read_to_string(&log).unwrap_or_default().contains("rules evaluated") {
         if t.elapsed() > Duration::from_secs(300) {
-            bail!("no \"rules evaluated\" in {} after 300 s", log.display());
+            // Timed while the engine runs, the figure would measure it.
+            println!("{label}: overview (HTTP): not timed: the rule engine's first evaluation still runs after 300 s");
+            let _ = svc.terminate_within(Duration::from_secs(10)).await;
+            let _ = std::fs::remove_file(&log);
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
