@@ -317,6 +317,26 @@ async fn a_large_backlog_does_not_stall_the_gateway() {
     assert_exact(&store, &events).await;
 }
 
+/// The byte bound must not stall the gateway either: a message waiting for
+/// its ack holds no bytes. With a budget of ~20 messages and batches of 20,
+/// a committed batch's 20 acks fill rumqttc's request channel (16), which
+/// only the source's polling drains; had they kept their bytes until acked,
+/// the source would wait for bytes and never poll (the stall seen at 10
+/// million events with the default 64 MiB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_larger_than_the_byte_bound_does_not_stall_the_gateway() {
+    let (db, store, devs) = setup("e2e_budget", 2).await;
+    let broker = Broker::start().await;
+    let extra = ["--batch-max-messages", "20", "--queue-max-bytes", "6000", "--no-spool"];
+    let mut svc = Service::start_with(BIN, &db.url, &broker.url(), "gw-budget", "g-budget", &extra).await;
+    assert!(svc.terminate().success());
+    let events = fleet_events(&devs, 2000, 12);
+    publish(broker.port, "pub-budget", &events, 1).await;
+    svc.restart().await;
+    db.wait_for_events(events.len()).await;
+    assert_exact(&store, &events).await;
+}
+
 /// A real PostgreSQL restart (`pg_ctl restart -m fast`) in the middle of a
 /// stream, on a private cluster: connections are cut, transactions in flight
 /// abort, the gateway retries, nothing is lost or counted twice.

@@ -313,6 +313,10 @@ impl AckTicket {
     /// The batch is committed: ack its messages.
     fn committed(mut self, messages: Vec<Received>) {
         if let Some(acks) = self.acks.take() {
+            // Their bytes go back to the budget now, not when the acker gets
+            // to them (it may be waiting for the source, which may be
+            // waiting for bytes: see crate::budget).
+            let messages = messages.into_iter().map(Received::committed).collect();
             let _ = acks.send(AckRequest { batch: self.batch, messages });
         }
     }

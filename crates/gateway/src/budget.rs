@@ -1,10 +1,14 @@
 //! The byte bound of the pipeline (issue 9, item 9): a count bound alone let
 //! several GiB in with 1 MiB messages. Every received message takes its size
 //! (topic + payload) from a [`ByteBudget`] before it enters the queue and
-//! gives it back when it is dropped — once acked, spooled or given up — so
-//! the bytes held between the MQTT loop and the acks (queue, batches being
-//! stored, acks waiting) stay under `queue_max_bytes`. While the budget is
-//! spent the source stops polling and the broker stops sending.
+//! gives it back once it is committed (stored or spooled: the acker takes
+//! its bytes back before it waits to ack) or given up, so the bytes held
+//! between the MQTT loop and the commits (queue, batches being stored) stay
+//! under `queue_max_bytes`. While the budget is spent the source stops
+//! polling and the broker stops sending. A message waiting for its ack must
+//! not hold bytes: the ack goes out only when the source polls the event
+//! loop, which it does not while it waits for bytes (a deadlock once the
+//! broker's backlog exceeds the budget, seen at 10 million events).
 
 use std::sync::Arc;
 
@@ -22,8 +26,8 @@ pub(crate) struct ByteBudget {
 pub(crate) struct Held(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
 
 impl Held {
-    /// Nothing held (messages made outside the source, in tests).
-    #[cfg(test)]
+    /// Nothing held (a committed message waiting for its ack; messages made
+    /// outside the source, in tests).
     pub(crate) fn nothing() -> Held {
         Held(None)
     }

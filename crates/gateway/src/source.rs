@@ -40,6 +40,16 @@ pub(crate) struct Received {
     pub _held: Held,
 }
 
+impl Received {
+    /// What the acker keeps of a committed message: its packet id, QoS and
+    /// connection. Its bytes go back to the [`ByteBudget`] and its payload
+    /// is freed now, not when the ack goes out (see [`crate::budget`]).
+    pub(crate) fn committed(self) -> Received {
+        let publish = Publish { topic: String::new(), payload: Default::default(), ..self.publish };
+        Received { publish, connection: self.connection, _held: Held::nothing() }
+    }
+}
+
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {

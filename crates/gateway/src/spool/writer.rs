@@ -144,7 +144,8 @@ pub(crate) fn run(
         if let Some(&last) = ids.last() {
             spool.appends.fetch_add(ids.len() as u64, Ordering::Relaxed);
             spool.commit_messages.observe(ids.len() as f64);
-            let messages = pending.into_iter().map(|p| p.received).collect();
+            // Spooled: their bytes go back to the budget now (crate::budget).
+            let messages = pending.into_iter().map(|p| p.received.committed()).collect();
             let _ = acks.send(AckRequest { batch: number, messages });
             number += 1;
             appended.send_replace(last);
