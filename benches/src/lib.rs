@@ -5,6 +5,8 @@
 //! of the benchmarks measure the same work. Results and the command to rerun
 //! are in `docs/performance.md`.
 
+pub mod service;
+
 use liftwatch_core::protocol::{parse_rfc3339, Body, DeviceCode, Event, FaultCode, Mode, Timestamp, MICROS_PER_SEC};
 
 /// The device of the protocol's example; every decode payload is for it.

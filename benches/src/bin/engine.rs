@@ -20,13 +20,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use chrono::NaiveDate;
-use liftwatch_core::protocol::{parse_rfc3339, DeviceCode, Timestamp};
-use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
+use liftwatch_benches::service::{put_firm, put_project};
+use liftwatch_core::protocol::{parse_rfc3339, Timestamp};
 use liftwatch_core::rules::RulesConfig;
 use liftwatch_engine::{Engine, Evaluation, Phases};
 use liftwatch_store::findings::Applied;
-use liftwatch_store::prelude::*;
 use liftwatch_store::sqlite::DB_FILE;
 use liftwatch_store::{SqliteOptions, SqliteStore, Store};
 use liftwatch_testkit::TestDb;
@@ -34,49 +32,9 @@ use liftwatch_testkit::TestDb;
 /// The evaluation's clock (the project was admitted on 2026-01-01).
 const NOW: &str = "2026-11-28T10:00:00+08:00";
 
-fn day(s: &str) -> anyhow::Result<NaiveDate> {
-    Ok(s.parse::<NaiveDate>()?)
-}
-
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-/// The firm and the project of `n` elevators, none insured.
-async fn register(store: &impl Registry, n: u32) -> anyhow::Result<()> {
-    store
-        .put_firm(&Firm {
-            id: "zls".into(),
-            name: "Zhoushan Lift".into(),
-            grade: GradeLetter::A,
-            self_declaration_url: Some("https://example.org/decl.pdf".into()),
-        })
-        .await?;
-    let elevators = (0..n)
-        .map(|i| {
-            Ok(ElevatorSpec {
-                device_code: DeviceCode::parse(&format!("3110330200201{i:07}"))?,
-                kind: "traction".into(),
-                location: String::new(),
-                insured_until: None,
-                since: None,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let spec = ProjectSpec {
-        id: "city".into(),
-        name: "City".into(),
-        firm_id: "zls".into(),
-        owner: String::new(),
-        mode: ProjectMode::Iot,
-        admitted_on: day("2026-01-01")?,
-        commitment: None,
-        elevators,
-        pilot_form: Default::default(),
-    };
-    store.put_project(&spec, day("2026-01-01")?).await?;
-    Ok(())
 }
 
 /// When the evaluations run, minutes after [`NOW`], and what they are.
@@ -151,7 +109,8 @@ async fn postgres(n: u32, repeats: usize) -> anyhow::Result<()> {
         let db = TestDb::new("enginebench").await;
         let store = db.store(true).await;
         let t = Instant::now();
-        register(&store, n).await?;
+        put_firm(&store, "zls").await?;
+        put_project(&store, "city", "zls", 0..n, None).await?;
         let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await?;
         tokio::spawn(conn);
         c.batch_execute("ANALYZE").await?;
@@ -172,7 +131,8 @@ async fn sqlite(n: u32, repeats: usize) -> anyhow::Result<()> {
         let result = async {
             let store = SqliteStore::open(&dir, SqliteOptions::default())?;
             let t = Instant::now();
-            register(&store, n).await?;
+            put_firm(&store, "zls").await?;
+            put_project(&store, "city", "zls", 0..n, None).await?;
             println!("sqlite: setup: {n} elevators in {:.1} s", t.elapsed().as_secs_f64());
             let file = dir.join(DB_FILE);
             let outbox = async || -> anyhow::Result<i64> {

@@ -16,19 +16,16 @@
 //! (each elevator's days together, as the first version of this benchmark
 //! did: the per-elevator figures read far fewer pages then).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use chrono::NaiveDate;
-use liftwatch_core::protocol::DeviceCode;
-use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
+use liftwatch_benches::service::{day, liftwatch_bin, pct, put_firm, put_project, time_gets, Timed};
 use liftwatch_core::window::Window;
 use liftwatch_store::prelude::*;
 use liftwatch_store::sqlite::DB_FILE;
 use liftwatch_store::{SqliteOptions, SqliteStore};
-use liftwatch_testkit::procs::{http, Service};
-use liftwatch_testkit::{free_port, TestDb};
+use liftwatch_testkit::TestDb;
 
 /// The regulator's token of the HTTP measurement.
 const TOKEN: &str = "kpi-bench-token-0123456789abcdef0123456789";
@@ -71,15 +68,6 @@ const LITE_ROLLUPS: &str = "WITH RECURSIVE d(day) AS (SELECT '{first}' UNION ALL
        x % 97 / 96, x % 97 / 96, (x % 97 / 96) * 900000000 FROM k {order}; \
      ANALYZE;";
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-fn day(s: &str) -> anyhow::Result<NaiveDate> {
-    Ok(s.parse::<NaiveDate>()?)
-}
-
 /// `{order}` of the rollup rows as written: `day` (day after day, every
 /// elevator's row of a day together, as live ingest writes them) or
 /// `elevator` (each elevator's days together, as a bulk load would).
@@ -88,39 +76,16 @@ fn fill(sql: &str, order: &str) -> String {
     sql.replace("{first}", FIRST_DAY).replace("{last}", LAST_DAY).replace("{order}", order)
 }
 
-/// The firm and the project of `n` elevators.
-async fn register(store: &impl Registry, n: u32) -> anyhow::Result<()> {
-    store
-        .put_firm(&Firm {
-            id: "zls".into(),
-            name: "Zhoushan Lift".into(),
-            grade: GradeLetter::A,
-            self_declaration_url: Some("https://example.org/decl.pdf".into()),
-        })
-        .await?;
-    let elevators = (0..n)
-        .map(|i| {
-            Ok(ElevatorSpec {
-                device_code: DeviceCode::parse(&format!("3110330200201{i:07}"))?,
-                kind: "traction".into(),
-                location: String::new(),
-                insured_until: None,
-                since: None,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let spec = ProjectSpec {
-        id: "city".into(),
-        name: "City".into(),
-        firm_id: "zls".into(),
-        owner: String::new(),
-        mode: ProjectMode::Iot,
-        admitted_on: day("2026-01-01")?,
-        commitment: None,
-        elevators,
-        pilot_form: Default::default(),
-    };
-    store.put_project(&spec, day("2026-01-01")?).await?;
+/// Times `GET /api/v1/projects/city/kpis` through `liftwatch serve`.
+async fn time_http(label: &str, bin: &Path, store_args: &[String], repeats: usize) -> anyhow::Result<()> {
+    let path = format!("/api/v1/projects/city/kpis?at={AT}");
+    if let Some(Timed { mut ms, .. }) = time_gets(label, bin, store_args, TOKEN, &path, repeats).await? {
+        println!(
+            "{label}: pooled project KPIs (HTTP):    median {:.1} ms, p95 {:.1} ms over {repeats} runs",
+            pct(&mut ms.clone(), 0.5),
+            pct(&mut ms, 0.95)
+        );
+    }
     Ok(())
 }
 
@@ -167,63 +132,12 @@ async fn time_store(label: &str, store: &impl Kpis, n: u32, repeats: usize) -> a
     Ok(())
 }
 
-/// The release `liftwatch` beside this program, if built.
-fn liftwatch_bin() -> Option<PathBuf> {
-    let bin = std::env::current_exe().ok()?.with_file_name("liftwatch");
-    bin.exists().then_some(bin)
-}
-
-/// Times `GET /api/v1/projects/city/kpis` through `liftwatch serve` started
-/// with `store_args` (its embedded broker on a free port).
-async fn time_http(label: &str, bin: &Path, store_args: &[String], repeats: usize) -> anyhow::Result<()> {
-    let port = free_port();
-    let mut args: Vec<String> = ["serve", "--listen", &format!("127.0.0.1:{port}"), "--regulator-token", TOKEN]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    args.extend(["--embedded-mqtt-listen".to_owned(), format!("127.0.0.1:{}", free_port())]);
-    args.extend(store_args.iter().cloned());
-    let log = std::env::temp_dir().join(format!("lw-{}-serve-{port}.log", env!("CARGO_BIN_NAME")));
-    let mut svc =
-        Service::try_start(bin, args, port, Some(log.clone()), "info").await.context("starting liftwatch serve")?;
-    // Steady state: the rule engine's first evaluation (at start, over every
-    // project) competes for the 2 cores; time the requests after it.
-    let t = Instant::now();
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("rules evaluated") {
-        if t.elapsed() > Duration::from_secs(300) {
-            bail!("no \"rules evaluated\" in {} after 300 s", log.display());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    println!(
-        "{label}: the rule engine's first evaluation done {:.1} s after serve was ready",
-        t.elapsed().as_secs_f64()
-    );
-    let path = format!("/api/v1/projects/city/kpis?at={AT}");
-    let mut ms = Vec::new();
-    for _ in 0..repeats {
-        let t = Instant::now();
-        let (code, body) = http(port, "GET", &path, Some(TOKEN), None).context("no HTTP answer")?;
-        ms.push(t.elapsed().as_secs_f64() * 1e3);
-        if code != 200 {
-            bail!("HTTP {code}: {body}");
-        }
-    }
-    let _ = svc.terminate_within(Duration::from_secs(10)).await;
-    let _ = std::fs::remove_file(&log);
-    println!(
-        "{label}: pooled project KPIs (HTTP):    median {:.1} ms, p95 {:.1} ms over {repeats} runs",
-        pct(&mut ms.clone(), 0.5),
-        pct(&mut ms, 0.95)
-    );
-    Ok(())
-}
-
 async fn postgres(n: u32, repeats: usize, order: &str) -> anyhow::Result<()> {
     let db = TestDb::new("kpiq").await;
     let store = db.store(true).await;
     let t0 = Instant::now();
-    register(&store, n).await?;
+    put_firm(&store, "zls").await?;
+    put_project(&store, "city", "zls", 0..n, None).await?;
     let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     c.batch_execute(&fill(PG_ROLLUPS, order)).await?;
@@ -243,7 +157,8 @@ async fn sqlite(n: u32, repeats: usize, order: &str) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let result = async {
         let store = SqliteStore::open(&dir, SqliteOptions::default())?;
-        register(&store, n).await?;
+        put_firm(&store, "zls").await?;
+        put_project(&store, "city", "zls", 0..n, None).await?;
         // Beside the store's idle writer: one transaction of plain SQL.
         let c = rusqlite::Connection::open(dir.join(DB_FILE))?;
         c.busy_timeout(Duration::from_secs(30))?;

@@ -14,19 +14,16 @@
 //!
 //! `cargo run --release -p liftwatch-benches --bin overview -- [projects] [elevators per project] [repeats] [pg|sqlite|both]`
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use chrono::NaiveDate;
-use liftwatch_core::protocol::DeviceCode;
-use liftwatch_core::registry::{ElevatorSpec, Firm, GradeLetter, ProjectMode, ProjectSpec};
+use anyhow::bail;
+use liftwatch_benches::service::{day, liftwatch_bin, pct, put_firm, put_project, time_gets, Timed};
 use liftwatch_core::window::Window;
 use liftwatch_store::prelude::*;
 use liftwatch_store::sqlite::DB_FILE;
 use liftwatch_store::{SqliteOptions, SqliteStore};
-use liftwatch_testkit::procs::{http, Service};
-use liftwatch_testkit::{free_port, TestDb};
+use liftwatch_testkit::TestDb;
 
 /// The regulator's token of the HTTP measurement.
 const TOKEN: &str = "overview-bench-token-0123456789abcdef0123";
@@ -50,51 +47,28 @@ const SUMS: &str = "INSERT INTO project_days (project_id, day, runs, faults, equ
      SELECT pe.project_id, days.prev_day, days.day, pe.n, 0, pe.n * 250, pe.n * 250 FROM pe, days \
      WHERE days.prev_day IS NOT NULL;";
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-fn day(s: &str) -> anyhow::Result<NaiveDate> {
-    Ok(s.parse::<NaiveDate>()?)
-}
-
-/// The firms and `projects` projects of `per` elevators each.
+/// The firms and `projects` projects of `per` elevators each (insured).
 async fn register(store: &impl Registry, projects: u32, per: u32) -> anyhow::Result<()> {
     for f in 0..FIRMS {
-        store
-            .put_firm(&Firm {
-                id: format!("f{f:02}"),
-                name: format!("Firm {f}"),
-                grade: GradeLetter::A,
-                self_declaration_url: Some(format!("https://example.org/f{f:02}/declaration.pdf")),
-            })
-            .await?;
+        put_firm(store, &format!("f{f:02}")).await?;
     }
     for p in 0..projects {
-        let elevators = (0..per)
-            .map(|i| {
-                Ok(ElevatorSpec {
-                    device_code: DeviceCode::parse(&format!("3110330200201{:07}", p * per + i))?,
-                    kind: "traction".into(),
-                    location: String::new(),
-                    insured_until: Some(day("2027-12-31")?),
-                    since: None,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let spec = ProjectSpec {
-            id: format!("p{p:05}"),
-            name: format!("Project {p}"),
-            firm_id: format!("f{:02}", p % FIRMS),
-            owner: String::new(),
-            mode: ProjectMode::Iot,
-            admitted_on: day("2026-01-01")?,
-            commitment: None,
-            elevators,
-            pilot_form: Default::default(),
-        };
-        store.put_project(&spec, day("2026-01-01")?).await?;
+        let firm = format!("f{:02}", p % FIRMS);
+        put_project(store, &format!("p{p:05}"), &firm, p * per..(p + 1) * per, Some(day("2027-12-31")?)).await?;
+    }
+    Ok(())
+}
+
+/// Times `GET /api/v1/overview/projects` through `liftwatch serve`.
+async fn time_http(label: &str, bin: &Path, store_args: &[String], repeats: usize) -> anyhow::Result<()> {
+    let path = format!("/api/v1/overview/projects?at={AT}");
+    if let Some(Timed { mut ms, bytes }) = time_gets(label, bin, store_args, TOKEN, &path, repeats).await? {
+        println!(
+            "{label}: overview (HTTP, {} kB): median {:.1} ms, p95 {:.1} ms over {repeats} runs",
+            bytes / 1000,
+            pct(&mut ms.clone(), 0.5),
+            pct(&mut ms, 0.95)
+        );
     }
     Ok(())
 }
@@ -116,64 +90,6 @@ async fn time_store(label: &str, store: &impl Kpis, projects: u32, repeats: usiz
     println!("{label}: window {w}: {projects} projects, {elevators} elevators");
     println!(
         "{label}: overview (store): median {:.1} ms, p95 {:.1} ms over {repeats} runs",
-        pct(&mut ms.clone(), 0.5),
-        pct(&mut ms, 0.95)
-    );
-    Ok(())
-}
-
-/// The release `liftwatch` beside this program, if built.
-fn liftwatch_bin() -> Option<PathBuf> {
-    let bin = std::env::current_exe().ok()?.with_file_name("liftwatch");
-    bin.exists().then_some(bin)
-}
-
-/// Times `GET /api/v1/overview/projects` through `liftwatch serve`.
-async fn time_http(label: &str, bin: &Path, store_args: &[String], repeats: usize) -> anyhow::Result<()> {
-    let port = free_port();
-    let mut args: Vec<String> = ["serve", "--listen", &format!("127.0.0.1:{port}"), "--regulator-token", TOKEN]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    args.extend(["--embedded-mqtt-listen".to_owned(), format!("127.0.0.1:{}", free_port())]);
-    args.extend(store_args.iter().cloned());
-    let log = std::env::temp_dir().join(format!("lw-{}-serve-{port}.log", env!("CARGO_BIN_NAME")));
-    let mut svc =
-        Service::try_start(bin, args, port, Some(log.clone()), "info").await.context("starting liftwatch serve")?;
-    // Steady state: the rule engine's first evaluation (at start, over every
-    // project) competes for the 2 cores; time the requests after it.
-    let t = Instant::now();
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("rules evaluated") {
-        if t.elapsed() > Duration::from_secs(300) {
-            // Timed while the engine runs, the figure would measure it.
-            println!("{label}: overview (HTTP): not timed: the rule engine's first evaluation still runs after 300 s");
-            let _ = svc.terminate_within(Duration::from_secs(10)).await;
-            let _ = std::fs::remove_file(&log);
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    println!(
-        "{label}: the rule engine's first evaluation done {:.1} s after serve was ready",
-        t.elapsed().as_secs_f64()
-    );
-    let path = format!("/api/v1/overview/projects?at={AT}");
-    let mut ms = Vec::new();
-    let mut bytes = 0;
-    for _ in 0..repeats {
-        let t = Instant::now();
-        let (code, body) = http(port, "GET", &path, Some(TOKEN), None).context("no HTTP answer")?;
-        ms.push(t.elapsed().as_secs_f64() * 1e3);
-        if code != 200 {
-            bail!("HTTP {code}: {body}");
-        }
-        bytes = body.len();
-    }
-    let _ = svc.terminate_within(Duration::from_secs(10)).await;
-    let _ = std::fs::remove_file(&log);
-    println!(
-        "{label}: overview (HTTP, {} kB): median {:.1} ms, p95 {:.1} ms over {repeats} runs",
-        bytes / 1000,
         pct(&mut ms.clone(), 0.5),
         pct(&mut ms, 0.95)
     );
