@@ -45,6 +45,34 @@ pub(crate) struct MembershipPlan<'a, Id> {
     pub joining: Vec<(Id, &'a ElevatorSpec, NaiveDate)>,
 }
 
+/// The statements that recompute the project sums (docs/storage.md
+/// "Project sums") of project `{1}` from day `{2}` on (spans ending from
+/// then on) from the rollups, readings and memberships, for an adapter whose
+/// numbered placeholders start with `ph` (`$` or `?`). Both bind (project,
+/// day).
+pub(crate) fn rebuild_project_sums(ph: char) -> [String; 4] {
+    [
+        "DELETE FROM project_days WHERE project_id = $1 AND day >= $2",
+        "INSERT INTO project_days \
+         SELECT m.project_id, r.day, sum(r.runs), sum(r.faults), sum(r.equipment_faults), \
+                sum(r.reported_equipment_faults), sum(r.reclassified_from_equipment), sum(r.stoppages_closed), \
+                sum(r.downtime_us), sum(r.stoppages_open), sum(r.entrapments), sum(r.rescues), sum(r.rescue_us), \
+                sum(r.awaiting_arrival) \
+         FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
+              AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
+         WHERE m.project_id = $1 AND r.day >= $2 GROUP BY m.project_id, r.day",
+        "DELETE FROM project_spans WHERE project_id = $1 AND day >= $2",
+        "INSERT INTO project_spans (project_id, prev_day, day, pairs, resets, runs_reported, runs_by_odometer) \
+         SELECT m.project_id, c.prev_day, c.day, count(*), count(*) FILTER (WHERE c.odometer_runs IS NULL), \
+                coalesce(sum(c.runs_in_span) FILTER (WHERE c.odometer_runs IS NOT NULL), 0), \
+                coalesce(sum(c.odometer_runs), 0) \
+         FROM memberships m JOIN counter_readings c ON c.elevator_id = m.elevator_id \
+              AND c.prev_day >= m.since AND (m.until IS NULL OR c.day <= m.until) \
+         WHERE m.project_id = $1 AND c.day >= $2 GROUP BY m.project_id, c.prev_day, c.day",
+    ]
+    .map(|sql| sql.replace('$', &ph.to_string()))
+}
+
 impl<Id> MembershipPlan<'_, Id> {
     /// The first day whose membership the plan changes (from which the
     /// project's sums are rebuilt), if it changes any.

@@ -153,31 +153,9 @@ fn write_memberships(c: &Connection, project_id: &str, plan: &MembershipPlan<'_,
 /// Recomputes the project sums of `project_id` from day `from` on (spans
 /// ending from `from` on), as the PostgreSQL adapter's `project_sums::rebuild`.
 fn rebuild_project_sums(c: &Connection, project_id: &str, from: NaiveDate) -> Result<(), StoreError> {
-    c.prepare_cached("DELETE FROM project_days WHERE project_id = ?1 AND day >= ?2")?
-        .execute(params![project_id, from])?;
-    c.prepare_cached(
-        "INSERT INTO project_days \
-         SELECT m.project_id, r.day, sum(r.runs), sum(r.faults), sum(r.equipment_faults), \
-                sum(r.reported_equipment_faults), sum(r.reclassified_from_equipment), sum(r.stoppages_closed), \
-                sum(r.downtime_us), sum(r.stoppages_open), sum(r.entrapments), sum(r.rescues), sum(r.rescue_us), \
-                sum(r.awaiting_arrival) \
-         FROM memberships m JOIN rollups r ON r.elevator_id = m.elevator_id \
-              AND r.day >= m.since AND (m.until IS NULL OR r.day <= m.until) \
-         WHERE m.project_id = ?1 AND r.day >= ?2 GROUP BY m.project_id, r.day",
-    )?
-    .execute(params![project_id, from])?;
-    c.prepare_cached("DELETE FROM project_spans WHERE project_id = ?1 AND day >= ?2")?
-        .execute(params![project_id, from])?;
-    c.prepare_cached(
-        "INSERT INTO project_spans \
-         SELECT m.project_id, c.prev_day, c.day, count(*), count(*) FILTER (WHERE c.odometer_runs IS NULL), \
-                coalesce(sum(c.runs_in_span) FILTER (WHERE c.odometer_runs IS NOT NULL), 0), \
-                coalesce(sum(c.odometer_runs), 0) \
-         FROM memberships m JOIN counter_readings c ON c.elevator_id = m.elevator_id \
-              AND c.prev_day >= m.since AND (m.until IS NULL OR c.day <= m.until) \
-         WHERE m.project_id = ?1 AND c.day >= ?2 GROUP BY m.project_id, c.prev_day, c.day",
-    )?
-    .execute(params![project_id, from])?;
+    for sql in crate::registry::rebuild_project_sums('?') {
+        c.prepare_cached(&sql)?.execute(params![project_id, from])?;
+    }
     Ok(())
 }
 
